@@ -1,0 +1,131 @@
+"""fedledger_crypto: CKKS parameters, contexts, the encrypted-update codec, streaming
+aggregation, commitments, request signing and key sealing.
+
+Everything a participant, the aggregator or an auditor needs to handle encrypted updates; see
+``errors`` for the exception tree.
+"""
+
+from fedledger_crypto.aggregate import StreamingAggregator, aggregate_blobs
+from fedledger_crypto.codec import (
+    BLOB_FORMAT_VERSION,
+    BlobHeader,
+    BlobKind,
+    DecryptedSum,
+    UpdateEncryptor,
+    load_blob,
+    parse_header,
+)
+from fedledger_crypto.commitments import hash_from_hex, hash_hex, keccak256
+from fedledger_crypto.context import (
+    context_params,
+    create_secret_context,
+    load_parameters_context,
+    load_secret_context,
+    parameters_bytes,
+    parameters_hash,
+    serialize_secret_context,
+)
+from fedledger_crypto.errors import (
+    BlobError,
+    ContextError,
+    FedledgerCryptoError,
+    HeadroomExceededError,
+    MalformedBlobError,
+    ParameterError,
+    ParameterMismatchError,
+    ReplayedNonceError,
+    SchemaMismatchError,
+    SealingError,
+    SignatureError,
+    StaleRequestError,
+)
+from fedledger_crypto.layout import TensorLayout, TensorSpec, UpdateSchema
+from fedledger_crypto.params import (
+    DEFAULT_PARAMS,
+    NVFLARE_DEFAULT_PARAMS,
+    PARAMETER_SETS,
+    PRECISE_PARAMS,
+    CKKSParams,
+    HeadroomPolicy,
+    get_params,
+)
+from fedledger_crypto.sealing import (
+    SealedKey,
+    address_of_public_key,
+    open_sealed_key,
+    public_key_of,
+    seal_key,
+)
+from fedledger_crypto.signing import (
+    DEFAULT_WINDOW_S,
+    HEADER_ADDRESS,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    MemoryNonceRegistry,
+    NonceRegistry,
+    RequestScope,
+    canonical_request,
+    sign_request,
+    verify_request,
+)
+
+__all__ = [
+    "BLOB_FORMAT_VERSION",
+    "DEFAULT_PARAMS",
+    "DEFAULT_WINDOW_S",
+    "HEADER_ADDRESS",
+    "HEADER_NONCE",
+    "HEADER_SIGNATURE",
+    "HEADER_TIMESTAMP",
+    "NVFLARE_DEFAULT_PARAMS",
+    "PARAMETER_SETS",
+    "PRECISE_PARAMS",
+    "BlobError",
+    "BlobHeader",
+    "BlobKind",
+    "CKKSParams",
+    "ContextError",
+    "DecryptedSum",
+    "FedledgerCryptoError",
+    "HeadroomExceededError",
+    "HeadroomPolicy",
+    "MalformedBlobError",
+    "MemoryNonceRegistry",
+    "NonceRegistry",
+    "ParameterError",
+    "ParameterMismatchError",
+    "ReplayedNonceError",
+    "RequestScope",
+    "SchemaMismatchError",
+    "SealedKey",
+    "SealingError",
+    "SignatureError",
+    "StaleRequestError",
+    "StreamingAggregator",
+    "TensorLayout",
+    "TensorSpec",
+    "UpdateEncryptor",
+    "UpdateSchema",
+    "address_of_public_key",
+    "aggregate_blobs",
+    "canonical_request",
+    "context_params",
+    "create_secret_context",
+    "get_params",
+    "hash_from_hex",
+    "hash_hex",
+    "keccak256",
+    "load_blob",
+    "load_parameters_context",
+    "load_secret_context",
+    "open_sealed_key",
+    "parameters_bytes",
+    "parameters_hash",
+    "parse_header",
+    "public_key_of",
+    "seal_key",
+    "serialize_secret_context",
+    "sign_request",
+    "verify_request",
+]

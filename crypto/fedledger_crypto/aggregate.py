@@ -1,0 +1,105 @@
+"""Streaming homomorphic aggregation with a parameters-only context.
+
+Each accepted blob is validated completely, then added chunk by chunk into a running sum, so
+memory stays O(model size) whatever the number of clients. Additions use ``+=`` (TenSEAL's
+in-place ``add_``): ``CKKSVector.copy()`` deep-copies the whole context and is never needed.
+CKKS addition is exact modular arithmetic, so the serialized sum is byte-identical whatever the
+order of addition and in whatever process it is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fedledger_crypto.codec import BlobHeader, BlobKind, load_blob, serialize_blob
+from fedledger_crypto.context import Context, context_params
+from fedledger_crypto.errors import ContextError, SchemaMismatchError
+from fedledger_crypto.params import CKKSParams
+
+__all__ = ["StreamingAggregator", "aggregate_blobs"]
+
+
+class StreamingAggregator:
+    """A running sum of encrypted updates (or partial aggregates).
+
+    ``schema_digest`` pins the accepted schema; when ``None`` the first blob fixes it.
+    Not thread-safe: serialize calls to :meth:`add` (the aggregator service does).
+    """
+
+    def __init__(self, context: Context, *, schema_digest: bytes | None = None) -> None:
+        if context.is_private():
+            raise ContextError(
+                "StreamingAggregator takes the parameters-only context; it must never hold the "
+                "secret key"
+            )
+        self._ctx = context
+        self.params: CKKSParams = context_params(context)
+        self._schema_digest = schema_digest
+        self._header: BlobHeader | None = None
+        self._sum: list[Any] | None = None
+        self._contributors = 0
+
+    @property
+    def contributors(self) -> int:
+        """How many updates the running sum holds."""
+        return self._contributors
+
+    @property
+    def schema_digest(self) -> bytes | None:
+        """The schema digest of the summed blobs (``None`` before the first blob)."""
+        return self._schema_digest
+
+    def validate(self, blob: bytes) -> BlobHeader:
+        """Fully validate ``blob`` against the running sum without adding it."""
+        header, _ = self._load(blob)
+        return header
+
+    def _load(self, blob: bytes) -> tuple[BlobHeader, list[Any]]:
+        header, vectors = load_blob(blob, self._ctx, self.params, schema_digest=self._schema_digest)
+        if self._header is not None and (
+            header.value_count != self._header.value_count
+            or header.extra_slots != self._header.extra_slots
+        ):
+            raise SchemaMismatchError(
+                f"blob has {header.value_count}+{header.extra_slots} slots, the running sum "
+                f"{self._header.value_count}+{self._header.extra_slots}"
+            )
+        return header, vectors
+
+    def add(self, blob: bytes) -> BlobHeader:
+        """Validate ``blob`` and add it into the sum; on any error the sum is unchanged."""
+        header, vectors = self._load(blob)
+        if self._sum is None:
+            self._sum = vectors
+            self._header = header
+            self._schema_digest = header.schema_digest
+        else:
+            for acc, vector in zip(self._sum, vectors, strict=True):
+                acc.add_(vector)  # in place: no copy of the ciphertext or context
+        self._contributors += header.contributors
+        return header
+
+    def result(self) -> bytes:
+        """The aggregate blob (kind ``AGGREGATE``); deterministic bytes for the same inputs."""
+        if self._sum is None or self._header is None:
+            raise ValueError("no update has been added yet; there is nothing to aggregate")
+        return serialize_blob(
+            params=self.params,
+            kind=BlobKind.AGGREGATE,
+            schema_digest=self._header.schema_digest,
+            value_count=self._header.value_count,
+            extra_slots=self._header.extra_slots,
+            contributors=self._contributors,
+            vectors=self._sum,
+        )
+
+
+def aggregate_blobs(
+    context: Context, blobs: Iterable[bytes], *, schema_digest: bytes | None = None
+) -> bytes:
+    """Sum ``blobs`` one by one and return the aggregate blob."""
+    aggregator = StreamingAggregator(context, schema_digest=schema_digest)
+    for blob in blobs:
+        aggregator.add(blob)
+    return aggregator.result()

@@ -1,0 +1,153 @@
+"""The update codec: layouts, weighted encoding, blobs, decryption, headroom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import fedledger_crypto as fc
+
+HEADROOM = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=1000)
+
+
+def _state() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "fc.weight": torch.rand(3, 700, generator=g) - 0.5,
+        "fc.bias": torch.rand(3, generator=g, dtype=torch.float64),
+        "emb.weight": (torch.rand(40, 100, generator=g) - 0.5).to(torch.float16),
+        "steps": torch.tensor(7, dtype=torch.int64),
+    }
+
+
+def test_layout_order_is_sorted_by_name_and_round_trips() -> None:
+    state = _state()
+    layout = fc.TensorLayout.from_state(state)
+    assert [s.name for s in layout.tensors] == ["emb.weight", "fc.bias", "fc.weight", "steps"]
+    vector = layout.flatten(state)
+    assert vector.dtype == np.float64 and vector.shape == (layout.size,)
+    assert vector[4000] == state["fc.bias"][0].item()  # after the 4,000 embedding values
+    back = layout.unflatten(vector)
+    for name, tensor in state.items():
+        assert back[name].dtype == tensor.dtype and back[name].shape == tensor.shape
+        assert torch.equal(back[name], tensor)
+
+
+def test_layout_rejects_other_state() -> None:
+    layout = fc.TensorLayout.from_state(_state())
+    bad = _state()
+    bad["fc.bias"] = torch.zeros(4)
+    with pytest.raises(fc.SchemaMismatchError, match=r"fc\.bias"):
+        layout.flatten(bad)
+    del bad["steps"]
+    with pytest.raises(fc.SchemaMismatchError, match="missing"):
+        layout.flatten(bad)
+
+
+def test_state_round_trip_through_encryption(encryptor: fc.UpdateEncryptor) -> None:
+    state = _state()
+    layout = fc.TensorLayout.from_state(state)
+    schema = fc.UpdateSchema(layout, ("correct", "total"))
+    blob = encryptor.encrypt(
+        schema,
+        layout.flatten(state),
+        weight=1.0,
+        metrics={"correct": 3.0, "total": 4.0},
+        headroom=HEADROOM,
+    )
+    header = fc.parse_header(blob, fc.DEFAULT_PARAMS)
+    assert header.kind == fc.BlobKind.UPDATE
+    assert header.value_count == layout.size and header.extra_slots == 3
+    assert header.chunk_count == -(-(layout.size + 3) // 2048)
+    decrypted = encryptor.decrypt(blob, schema)
+    restored = layout.unflatten(decrypted.values)
+    for name, tensor in state.items():
+        assert restored[name].dtype == tensor.dtype
+        torch.testing.assert_close(restored[name], tensor, atol=1e-6, rtol=0)
+    assert decrypted.metrics == pytest.approx({"correct": 3.0, "total": 4.0}, abs=1e-6)
+
+
+def test_numpy_vector_round_trip(encryptor: fc.UpdateEncryptor) -> None:
+    x = np.linspace(-1, 1, 5000)
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(5000))
+    blob = encryptor.encrypt(schema, x, weight=3.0, headroom=HEADROOM, weighted=False)
+    out = encryptor.decrypt(blob, schema)
+    np.testing.assert_allclose(out.values, x, atol=1e-7)
+    assert out.weight == pytest.approx(3.0, abs=1e-7)
+
+
+def test_serialization_survives_a_fresh_context(secret_context: Any) -> None:
+    """Every operation again after a serialize/deserialize round trip of the context."""
+    reloaded = fc.load_secret_context(
+        fc.serialize_secret_context(secret_context), fc.DEFAULT_PARAMS
+    )
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(10))
+    blob = fc.UpdateEncryptor(secret_context).encrypt(
+        schema, np.arange(10.0) / 10, weight=2.0, headroom=HEADROOM
+    )
+    out = fc.UpdateEncryptor(reloaded).decrypt(blob, schema)
+    np.testing.assert_allclose(out.mean(), np.arange(10.0) / 10, atol=1e-7)
+
+
+def test_weighted_mean_of_1000_clients_is_within_1e_6(
+    encryptor: fc.UpdateEncryptor, parameters_context: Any
+) -> None:
+    # Prepare: 1,000 clients, sample counts up to 10,000, values in [-1, 1], one metric sum.
+    rng = np.random.default_rng(7)
+    size = 2100  # two chunks, the second partially filled
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(size), ("loss_sum",))
+    weights = rng.integers(1, 10_001, size=1000)
+    weights[0] = 10_000
+    values = rng.uniform(-1, 1, size=(1000, size))
+    values[0, :] = 1.0  # the extreme client
+    aggregator = fc.StreamingAggregator(parameters_context, schema_digest=schema.digest())
+    # Execute
+    for w, x in zip(weights, values, strict=True):
+        aggregator.add(
+            encryptor.encrypt(
+                schema, x, weight=float(w), metrics={"loss_sum": float(w) * 0.5}, headroom=HEADROOM
+            )
+        )
+    result = encryptor.decrypt(aggregator.result(), schema)
+    # Assert: against the float64 weighted mean
+    expected = (weights[:, None] * values).sum(axis=0) / weights.sum()
+    assert result.contributors == 1000
+    assert round(result.weight) == weights.sum()
+    assert np.max(np.abs(result.mean() - expected)) < 1e-6
+    assert result.metrics["loss_sum"] == pytest.approx(weights.sum() * 0.5, abs=1e-3)
+
+
+def test_headroom_overflow_is_refused_before_encryption(encryptor: fc.UpdateEncryptor) -> None:
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(4))
+    small = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=10_000)
+    with pytest.raises(fc.HeadroomExceededError, match="slot 2"):
+        encryptor.encrypt(schema, np.array([0.0, 0.5, 1.0, 0.0]), weight=5_000.0, headroom=small)
+
+
+def test_encrypt_rejects_bad_input(encryptor: fc.UpdateEncryptor) -> None:
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(4), ("total",))
+    with pytest.raises(fc.SchemaMismatchError):
+        encryptor.encrypt(schema, np.zeros(5), weight=1.0, metrics={"total": 1}, headroom=HEADROOM)
+    with pytest.raises(fc.SchemaMismatchError, match="metrics"):
+        encryptor.encrypt(schema, np.zeros(4), weight=1.0, headroom=HEADROOM)
+    with pytest.raises(ValueError, match="NaN"):
+        encryptor.encrypt(
+            schema, np.array([0, np.nan, 0, 0]), weight=1.0, metrics={"total": 1}, headroom=HEADROOM
+        )
+    with pytest.raises(ValueError, match="positive"):
+        encryptor.encrypt(schema, np.zeros(4), weight=0.0, metrics={"total": 1}, headroom=HEADROOM)
+
+
+def test_encryptor_needs_the_secret_key(parameters_context: Any) -> None:
+    with pytest.raises(fc.ContextError):
+        fc.UpdateEncryptor(parameters_context)
+
+
+def test_bytes_per_parameter_at_scale(encryptor: fc.UpdateEncryptor) -> None:
+    size = 2048 * 50 - 1
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(size))
+    blob = encryptor.encrypt(schema, np.zeros(size), weight=1.0, headroom=HEADROOM)
+    assert len(blob) / size <= 32.5
