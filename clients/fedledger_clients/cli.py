@@ -10,7 +10,10 @@ from typing import Annotated
 
 import typer
 
+import fedledger_crypto as fc
 from fedledger_clients import bench as bench_module
+from fedledger_platform import cli as platform_cli
+from fedledger_platform.errors import FedledgerError
 
 app = typer.Typer(
     name="fedledger",
@@ -44,9 +47,16 @@ def bench(
     bench_module.run_benchmark(name, list(ctx.args))
 
 
+platform_cli.register(app)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: errors are printed as one line naming cause and fix."""
+    try:
+        app()
+    except (FedledgerError, fc.FedledgerCryptoError) as exc:
+        platform_cli.console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from exc
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ from fedledger_crypto.codec import (
     DecryptedSum,
     UpdateEncryptor,
     load_blob,
+    load_chunk,
     parse_header,
+    read_chunk,
+    read_header,
 )
 from fedledger_crypto.commitments import hash_from_hex, hash_hex, keccak256
 from fedledger_crypto.context import (
@@ -117,6 +120,7 @@ __all__ = [
     "hash_hex",
     "keccak256",
     "load_blob",
+    "load_chunk",
     "load_parameters_context",
     "load_secret_context",
     "open_sealed_key",
@@ -124,6 +128,8 @@ __all__ = [
     "parameters_hash",
     "parse_header",
     "public_key_of",
+    "read_chunk",
+    "read_header",
     "seal_key",
     "serialize_secret_context",
     "sign_request",

@@ -9,10 +9,21 @@ order of addition and in whatever process it is computed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from fedledger_crypto.codec import BlobHeader, BlobKind, load_blob, serialize_blob
+from fedledger_crypto.codec import (
+    BLOB_FORMAT_VERSION,
+    BlobHeader,
+    BlobKind,
+    load_blob,
+    load_chunk,
+    read_chunk,
+    read_header,
+    serialize_blob,
+)
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import ContextError, SchemaMismatchError
 from fedledger_crypto.params import CKKSParams
@@ -55,8 +66,12 @@ class StreamingAggregator:
         header, _ = self._load(blob)
         return header
 
-    def _load(self, blob: bytes) -> tuple[BlobHeader, list[Any]]:
-        header, vectors = load_blob(blob, self._ctx, self.params, schema_digest=self._schema_digest)
+    def _check_header(self, header: BlobHeader) -> None:
+        if self._schema_digest is not None and header.schema_digest != self._schema_digest:
+            raise SchemaMismatchError(
+                f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
+                f"0x{self._schema_digest.hex()[:16]}… (another model layout or metric set)"
+            )
         if self._header is not None and (
             header.value_count != self._header.value_count
             or header.extra_slots != self._header.extra_slots
@@ -65,7 +80,37 @@ class StreamingAggregator:
                 f"blob has {header.value_count}+{header.extra_slots} slots, the running sum "
                 f"{self._header.value_count}+{self._header.extra_slots}"
             )
+
+    def _load(self, blob: bytes) -> tuple[BlobHeader, list[Any]]:
+        header, vectors = load_blob(blob, self._ctx, self.params, schema_digest=self._schema_digest)
+        self._check_header(header)
         return header, vectors
+
+    def add_file(self, path: Path) -> BlobHeader:
+        """Validate and add a blob stored in a file, one chunk in memory at a time.
+
+        Two passes: every chunk is validated first, then each is parsed again and added, so a
+        rejected blob leaves the sum unchanged and memory stays at the running sum plus one
+        chunk, whatever the blob's size.
+        """
+        with path.open("rb") as handle:
+            header = read_header(handle, self.params)
+            self._check_header(header)
+            for i, span in enumerate(header.chunk_spans):
+                load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
+            first = self._sum is None
+            vectors: list[Any] = []
+            for i, span in enumerate(header.chunk_spans):
+                vector = load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
+                if first:
+                    vectors.append(vector)
+                else:
+                    assert self._sum is not None
+                    self._sum[i].add_(vector)
+        if first:
+            self._sum, self._header, self._schema_digest = vectors, header, header.schema_digest
+        self._contributors += header.contributors
+        return header
 
     def add(self, blob: bytes) -> BlobHeader:
         """Validate ``blob`` and add it into the sum; on any error the sum is unchanged."""
@@ -93,6 +138,43 @@ class StreamingAggregator:
             contributors=self._contributors,
             vectors=self._sum,
         )
+
+    def write_result(self, path: Path) -> int:
+        """Write the aggregate blob to ``path`` one chunk at a time (fsynced); returns its size.
+
+        Byte-identical to :meth:`result`, without holding the serialized blob in memory.
+        """
+        if self._sum is None or self._header is None:
+            raise ValueError("no update has been added yet; there is nothing to aggregate")
+        body = path.with_suffix(path.suffix + ".body")
+        lengths = []
+        with body.open("wb") as out:
+            for vector in self._sum:
+                chunk = vector.serialize()
+                lengths.append(len(chunk))
+                out.write(chunk)
+        spans, position = [], 0
+        for length in lengths:
+            spans.append((position, position + length))
+            position += length
+        header = BlobHeader(
+            BLOB_FORMAT_VERSION,
+            BlobKind.AGGREGATE,
+            self.params.id,
+            self._header.schema_digest,
+            self._header.value_count,
+            self._header.extra_slots,
+            self._contributors,
+            tuple(spans),
+        )
+        with path.open("wb") as out, body.open("rb") as src:
+            out.write(header.encode())
+            while piece := src.read(1 << 20):
+                out.write(piece)
+            out.flush()
+            os.fsync(out.fileno())
+        body.unlink()
+        return path.stat().st_size
 
 
 def aggregate_blobs(

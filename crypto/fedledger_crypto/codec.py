@@ -24,10 +24,11 @@ touches a running aggregate; every rejection is a :class:`~fedledger_crypto.erro
 from __future__ import annotations
 
 import math
+import os
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +51,10 @@ __all__ = [
     "DecryptedSum",
     "UpdateEncryptor",
     "load_blob",
+    "load_chunk",
     "parse_header",
+    "read_chunk",
+    "read_header",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -121,13 +125,16 @@ def _max_chunk_bytes(params: CKKSParams) -> int:
     return 2 * params.poly_modulus_degree * params.data_level_primes * 8 + 4096
 
 
-def parse_header(data: bytes, params: CKKSParams) -> BlobHeader:
+def parse_header(data: bytes, params: CKKSParams, *, total_size: int | None = None) -> BlobHeader:
     """Parse and check a blob's header against ``params`` without touching the ciphertexts.
 
-    Raises :class:`MalformedBlobError` for a structurally broken blob and
-    :class:`ParameterMismatchError` for a blob made under another parameter set.
+    ``data`` is the whole blob, or only its beginning (header and chunk table) when
+    ``total_size`` gives the blob's full length. Raises :class:`MalformedBlobError` for a
+    structurally broken blob and :class:`ParameterMismatchError` for a blob made under another
+    parameter set.
     """
     view = memoryview(data)
+    size = len(view) if total_size is None else total_size
     if len(view) < _FIXED.size:
         raise MalformedBlobError(f"blob of {len(view)} bytes is shorter than the header")
     magic, version, kind, pid_len = _FIXED.unpack_from(view, 0)
@@ -175,14 +182,36 @@ def parse_header(data: bytes, params: CKKSParams) -> BlobHeader:
             raise MalformedBlobError(f"chunk {i} claims {length} bytes (limit {limit})")
         spans.append((position, position + length))
         position += length
-    if position != len(view):
+    if position != size:
         raise MalformedBlobError(
-            f"blob is {len(view)} bytes but its chunk table accounts for {position}"
-            + (" (truncated)" if position > len(view) else " (trailing bytes)")
+            f"blob is {size} bytes but its chunk table accounts for {position}"
+            + (" (truncated)" if position > size else " (trailing bytes)")
         )
     return BlobHeader(
         version, kind, params_id, bytes(digest), values, extra, contributors, tuple(spans)
     )
+
+
+def read_header(handle: BinaryIO, params: CKKSParams) -> BlobHeader:
+    """Parse the header of a blob stored in a seekable binary file (reads only the header)."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    prefix = handle.read(_FIXED.size)
+    if len(prefix) == _FIXED.size:
+        pid_len = prefix[-1]
+        prefix += handle.read(pid_len + _TAIL.size)
+        if len(prefix) == _FIXED.size + pid_len + _TAIL.size:
+            chunks = _TAIL.unpack_from(prefix, _FIXED.size + pid_len)[4]
+            # Bound the table read by the file size: a forged count cannot make us read more.
+            prefix += handle.read(min(chunks, size // _CHUNK_LEN.size + 1) * _CHUNK_LEN.size)
+    return parse_header(prefix, params, total_size=size)
+
+
+def read_chunk(handle: BinaryIO, span: tuple[int, int]) -> bytes:
+    """The bytes of one chunk of a blob stored in a file."""
+    handle.seek(span[0])
+    return handle.read(span[1] - span[0])
 
 
 def _load_chunk(
@@ -246,6 +275,13 @@ def load_blob(
         )
     ]
     return header, vectors
+
+
+def load_chunk(
+    ctx: Context, params: CKKSParams, header: BlobHeader, index: int, chunk: bytes
+) -> Any:
+    """Parse and validate chunk ``index`` of a blob whose header was already parsed."""
+    return _load_chunk(ctx, params, chunk, header.chunk_slots(params.slots)[index], index)
 
 
 def serialize_blob(

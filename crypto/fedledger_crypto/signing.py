@@ -78,15 +78,27 @@ class RequestScope:
 
 
 def canonical_request(
-    *, method: str, path: str, body: bytes, timestamp: int, nonce: str, scope: RequestScope
+    *,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    timestamp: int,
+    nonce: str,
+    scope: RequestScope,
+    body_hash: bytes | None = None,
 ) -> str:
-    """The exact text that is signed (see the module docstring)."""
+    """The exact text that is signed (see the module docstring).
+
+    ``body_hash`` (keccak256 of the body) may be given instead of ``body`` when the body was
+    hashed while streaming it to disk.
+    """
+    digest = keccak256(body) if body_hash is None else body_hash
     return "\n".join(
         [
             "fedledger-request-v1",
             method.upper(),
             path,
-            "0x" + keccak256(body).hex(),
+            "0x" + digest.hex(),
             str(timestamp),
             nonce,
             str(scope.chain_id),
@@ -165,11 +177,12 @@ def verify_request(
     *,
     method: str,
     path: str,
-    body: bytes,
+    body: bytes = b"",
     scope: RequestScope,
     nonces: NonceRegistry,
     now: float | None = None,
     window_s: int = DEFAULT_WINDOW_S,
+    body_hash: bytes | None = None,
 ) -> str:
     """Verify a signed request and return the signer's checksummed address.
 
@@ -192,7 +205,13 @@ def verify_request(
     if not _SIGNATURE_RE.match(signature):
         raise SignatureError(f"{HEADER_SIGNATURE} must be a 0x-prefixed 65-byte hex signature")
     message = canonical_request(
-        method=method, path=path, body=body, timestamp=timestamp, nonce=nonce, scope=scope
+        method=method,
+        path=path,
+        body=body,
+        timestamp=timestamp,
+        nonce=nonce,
+        scope=scope,
+        body_hash=body_hash,
     )
     try:
         signer: str = Account.recover_message(

@@ -119,3 +119,50 @@ def test_aggregator_refuses_the_secret_context(secret_context: Any) -> None:
 def test_empty_aggregate_is_an_error(parameters_context: Any) -> None:
     with pytest.raises(ValueError, match="nothing to aggregate"):
         fc.StreamingAggregator(parameters_context).result()
+
+
+def test_file_path_matches_the_in_memory_path(
+    parameters_context: Any, blobs: list[bytes], tmp_path: Path
+) -> None:
+    files = []
+    for i, blob in enumerate(blobs):
+        path = tmp_path / f"{i}.blob"
+        path.write_bytes(blob)
+        files.append(path)
+    aggregator = fc.StreamingAggregator(parameters_context, schema_digest=SCHEMA.digest())
+    for path in files:
+        aggregator.add_file(path)
+    out = tmp_path / "sum.blob"
+    size = aggregator.write_result(out)
+    assert out.read_bytes() == aggregator.result() == fc.aggregate_blobs(parameters_context, blobs)
+    assert size == out.stat().st_size
+
+
+def test_a_rejected_file_leaves_the_sum_unchanged(
+    parameters_context: Any, blobs: list[bytes], tmp_path: Path
+) -> None:
+    aggregator = fc.StreamingAggregator(parameters_context, schema_digest=SCHEMA.digest())
+    aggregator.add(blobs[0])
+    # Corrupt the *last* chunk's framing: the first chunks validate, the blob must still be refused.
+    header = fc.parse_header(blobs[1], fc.DEFAULT_PARAMS)
+    start, _ = header.chunk_spans[-1]
+    bad = bytearray(blobs[1])
+    bad[start : start + 8] = b"\xff" * 8
+    path = tmp_path / "bad.blob"
+    path.write_bytes(bytes(bad))
+    with pytest.raises(fc.BlobError):
+        aggregator.add_file(path)
+    truncated = tmp_path / "short.blob"
+    truncated.write_bytes(blobs[1][:-1])
+    with pytest.raises(fc.MalformedBlobError, match="truncated"):
+        aggregator.add_file(truncated)
+    huge_count = bytearray(blobs[1])
+    huge_count[len(fc.DEFAULT_PARAMS.id) + 50 : len(fc.DEFAULT_PARAMS.id) + 54] = (
+        b"\xff\xff\xff\x7f"
+    )
+    forged = tmp_path / "forged.blob"
+    forged.write_bytes(bytes(huge_count))
+    with pytest.raises(fc.MalformedBlobError, match="chunk count"):
+        aggregator.add_file(forged)
+    assert aggregator.contributors == 1
+    assert aggregator.result() == fc.aggregate_blobs(parameters_context, blobs[:1])

@@ -1,0 +1,104 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { DEFAULT_ADMIN_ROLE, MINTER_ROLE } from "./helpers.js";
+
+const { ethers, networkHelpers } = await network.create();
+
+/** A ledger and the token it created; plus a stand-alone token whose minter is an EOA. */
+async function tokenFixture() {
+  const [admin, minter, holder, outsider] = await ethers.getSigners();
+  const ledger = await ethers.deployContract("FederationLedger", [admin.address, 1n, 10_000]);
+  const token = await ethers.getContractAt("ContributionToken", await ledger.token());
+  const standalone = await ethers.deployContract("ContributionToken", ["Test", "TST", minter.address]);
+  return { ledger, token, standalone, admin, minter, holder, outsider };
+}
+
+describe("ContributionToken", function () {
+  describe("created by the ledger", function () {
+    it("has the fedledger name, symbol and 18 decimals, and no supply", async function () {
+      const { token } = await networkHelpers.loadFixture(tokenFixture);
+      expect(await token.name()).to.equal("fedledger Contribution");
+      expect(await token.symbol()).to.equal("FLC");
+      expect(await token.decimals()).to.equal(18n);
+      expect(await token.totalSupply()).to.equal(0n);
+    });
+
+    it("makes the ledger its only minter and grants the admin role to nobody", async function () {
+      const { ledger, token } = await networkHelpers.loadFixture(tokenFixture);
+      const ledgerAddress = await ledger.getAddress();
+      expect(await token.MINTER_ROLE()).to.equal(MINTER_ROLE);
+      expect(await token.hasRole(MINTER_ROLE, ledgerAddress)).to.equal(true);
+
+      // Every role ever granted on the token: exactly one, MINTER_ROLE to the ledger.
+      const grants = await token.queryFilter(token.filters.RoleGranted());
+      expect(grants.map((e) => [e.args.role, e.args.account])).to.deep.equal([[MINTER_ROLE, ledgerAddress]]);
+
+      for (const signer of await ethers.getSigners()) {
+        expect(await token.hasRole(DEFAULT_ADMIN_ROLE, signer.address)).to.equal(false);
+        expect(await token.hasRole(MINTER_ROLE, signer.address)).to.equal(false);
+      }
+      expect(await token.hasRole(DEFAULT_ADMIN_ROLE, ledgerAddress)).to.equal(false);
+      expect(await token.hasRole(DEFAULT_ADMIN_ROLE, ethers.ZeroAddress)).to.equal(false);
+    });
+
+    it("lets nobody but the ledger mint, not even the ledger's admin", async function () {
+      const { token, admin, outsider } = await networkHelpers.loadFixture(tokenFixture);
+      for (const caller of [admin, outsider]) {
+        await expect(token.connect(caller).mint(caller.address, 1n))
+          .to.be.revertedWithCustomError(token, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, MINTER_ROLE);
+      }
+    });
+
+    it("lets nobody grant the minter role", async function () {
+      const { token, admin, outsider } = await networkHelpers.loadFixture(tokenFixture);
+      for (const caller of [admin, outsider]) {
+        await expect(token.connect(caller).grantRole(MINTER_ROLE, caller.address))
+          .to.be.revertedWithCustomError(token, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, DEFAULT_ADMIN_ROLE);
+      }
+    });
+  });
+
+  describe("mint", function () {
+    it("mints to the receiver and emits Transfer from the zero address", async function () {
+      const { standalone, minter, holder } = await networkHelpers.loadFixture(tokenFixture);
+      await expect(standalone.connect(minter).mint(holder.address, 5n))
+        .to.emit(standalone, "Transfer")
+        .withArgs(ethers.ZeroAddress, holder.address, 5n);
+      expect(await standalone.balanceOf(holder.address)).to.equal(5n);
+      expect(await standalone.totalSupply()).to.equal(5n);
+    });
+
+    it("rejects the zero address as receiver", async function () {
+      const { standalone, minter } = await networkHelpers.loadFixture(tokenFixture);
+      await expect(standalone.connect(minter).mint(ethers.ZeroAddress, 1n))
+        .to.be.revertedWithCustomError(standalone, "ERC20InvalidReceiver")
+        .withArgs(ethers.ZeroAddress);
+    });
+
+    it("rejects callers without MINTER_ROLE", async function () {
+      const { standalone, outsider } = await networkHelpers.loadFixture(tokenFixture);
+      await expect(standalone.connect(outsider).mint(outsider.address, 1n))
+        .to.be.revertedWithCustomError(standalone, "AccessControlUnauthorizedAccount")
+        .withArgs(outsider.address, MINTER_ROLE);
+    });
+  });
+
+  describe("constructor", function () {
+    it("rejects a zero minter", async function () {
+      const { standalone } = await networkHelpers.loadFixture(tokenFixture);
+      await expect(
+        ethers.deployContract("ContributionToken", ["Test", "TST", ethers.ZeroAddress]),
+      ).to.be.revertedWithCustomError(standalone, "ContributionTokenZeroMinter");
+    });
+
+    it("grants only MINTER_ROLE, to the given minter", async function () {
+      const { standalone, minter } = await networkHelpers.loadFixture(tokenFixture);
+      expect(await standalone.hasRole(MINTER_ROLE, minter.address)).to.equal(true);
+      expect(await standalone.hasRole(DEFAULT_ADMIN_ROLE, minter.address)).to.equal(false);
+      expect(await standalone.getRoleAdmin(MINTER_ROLE)).to.equal(DEFAULT_ADMIN_ROLE);
+    });
+  });
+});

@@ -1,0 +1,313 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import {
+  AGGREGATOR_ROLE,
+  AUDITOR_ROLE,
+  DEFAULT_ADMIN_ROLE,
+  OPERATOR_ROLE,
+  REWARD,
+  blobHash,
+  publicKeyOf,
+} from "./helpers.js";
+
+const { ethers, networkHelpers } = await network.create();
+
+/** A fresh ledger with an operator; nobody admitted yet. */
+async function ledgerFixture() {
+  const [admin, operator, aggregator, outsider, alice, bob, carol] = await ethers.getSigners();
+  const ledger = await ethers.deployContract("FederationLedger", [admin.address, REWARD, 6_667]);
+  await ledger.grantRole(OPERATOR_ROLE, operator.address);
+  await ledger.grantRole(AGGREGATOR_ROLE, aggregator.address);
+  const keys = {
+    alice: await publicKeyOf(alice),
+    bob: await publicKeyOf(bob),
+    carol: await publicKeyOf(carol),
+  };
+  return { ledger, admin, operator, aggregator, outsider, alice, bob, carol, keys };
+}
+
+describe("FederationLedger: set-up, participants, encryption parameters, reward", function () {
+  describe("constructor", function () {
+    it("grants DEFAULT_ADMIN_ROLE to the admin and no other role", async function () {
+      const { ledger, admin } = await networkHelpers.loadFixture(ledgerFixture);
+      expect(await ledger.hasRole(DEFAULT_ADMIN_ROLE, admin.address)).to.equal(true);
+      for (const role of [OPERATOR_ROLE, AGGREGATOR_ROLE, AUDITOR_ROLE]) {
+        expect(await ledger.hasRole(role, admin.address)).to.equal(false);
+      }
+    });
+
+    it("exposes the role identifiers", async function () {
+      const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
+      expect(await ledger.OPERATOR_ROLE()).to.equal(OPERATOR_ROLE);
+      expect(await ledger.AGGREGATOR_ROLE()).to.equal(AGGREGATOR_ROLE);
+      expect(await ledger.AUDITOR_ROLE()).to.equal(AUDITOR_ROLE);
+    });
+
+    it("records the reward and quorum rule and starts empty", async function () {
+      const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
+      expect(await ledger.rewardPerUpdate()).to.equal(REWARD);
+      expect(await ledger.quorumBps()).to.equal(6_667n);
+      expect(await ledger.keyDealer()).to.equal(ethers.ZeroAddress);
+      expect(await ledger.encryptionParamsHash()).to.equal(ethers.ZeroHash);
+      expect(await ledger.participantCount()).to.equal(0n);
+      expect(await ledger.participants()).to.deep.equal([]);
+      expect(await ledger.currentRound()).to.equal(0n);
+      const round = await ledger.getRound(1);
+      expect(round.status).to.equal(0n);
+      expect(round.baseModelHash).to.equal(ethers.ZeroHash);
+    });
+
+    it("creates a token whose code is deployed", async function () {
+      const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
+      const token = await ledger.token();
+      expect(await ethers.provider.getCode(token)).to.not.equal("0x");
+    });
+
+    it("rejects a quorum of 0 or above 10000 basis points", async function () {
+      const { ledger, admin } = await networkHelpers.loadFixture(ledgerFixture);
+      for (const bps of [0, 10_001, 65_535]) {
+        await expect(ethers.deployContract("FederationLedger", [admin.address, REWARD, bps]))
+          .to.be.revertedWithCustomError(ledger, "LedgerInvalidQuorum")
+          .withArgs(bps);
+      }
+      for (const bps of [1, 10_000]) {
+        const ok = await ethers.deployContract("FederationLedger", [admin.address, REWARD, bps]);
+        expect(await ok.quorumBps()).to.equal(BigInt(bps));
+      }
+    });
+
+    it("rejects a zero admin", async function () {
+      const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(
+        ethers.deployContract("FederationLedger", [ethers.ZeroAddress, REWARD, 5_000]),
+      ).to.be.revertedWithCustomError(ledger, "LedgerZeroAddress");
+    });
+  });
+
+  describe("admitParticipant", function () {
+    it("admits with the account's public key and emits ParticipantAdmitted", async function () {
+      const { ledger, operator, alice, bob, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(operator).admitParticipant(alice.address, keys.alice))
+        .to.emit(ledger, "ParticipantAdmitted")
+        .withArgs(alice.address, keys.alice);
+      await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
+
+      expect(await ledger.isParticipant(alice.address)).to.equal(true);
+      expect(await ledger.isParticipant(bob.address)).to.equal(true);
+      expect(await ledger.participantPublicKey(alice.address)).to.equal(keys.alice);
+      expect(await ledger.participantCount()).to.equal(2n);
+      expect(await ledger.participants()).to.have.members([alice.address, bob.address]);
+    });
+
+    it("requires OPERATOR_ROLE", async function () {
+      const { ledger, admin, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(admin).admitParticipant(alice.address, keys.alice))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(admin.address, OPERATOR_ROLE);
+    });
+
+    it("rejects the zero address", async function () {
+      const { ledger, operator, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(
+        ledger.connect(operator).admitParticipant(ethers.ZeroAddress, keys.alice),
+      ).to.be.revertedWithCustomError(ledger, "LedgerZeroAddress");
+    });
+
+    it("rejects a key of another account, a 65-byte key and a truncated key", async function () {
+      const { ledger, operator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      const badKeys = [
+        keys.bob,
+        ethers.concat(["0x04", keys.alice]),
+        ethers.dataSlice(keys.alice, 0, 63),
+        "0x",
+      ];
+      for (const key of badKeys) {
+        await expect(ledger.connect(operator).admitParticipant(alice.address, key))
+          .to.be.revertedWithCustomError(ledger, "LedgerInvalidPublicKey")
+          .withArgs(alice.address);
+      }
+    });
+
+    it("rejects an admitted participant", async function () {
+      const { ledger, operator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await expect(ledger.connect(operator).admitParticipant(alice.address, keys.alice))
+        .to.be.revertedWithCustomError(ledger, "LedgerAlreadyAdmitted")
+        .withArgs(alice.address);
+    });
+  });
+
+  describe("removeParticipant", function () {
+    it("removes, emits ParticipantRemoved and allows re-admission", async function () {
+      const { ledger, operator, alice, bob, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
+
+      await expect(ledger.connect(operator).removeParticipant(alice.address))
+        .to.emit(ledger, "ParticipantRemoved")
+        .withArgs(alice.address);
+      expect(await ledger.isParticipant(alice.address)).to.equal(false);
+      expect(await ledger.participantPublicKey(alice.address)).to.equal("0x");
+      expect(await ledger.participantCount()).to.equal(1n);
+      expect(await ledger.participants()).to.deep.equal([bob.address]);
+
+      await expect(ledger.connect(operator).admitParticipant(alice.address, keys.alice))
+        .to.emit(ledger, "ParticipantAdmitted")
+        .withArgs(alice.address, keys.alice);
+      expect(await ledger.isParticipant(alice.address)).to.equal(true);
+      expect(await ledger.participants()).to.have.members([alice.address, bob.address]);
+    });
+
+    it("keeps the participant list consistent when removing from the middle and the end", async function () {
+      const { ledger, operator, alice, bob, carol, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
+      await ledger.connect(operator).admitParticipant(carol.address, keys.carol);
+
+      await ledger.connect(operator).removeParticipant(bob.address);
+      expect(await ledger.participants()).to.have.members([alice.address, carol.address]);
+      expect(await ledger.participantCount()).to.equal(2n);
+
+      const [, last] = await ledger.participants();
+      await ledger.connect(operator).removeParticipant(last);
+      const [remaining] = await ledger.participants();
+      expect(await ledger.participants()).to.deep.equal([remaining]);
+      expect(await ledger.isParticipant(last)).to.equal(false);
+      expect(await ledger.isParticipant(remaining)).to.equal(true);
+
+      await ledger.connect(operator).removeParticipant(remaining);
+      expect(await ledger.participants()).to.deep.equal([]);
+      expect(await ledger.participantCount()).to.equal(0n);
+      for (const account of [alice, bob, carol]) {
+        expect(await ledger.isParticipant(account.address)).to.equal(false);
+        await expect(ledger.connect(operator).removeParticipant(account.address))
+          .to.be.revertedWithCustomError(ledger, "LedgerNotParticipant")
+          .withArgs(account.address);
+      }
+      await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
+      expect(await ledger.participants()).to.deep.equal([bob.address]);
+    });
+
+    it("requires OPERATOR_ROLE", async function () {
+      const { ledger, operator, outsider, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await expect(ledger.connect(outsider).removeParticipant(alice.address))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(outsider.address, OPERATOR_ROLE);
+    });
+
+    it("rejects an account that is not admitted", async function () {
+      const { ledger, operator, alice } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(operator).removeParticipant(alice.address))
+        .to.be.revertedWithCustomError(ledger, "LedgerNotParticipant")
+        .withArgs(alice.address);
+    });
+  });
+
+  describe("appointKeyDealer and commitEncryptionParams", function () {
+    it("appoints a participant, which then commits the parameters hash once", async function () {
+      const { ledger, operator, alice, bob, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
+
+      await expect(ledger.connect(operator).appointKeyDealer(alice.address))
+        .to.emit(ledger, "KeyDealerAppointed")
+        .withArgs(alice.address);
+      // The dealer can be changed until the parameters are committed.
+      await expect(ledger.connect(operator).appointKeyDealer(bob.address))
+        .to.emit(ledger, "KeyDealerAppointed")
+        .withArgs(bob.address);
+      expect(await ledger.keyDealer()).to.equal(bob.address);
+
+      const paramsHash = blobHash("ckks public parameters");
+      await expect(ledger.connect(bob).commitEncryptionParams(paramsHash))
+        .to.emit(ledger, "EncryptionParamsCommitted")
+        .withArgs(bob.address, paramsHash);
+      expect(await ledger.encryptionParamsHash()).to.equal(paramsHash);
+
+      await expect(ledger.connect(bob).commitEncryptionParams(blobHash("other")))
+        .to.be.revertedWithCustomError(ledger, "LedgerParamsAlreadyCommitted");
+      await expect(ledger.connect(operator).appointKeyDealer(alice.address))
+        .to.be.revertedWithCustomError(ledger, "LedgerParamsAlreadyCommitted");
+    });
+
+    it("appointKeyDealer requires OPERATOR_ROLE", async function () {
+      const { ledger, operator, aggregator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await expect(ledger.connect(aggregator).appointKeyDealer(alice.address))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(aggregator.address, OPERATOR_ROLE);
+    });
+
+    it("appointKeyDealer rejects an account that is not admitted", async function () {
+      const { ledger, operator, outsider } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(operator).appointKeyDealer(outsider.address))
+        .to.be.revertedWithCustomError(ledger, "LedgerNotParticipant")
+        .withArgs(outsider.address);
+    });
+
+    it("commitEncryptionParams accepts only the key dealer", async function () {
+      const { ledger, operator, alice, bob, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      // No dealer yet: nobody can commit.
+      await expect(ledger.connect(alice).commitEncryptionParams(blobHash("p")))
+        .to.be.revertedWithCustomError(ledger, "LedgerNotKeyDealer")
+        .withArgs(alice.address);
+
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
+      await ledger.connect(operator).appointKeyDealer(alice.address);
+      for (const caller of [bob, operator]) {
+        await expect(ledger.connect(caller).commitEncryptionParams(blobHash("p")))
+          .to.be.revertedWithCustomError(ledger, "LedgerNotKeyDealer")
+          .withArgs(caller.address);
+      }
+    });
+
+    it("commitEncryptionParams rejects a zero hash", async function () {
+      const { ledger, operator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await ledger.connect(operator).appointKeyDealer(alice.address);
+      await expect(
+        ledger.connect(alice).commitEncryptionParams(ethers.ZeroHash),
+      ).to.be.revertedWithCustomError(ledger, "LedgerZeroHash");
+    });
+  });
+
+  describe("setRewardPerUpdate", function () {
+    it("changes the reward and emits RewardPerUpdateChanged", async function () {
+      const { ledger, operator } = await networkHelpers.loadFixture(ledgerFixture);
+      const next = ethers.parseEther("2.5");
+      await expect(ledger.connect(operator).setRewardPerUpdate(next))
+        .to.emit(ledger, "RewardPerUpdateChanged")
+        .withArgs(REWARD, next);
+      expect(await ledger.rewardPerUpdate()).to.equal(next);
+      await expect(ledger.connect(operator).setRewardPerUpdate(0))
+        .to.emit(ledger, "RewardPerUpdateChanged")
+        .withArgs(next, 0n);
+    });
+
+    it("requires OPERATOR_ROLE", async function () {
+      const { ledger, admin } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(admin).setRewardPerUpdate(1))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(admin.address, OPERATOR_ROLE);
+    });
+  });
+
+  describe("roles", function () {
+    it("lets the admin grant and revoke AUDITOR_ROLE, and nobody else", async function () {
+      const { ledger, admin, operator, outsider } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(admin).grantRole(AUDITOR_ROLE, outsider.address))
+        .to.emit(ledger, "RoleGranted")
+        .withArgs(AUDITOR_ROLE, outsider.address, admin.address);
+      expect(await ledger.hasRole(AUDITOR_ROLE, outsider.address)).to.equal(true);
+      await ledger.connect(admin).revokeRole(AUDITOR_ROLE, outsider.address);
+      expect(await ledger.hasRole(AUDITOR_ROLE, outsider.address)).to.equal(false);
+
+      await expect(ledger.connect(operator).grantRole(AUDITOR_ROLE, operator.address))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(operator.address, DEFAULT_ADMIN_ROLE);
+    });
+  });
+});

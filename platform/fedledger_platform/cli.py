@@ -1,0 +1,217 @@
+"""The platform's commands, mounted into the ``fedledger`` command by ``fedledger_clients.cli``:
+``contracts compile``, ``devnet``, ``deploy``, ``keys new``, ``serve`` and ``federation``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.table import Table
+
+from fedledger_platform.accounts import (
+    check_key_allowed,
+    create_keystore,
+    development_accounts,
+    load_keystore,
+    read_passphrase,
+)
+
+__all__ = ["console", "emit_json", "fail", "register", "resolve_account"]
+
+console = Console(stderr=True)
+
+contracts_app = typer.Typer(help="Build the Solidity contracts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create account keystores.", no_args_is_help=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error (cause and fix) and return the exit to raise."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def resolve_account(
+    *,
+    keystore: Path | None,
+    passphrase_file: Path | None,
+    dev_account: int | None,
+    chain_id: int,
+) -> LocalAccount:
+    """An account from a keystore, or a development account on a devnet only."""
+    if keystore is not None and dev_account is not None:
+        raise fail("give either --keystore or --dev-account, not both")
+    if keystore is not None:
+        account = load_keystore(keystore, read_passphrase(passphrase_file))
+    elif dev_account is not None:
+        accounts = development_accounts()
+        if not 0 <= dev_account < 20:
+            raise fail("--dev-account must be 0..19 (Hardhat's default accounts)")
+        account = accounts[dev_account]
+    else:
+        raise fail(
+            "an account is needed: --keystore FILE (with --passphrase-file or "
+            "FEDLEDGER_PASSPHRASE), or --dev-account N on a devnet"
+        )
+    check_key_allowed(account, chain_id)
+    return account
+
+
+# ---------------------------------------------------------------------- contracts
+
+
+@contracts_app.command("compile")
+def contracts_compile(
+    check: Annotated[
+        bool, typer.Option("--check", help="fail if the committed artifacts are stale")
+    ] = False,
+) -> None:
+    """Compile contracts/ with py-solc-x into fedledger_platform/contracts/artifacts/."""
+    from fedledger_platform.ledger.artifacts import ARTIFACT_DIR
+    from fedledger_platform.ledger.compile import compile_contracts, write_artifacts
+
+    artifacts = compile_contracts()
+    if check:
+        stale = [
+            name
+            for name, artifact in artifacts.items()
+            if json.loads((ARTIFACT_DIR / f"{name}.json").read_text())["bytecode"]
+            != artifact["bytecode"]
+        ]
+        if stale:
+            raise fail(f"stale artifacts: {', '.join(stale)}; run `fedledger contracts compile`", 1)
+        console.print("artifacts are current")
+        return
+    for path in write_artifacts(artifacts):
+        console.print(f"wrote {path}")
+
+
+# ---------------------------------------------------------------------- keys
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[Path, typer.Argument(help="keystore file to create")],
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="file holding the passphrase")
+    ] = None,
+) -> None:
+    """Create a new account in an encrypted keystore v3 file; prints its address."""
+    account = create_keystore(out, read_passphrase(passphrase_file))
+    emit_json({"address": account.address, "keystore": str(out)})
+
+
+# ---------------------------------------------------------------------- devnet
+
+
+def devnet(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8545,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the URL and accounts as JSON")
+    ] = False,
+) -> None:
+    """Start a Hardhat node on 127.0.0.1 (chain id 31337); Ctrl-C stops it."""
+    from fedledger_platform.ledger.devnet import HardhatNode
+
+    node = HardhatNode(port=port)
+    node.start()
+    accounts: list[dict[str, int | str]] = [
+        {"index": i, "address": a.address, "private_key": "0x" + bytes(a.key).hex()}
+        for i, a in enumerate(development_accounts()[:20])
+    ]
+    if as_json:
+        emit_json({"rpc_url": node.url, "chain_id": 31337, "accounts": accounts})
+    else:
+        table = Table(title=f"devnet at {node.url} (chain id 31337)")
+        table.add_column("#")
+        table.add_column("address")
+        table.add_column("private key (public knowledge: devnets only)")
+        for a in accounts:
+            table.add_row(str(a["index"]), str(a["address"]), str(a["private_key"]))
+        Console().print(table)
+        console.print("each account holds 10,000 ETH; press Ctrl-C to stop")
+    sys.stdout.flush()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        node.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+        console.print("devnet stopped")
+
+
+# ---------------------------------------------------------------------- deploy
+
+
+def deploy(
+    rpc_url: Annotated[
+        str, typer.Option(help="JSON-RPC URL of the chain")
+    ] = "http://127.0.0.1:8545",
+    out: Annotated[Path, typer.Option(help="deployment file to write")] = Path("deployment.json"),
+    keystore: Annotated[Path | None, typer.Option(help="deployer keystore")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(help="deployer passphrase file")] = None,
+    dev_account: Annotated[
+        int | None, typer.Option(help="use Hardhat development account N (devnets only)")
+    ] = None,
+    aggregator: Annotated[
+        str | None, typer.Option(help="aggregator account (default: the deployer)")
+    ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="operator account (default: deployer)")
+    ] = None,
+    auditor: Annotated[list[str] | None, typer.Option(help="auditor account (repeatable)")] = None,
+    reward: Annotated[float, typer.Option(help="tokens minted per included update")] = 1.0,
+    quorum_bps: Annotated[int, typer.Option(help="attestation quorum, basis points")] = 5_001,
+    as_json: Annotated[bool, typer.Option("--json", help="print the deployment as JSON")] = False,
+) -> None:
+    """Deploy FederationLedger (and its token), grant roles, write the deployment file."""
+    from fedledger_platform.ledger import connect
+    from fedledger_platform.ledger.deployment import deploy_federation
+
+    chain = connect(rpc_url)
+    account = resolve_account(
+        keystore=keystore,
+        passphrase_file=passphrase_file,
+        dev_account=dev_account,
+        chain_id=chain.chain_id,
+    )
+    _, deployment = deploy_federation(
+        chain,
+        account,
+        aggregator=aggregator or account.address,
+        operator=operator,
+        auditors=tuple(auditor or ()),
+        reward_per_update=round(reward * 10**18),
+        quorum_bps=quorum_bps,
+    )
+    deployment.save(out)
+    if as_json:
+        emit_json(deployment.to_json())
+    else:
+        console.print(
+            f"FederationLedger {deployment.ledger} and token {deployment.token} deployed on chain "
+            f"{deployment.chain_id} at block {deployment.block_number}; wrote {out}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Mount the platform's commands on the top-level ``fedledger`` app."""
+    app.add_typer(contracts_app, name="contracts")
+    app.add_typer(keys_app, name="keys")
+    app.command("devnet")(devnet)
+    app.command("deploy")(deploy)

@@ -1,0 +1,602 @@
+"""The Python binding of ``FederationLedger`` and its ``ContributionToken``.
+
+Transactions are signed locally with eth-account and sent raw, so the same code runs against
+the embedded chain, a Hardhat node or any JSON-RPC endpoint. Before sending, each transaction is
+simulated (``eth_estimateGas``); a revert there — or a mined failure, replayed as a call — becomes
+a :class:`~fedledger_platform.errors.ContractRevertError` carrying the contract's custom error
+name and arguments, whichever backend produced it. Connection failures become
+:class:`~fedledger_platform.errors.ChainUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import enum
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_abi.abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
+from eth_utils.abi import function_signature_to_4byte_selector
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    ProviderConnectionError,
+    TimeExhausted,
+    Web3RPCError,
+)
+from web3.types import LogReceipt, TxParams, TxReceipt, Wei
+
+from fedledger_platform.errors import (
+    ChainUnavailableError,
+    ContractRevertError,
+    LedgerError,
+    TransactionFailedError,
+)
+from fedledger_platform.ledger.artifacts import load_artifact
+from fedledger_platform.ledger.chain import Chain
+
+__all__ = [
+    "AGGREGATOR_ROLE",
+    "AUDITOR_ROLE",
+    "OPERATOR_ROLE",
+    "Ledger",
+    "LedgerEvent",
+    "RoundInfo",
+    "RoundStatus",
+    "TxResult",
+]
+
+OPERATOR_ROLE = Web3.keccak(text="OPERATOR_ROLE")
+AGGREGATOR_ROLE = Web3.keccak(text="AGGREGATOR_ROLE")
+AUDITOR_ROLE = Web3.keccak(text="AUDITOR_ROLE")
+_GAS_MARGIN = 1.2
+_PRIORITY_FEE = 10**9
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+_PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
+_TESTER_REVERT = re.compile(r"execution reverted: (b['\"].*['\"])$", re.S)
+
+
+class RoundStatus(enum.IntEnum):
+    """``FederationLedger.RoundStatus``."""
+
+    NONE = 0
+    OPEN = 1
+    CLOSED = 2
+    PUBLISHED = 3
+    FAILED = 4
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """One round as the ledger records it (hashes are 32 raw bytes; zero when unset)."""
+
+    number: int
+    status: RoundStatus
+    deadline: int
+    min_updates: int
+    included_count: int
+    quorum: int
+    base_model_hash: bytes
+    aggregate_hash: bytes
+    published_model_hash: bytes
+
+
+@dataclass(frozen=True)
+class LedgerEvent:
+    """A decoded contract event with where it happened."""
+
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    tx_hash: str
+    log_index: int
+    address: str
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined, successful transaction: hash, block, gas used and the events it emitted."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: tuple[LedgerEvent, ...]
+
+    def event(self, name: str) -> LedgerEvent:
+        """The first event called ``name`` (``LookupError`` when absent)."""
+        for event in self.events:
+            if event.name == name:
+                return event
+        raise LookupError(f"transaction {self.tx_hash} emitted no {name} event")
+
+
+def _plain(value: Any) -> Any:
+    """Event/call values as plain Python: bytes instead of HexBytes, lists instead of tuples."""
+    if isinstance(value, HexBytes | bytes):
+        return bytes(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _ErrorDecoder:
+    """Maps revert data to (custom error name, decoded arguments) using the ABIs."""
+
+    def __init__(self, abis: Sequence[list[dict[str, Any]]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str]]] = {}
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [_abi_type(i) for i in item["inputs"]]
+                selector = function_signature_to_4byte_selector(
+                    f"{item['name']}({','.join(types)})"
+                )
+                self._errors[selector] = (item["name"], types)
+
+    def decode(self, data: bytes) -> tuple[str, tuple[Any, ...]]:
+        if len(data) < 4:
+            return ("EmptyRevert", ())
+        selector, payload = data[:4], data[4:]
+        if selector == _ERROR_SELECTOR:
+            return ("Error", tuple(abi_decode(["string"], payload)))
+        if selector == _PANIC_SELECTOR:
+            return ("Panic", tuple(abi_decode(["uint256"], payload)))
+        known = self._errors.get(selector)
+        if known is None:
+            return (f"UnknownError(0x{selector.hex()})", (payload,))
+        name, types = known
+        values = abi_decode(types, payload)
+        return (
+            name,
+            tuple(
+                Web3.to_checksum_address(v) if t == "address" else _plain(v)
+                for t, v in zip(types, values, strict=True)
+            ),
+        )
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][5:]}"
+    return str(item["type"])
+
+
+def _revert_data(exc: BaseException) -> bytes | None:
+    """Revert data carried by a web3 or eth-tester exception, if any.
+
+    JSON-RPC nodes put it in ``exc.data``; eth-tester chains py-evm's ``Revert(bytes)``
+    through ``__context__``/``args`` and renders it into the message as a bytes literal.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        item = pending.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, bytes | bytearray):
+            return bytes(item)
+        if isinstance(item, dict):  # JSON-RPC error objects
+            pending.append(item.get("data"))
+        elif isinstance(item, str):
+            if item.startswith("0x"):
+                try:
+                    return bytes.fromhex(item[2:])
+                except ValueError:
+                    continue
+            match = _TESTER_REVERT.search(item)
+            if match:
+                with contextlib.suppress(ValueError, SyntaxError):
+                    value = ast.literal_eval(match.group(1))
+                    if isinstance(value, bytes):
+                        return value
+        elif isinstance(item, BaseException):
+            pending.extend([getattr(item, "data", None), *item.args])
+            pending.extend([item.__cause__, item.__context__])
+    return None
+
+
+class Ledger:
+    """A deployed ``FederationLedger`` (and its token) on one chain."""
+
+    def __init__(self, chain: Chain, address: str, *, receipt_timeout_s: float = 120.0) -> None:
+        self.chain = chain
+        self.w3: Web3 = chain.w3
+        ledger_artifact = load_artifact("FederationLedger")
+        token_artifact = load_artifact("ContributionToken")
+        self.address = Web3.to_checksum_address(address)
+        self.contract: Contract = self.w3.eth.contract(
+            address=self.address, abi=ledger_artifact.abi
+        )
+        self._errors = _ErrorDecoder([ledger_artifact.abi, token_artifact.abi])
+        self._receipt_timeout_s = receipt_timeout_s
+        self._send_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        token_address = self._call("token")
+        self.token: Contract = self.w3.eth.contract(
+            address=Web3.to_checksum_address(token_address), abi=token_artifact.abi
+        )
+        self._event_by_topic: dict[HexBytes, Any] = {
+            HexBytes(event.topic): event
+            for contract in (self.contract, self.token)
+            for event in contract.all_events()
+        }
+
+    # ------------------------------------------------------------------ deployment
+
+    @classmethod
+    def deploy(
+        cls,
+        chain: Chain,
+        deployer: LocalAccount,
+        *,
+        reward_per_update: int,
+        quorum_bps: int,
+        admin: str | None = None,
+    ) -> tuple[Ledger, TxResult]:
+        """Deploy a new ledger (which creates its own token); returns it and the deploy receipt."""
+        artifact = load_artifact("FederationLedger")
+        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        constructor = factory.constructor(admin or deployer.address, reward_per_update, quorum_bps)
+        errors = _ErrorDecoder([artifact.abi, load_artifact("ContributionToken").abi])
+        receipt = _send(
+            chain, deployer, constructor, "constructor", errors, timeout_s=120.0, lock=None
+        )
+        if receipt["contractAddress"] is None:
+            raise TransactionFailedError("deployment receipt carries no contract address")
+        ledger = cls(chain, receipt["contractAddress"])
+        return ledger, ledger._result(receipt)
+
+    # ------------------------------------------------------------------ low level
+
+    def _lock_for(self, address: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._send_locks.setdefault(address.lower(), threading.Lock())
+
+    def _call(self, function: str, *args: Any) -> Any:
+        fn = getattr(self.contract.functions, function)(*args)
+        try:
+            return fn.call()
+        except Exception as exc:
+            raise _translate(exc, function, self._errors) from exc
+
+    def _transact(self, sender: LocalAccount, function: str, *args: Any) -> TxResult:
+        fn = getattr(self.contract.functions, function)(*args)
+        receipt = _send(
+            self.chain,
+            sender,
+            fn,
+            function,
+            self._errors,
+            timeout_s=self._receipt_timeout_s,
+            lock=self._lock_for(sender.address),
+        )
+        return self._result(receipt)
+
+    def _result(self, receipt: TxReceipt) -> TxResult:
+        return TxResult(
+            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            events=tuple(e for e in (self._decode(log) for log in receipt["logs"]) if e),
+        )
+
+    def _decode(self, log: LogReceipt) -> LedgerEvent | None:
+        if not log["topics"]:
+            return None
+        event = self._event_by_topic.get(HexBytes(log["topics"][0]))
+        if event is None or Web3.to_checksum_address(log["address"]) not in (
+            self.address,
+            self.token.address,
+        ):
+            return None
+        data = event.process_log(log)
+        return LedgerEvent(
+            name=data["event"],
+            args={k: _plain(v) for k, v in data["args"].items()},
+            block_number=int(data["blockNumber"]),
+            tx_hash="0x" + bytes(data["transactionHash"]).hex(),
+            log_index=int(data["logIndex"]),
+            address=Web3.to_checksum_address(log["address"]),
+        )
+
+    # ------------------------------------------------------------------ roles and set-up
+
+    def grant_role(self, admin: LocalAccount, role: bytes, account: str) -> TxResult:
+        """Grant ``role`` (e.g. :data:`AGGREGATOR_ROLE`) to ``account``."""
+        return self._transact(admin, "grantRole", role, Web3.to_checksum_address(account))
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        """Whether ``account`` holds ``role``."""
+        return bool(self._call("hasRole", role, Web3.to_checksum_address(account)))
+
+    def admit_participant(
+        self, operator: LocalAccount, participant: str, public_key: bytes
+    ) -> TxResult:
+        """Admit ``participant`` with its 64-byte secp256k1 public key."""
+        return self._transact(
+            operator, "admitParticipant", Web3.to_checksum_address(participant), public_key
+        )
+
+    def remove_participant(self, operator: LocalAccount, participant: str) -> TxResult:
+        """Remove an admitted participant."""
+        return self._transact(operator, "removeParticipant", Web3.to_checksum_address(participant))
+
+    def appoint_key_dealer(self, operator: LocalAccount, dealer: str) -> TxResult:
+        """Appoint the participant that creates and distributes the CKKS keys."""
+        return self._transact(operator, "appointKeyDealer", Web3.to_checksum_address(dealer))
+
+    def commit_encryption_params(self, dealer: LocalAccount, params_hash: bytes) -> TxResult:
+        """The key dealer commits the keccak256 of the public CKKS parameters."""
+        return self._transact(dealer, "commitEncryptionParams", params_hash)
+
+    def set_reward_per_update(self, operator: LocalAccount, amount: int) -> TxResult:
+        """Change the reward minted per included update."""
+        return self._transact(operator, "setRewardPerUpdate", amount)
+
+    # ------------------------------------------------------------------ rounds
+
+    def open_round(
+        self,
+        aggregator: LocalAccount,
+        round_number: int,
+        *,
+        base_model_hash: bytes,
+        deadline: int,
+        min_updates: int,
+    ) -> TxResult:
+        """Open round ``round_number`` on ``base_model_hash`` until ``deadline`` (Unix s)."""
+        return self._transact(
+            aggregator, "openRound", round_number, base_model_hash, deadline, min_updates
+        )
+
+    def commit_update(
+        self, participant: LocalAccount, round_number: int, update_hash: bytes
+    ) -> TxResult:
+        """Commit keccak256 of this participant's encrypted update for the round."""
+        return self._transact(participant, "commitUpdate", round_number, update_hash)
+
+    def close_round(
+        self,
+        aggregator: LocalAccount,
+        round_number: int,
+        *,
+        aggregate_hash: bytes,
+        included: Sequence[str],
+    ) -> TxResult:
+        """Close the round with the aggregate's hash; ``included`` is sorted here as required."""
+        ordered = sorted({Web3.to_checksum_address(a) for a in included}, key=lambda a: int(a, 16))
+        if len(ordered) != len(included):
+            raise ValueError("included participants contain duplicates")
+        return self._transact(aggregator, "closeRound", round_number, aggregate_hash, ordered)
+
+    def abandon_round(self, aggregator: LocalAccount, round_number: int, reason: str) -> TxResult:
+        """Mark an open or closed (unpublished) round as failed."""
+        return self._transact(aggregator, "abandonRound", round_number, reason)
+
+    def attest_model(
+        self, participant: LocalAccount, round_number: int, model_hash: bytes
+    ) -> TxResult:
+        """Attest the hash of the model this participant derived from the round's aggregate."""
+        return self._transact(participant, "attestModel", round_number, model_hash)
+
+    # ------------------------------------------------------------------ reads
+
+    def current_round(self) -> int:
+        """Number of the latest opened round (0 before the first)."""
+        return int(self._call("currentRound"))
+
+    def get_round(self, round_number: int) -> RoundInfo:
+        """The ledger's record of one round."""
+        r = self._call("getRound", round_number)
+        return RoundInfo(
+            number=round_number,
+            status=RoundStatus(int(r[0])),
+            deadline=int(r[1]),
+            min_updates=int(r[2]),
+            included_count=int(r[3]),
+            quorum=int(r[4]),
+            base_model_hash=bytes(r[5]),
+            aggregate_hash=bytes(r[6]),
+            published_model_hash=bytes(r[7]),
+        )
+
+    def update_commitment(self, round_number: int, participant: str) -> bytes:
+        """The participant's commitment for the round (32 zero bytes when none).
+
+        Storage keeps each participant's latest commitment; for earlier rounds read the
+        ``UpdateCommitted`` events (:meth:`events`).
+        """
+        return bytes(
+            self._call("updateCommitment", round_number, Web3.to_checksum_address(participant))
+        )
+
+    def last_commit_round(self, participant: str) -> int:
+        """The round of the participant's latest commitment (0 if it never committed)."""
+        return int(self._call("lastCommitRound", Web3.to_checksum_address(participant)))
+
+    def is_included(self, round_number: int, participant: str) -> bool:
+        """Whether the participant's update went into the round's aggregate."""
+        return bool(self._call("isIncluded", round_number, Web3.to_checksum_address(participant)))
+
+    def has_attested(self, round_number: int, participant: str) -> bool:
+        """Whether the participant attested a model hash for the round."""
+        return bool(self._call("hasAttested", round_number, Web3.to_checksum_address(participant)))
+
+    def attestation_count(self, round_number: int, model_hash: bytes) -> int:
+        """How many included participants attested ``model_hash`` for the round."""
+        return int(self._call("attestationCount", round_number, model_hash))
+
+    def is_participant(self, address: str) -> bool:
+        """Whether ``address`` is currently admitted."""
+        return bool(self._call("isParticipant", Web3.to_checksum_address(address)))
+
+    def participants(self) -> list[str]:
+        """Currently admitted participants."""
+        return [Web3.to_checksum_address(a) for a in self._call("participants")]
+
+    def participant_public_key(self, address: str) -> bytes:
+        """The 64-byte public key registered for ``address`` (empty when not admitted)."""
+        return bytes(self._call("participantPublicKey", Web3.to_checksum_address(address)))
+
+    def key_dealer(self) -> str:
+        """The appointed key dealer (the zero address before appointment)."""
+        return Web3.to_checksum_address(self._call("keyDealer"))
+
+    def encryption_params_hash(self) -> bytes:
+        """The committed public-parameters hash (zero bytes before the commitment)."""
+        return bytes(self._call("encryptionParamsHash"))
+
+    def reward_per_update(self) -> int:
+        """Tokens (base units) minted per included update."""
+        return int(self._call("rewardPerUpdate"))
+
+    def quorum_bps(self) -> int:
+        """Attestation quorum in basis points of the included participants."""
+        return int(self._call("quorumBps"))
+
+    def token_balance(self, address: str) -> int:
+        """Contribution-token balance of ``address`` in base units."""
+        try:
+            return int(self.token.functions.balanceOf(Web3.to_checksum_address(address)).call())
+        except Exception as exc:
+            raise _translate(exc, "balanceOf", self._errors) from exc
+
+    def token_supply(self) -> int:
+        """Total contribution tokens minted."""
+        try:
+            return int(self.token.functions.totalSupply().call())
+        except Exception as exc:
+            raise _translate(exc, "totalSupply", self._errors) from exc
+
+    # ------------------------------------------------------------------ events
+
+    def events(
+        self,
+        *,
+        from_block: int = 0,
+        to_block: int | None = None,
+        names: Sequence[str] | None = None,
+        page_size: int = 2_000,
+    ) -> Iterator[LedgerEvent]:
+        """Every event of the ledger and its token, in chain order.
+
+        Reads ``eth_getLogs`` in pages of ``page_size`` blocks, so a long history never asks a
+        node for more than one page at a time.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        try:
+            last = self.w3.eth.block_number if to_block is None else to_block
+        except Exception as exc:
+            raise _translate(exc, "eth_blockNumber", self._errors) from exc
+        wanted = set(names) if names is not None else None
+        start = from_block
+        while start <= last:
+            end = min(start + page_size - 1, last)
+            try:
+                logs = self.w3.eth.get_logs(
+                    {
+                        "address": [self.address, self.token.address],
+                        "fromBlock": start,
+                        "toBlock": end,
+                    }
+                )
+            except Exception as exc:
+                raise _translate(exc, "eth_getLogs", self._errors) from exc
+            for log in sorted(logs, key=lambda x: (x["blockNumber"], x["logIndex"])):
+                event = self._decode(log)
+                if event is not None and (wanted is None or event.name in wanted):
+                    yield event
+            start = end + 1
+
+
+def _send(
+    chain: Chain,
+    sender: LocalAccount,
+    fn: Any,
+    function: str,
+    errors: _ErrorDecoder,
+    *,
+    timeout_s: float,
+    lock: threading.Lock | None,
+) -> TxReceipt:
+    """Simulate, sign, send and await one transaction; translate every failure."""
+    w3 = chain.w3
+    guard = lock or threading.Lock()
+    with guard:  # one in-flight transaction per sender keeps nonces consecutive
+        try:
+            gas = fn.estimate_gas({"from": sender.address})
+            block = w3.eth.get_block("latest")
+            base_fee = int(block.get("baseFeePerGas", 0))
+            params: TxParams = {
+                "from": sender.address,
+                "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+                "gas": int(gas * _GAS_MARGIN) + 10_000,
+                "maxFeePerGas": Wei(2 * base_fee + _PRIORITY_FEE),
+                "maxPriorityFeePerGas": Wei(_PRIORITY_FEE),
+                "chainId": chain.chain_id,
+                "type": 2,
+            }
+            tx = fn.build_transaction(params)
+            signed = sender.sign_transaction(tx)
+            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        except LedgerError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, function, errors) from exc
+    try:
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s, poll_latency=0.05)
+    except TimeExhausted as exc:
+        raise TransactionFailedError(
+            f"{function}: no receipt for {tx_hash.hex()} within {timeout_s:.0f} s"
+        ) from exc
+    except Exception as exc:
+        raise _translate(exc, function, errors) from exc
+    if receipt["status"] != 1:
+        # Replay as a call at the failing block to recover the revert reason.
+        try:
+            fn.call({"from": sender.address}, block_identifier=receipt["blockNumber"])
+        except Exception as exc:
+            raise _translate(exc, function, errors) from exc
+        raise TransactionFailedError(f"{function}: transaction {tx_hash.hex()} failed (status 0)")
+    return receipt
+
+
+def _translate(exc: BaseException, function: str, errors: _ErrorDecoder) -> LedgerError:
+    """One exception type per failure, whatever the backend (eth-tester or JSON-RPC)."""
+    if isinstance(exc, LedgerError):
+        return exc
+    if isinstance(
+        exc, requests.ConnectionError | requests.Timeout | ProviderConnectionError | OSError
+    ):
+        return ChainUnavailableError(f"{function}: the chain node is unreachable ({exc})")
+    if isinstance(
+        exc, ContractCustomError | ContractLogicError | ContractPanicError | TransactionFailed
+    ):
+        data = _revert_data(exc)
+        if data:
+            name, args = errors.decode(data)
+            return ContractRevertError(function, name, args)
+        message = str(exc.args[0]) if exc.args else str(exc)
+        return ContractRevertError(function, "Error", (message,))
+    if isinstance(exc, Web3RPCError):
+        data = _revert_data(exc)
+        if data:
+            name, args = errors.decode(data)
+            return ContractRevertError(function, name, args)
+        return TransactionFailedError(f"{function}: the node rejected the request: {exc}")
+    return TransactionFailedError(f"{function}: {type(exc).__name__}: {exc}")

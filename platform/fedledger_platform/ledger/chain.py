@@ -1,0 +1,122 @@
+"""Connecting to a chain: the embedded in-process chain or any JSON-RPC endpoint.
+
+The embedded chain is eth-tester on py-evm (Prague rules), wrapped so that several threads — the
+aggregator and in-process client daemons — can share it safely. Any other target is a JSON-RPC
+URL: a Hardhat node, a testnet, an L2.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import EthereumTesterProvider, Web3
+from web3.types import RPCEndpoint, RPCResponse, Wei
+
+from fedledger_platform.accounts import DEVNET_CHAIN_IDS, development_accounts
+from fedledger_platform.errors import ChainUnavailableError, ConfigurationError
+
+__all__ = ["EMBEDDED", "Chain", "LockedTesterProvider", "connect"]
+
+EMBEDDED = "embedded"
+_TESTER_FAUCET_INDEX = 20  # eth-tester's first genesis account within development_accounts()
+_HARDHAT_FAUCET_INDEX = 0
+
+
+class LockedTesterProvider(EthereumTesterProvider):
+    """eth-tester is not thread-safe; serialize every request through one lock."""
+
+    def __init__(self, tester: EthereumTester) -> None:
+        super().__init__(tester)
+        self._lock = threading.RLock()
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """Forward one JSON-RPC request under the lock."""
+        with self._lock:
+            return super().make_request(method, params)
+
+
+@dataclass
+class Chain:
+    """A connected chain: the web3 handle plus what the rest of the platform needs to know."""
+
+    w3: Web3
+    chain_id: int
+    target: str  # "embedded" or the JSON-RPC URL
+    tester: EthereumTester | None = None
+
+    @property
+    def is_embedded(self) -> bool:
+        """Whether this is the in-process chain."""
+        return self.tester is not None
+
+    @property
+    def is_devnet(self) -> bool:
+        """A chain where the publicly known development keys may be used."""
+        return self.is_embedded or self.chain_id in DEVNET_CHAIN_IDS
+
+    def faucet(self) -> LocalAccount:
+        """A pre-funded development account (devnets only) for funding test participants."""
+        if not self.is_devnet:
+            raise ConfigurationError(
+                f"chain {self.chain_id} is not a devnet: there is no faucet; fund accounts yourself"
+            )
+        index = _TESTER_FAUCET_INDEX if self.is_embedded else _HARDHAT_FAUCET_INDEX
+        return development_accounts()[index]
+
+    def latest_timestamp(self) -> int:
+        """Timestamp of the latest block (the contract's notion of now)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> int:
+        """Devnets only: move chain time forward by ``seconds`` and mine a block; returns it."""
+        if not self.is_devnet:
+            raise ConfigurationError("only a devnet's clock can be moved")
+        target = self.latest_timestamp() + seconds
+        if self.tester is not None:
+            self.tester.time_travel(target)
+        else:
+            self.w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [target])
+            self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+        return self.latest_timestamp()
+
+    def fund(self, address: str, amount_wei: int, *, sender: LocalAccount | None = None) -> None:
+        """Send ``amount_wei`` to ``address`` from ``sender`` (the faucet by default)."""
+        sender = sender or self.faucet()
+        w3 = self.w3
+        block = w3.eth.get_block("latest")
+        base_fee = int(block.get("baseFeePerGas", 0))
+        tx: dict[str, Any] = {
+            "to": Web3.to_checksum_address(address),
+            "value": Wei(amount_wei),
+            "gas": 21_000,
+            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+            "maxFeePerGas": Wei(2 * base_fee + 10**9),
+            "maxPriorityFeePerGas": Wei(10**9),
+            "chainId": self.chain_id,
+            "type": 2,
+        }
+        signed = sender.sign_transaction(tx)
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05)
+
+
+def connect(target: str = EMBEDDED, *, timeout_s: float = 30.0) -> Chain:
+    """Connect to ``target``: ``"embedded"`` for a fresh in-process chain, or a JSON-RPC URL."""
+    if target == EMBEDDED:
+        tester = EthereumTester(PyEVMBackend())
+        w3 = Web3(LockedTesterProvider(tester))
+        return Chain(w3=w3, chain_id=int(w3.eth.chain_id), target=EMBEDDED, tester=tester)
+    if not target.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"chain target {target!r} is neither 'embedded' nor an http(s) JSON-RPC URL"
+        )
+    w3 = Web3(Web3.HTTPProvider(target, request_kwargs={"timeout": timeout_s}))
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except Exception as exc:  # requests/urllib3 connection errors, HTTP errors, bad JSON
+        raise ChainUnavailableError(f"cannot reach the chain at {target}: {exc}") from exc
+    return Chain(w3=w3, chain_id=chain_id, target=target)

@@ -1,0 +1,118 @@
+"""The deployment file: where a federation's contracts live, written by ``fedledger deploy``
+and read by every other command (``serve``, ``client run``, ``audit``, ``federation``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from fedledger_platform.accounts import check_key_allowed
+from fedledger_platform.errors import ConfigurationError
+from fedledger_platform.ledger.binding import (
+    AGGREGATOR_ROLE,
+    AUDITOR_ROLE,
+    OPERATOR_ROLE,
+    Ledger,
+)
+from fedledger_platform.ledger.chain import Chain
+
+__all__ = ["Deployment", "deploy_federation"]
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Chain id, contract addresses and the block the ledger was deployed in."""
+
+    chain_id: int
+    ledger: str
+    token: str
+    block_number: int
+    deployer: str
+    tx_hash: str
+    reward_per_update: int
+    quorum_bps: int
+    rpc_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's JSON object."""
+        return {"format": _FORMAT, **asdict(self)}
+
+    def save(self, path: Path) -> None:
+        """Write atomically (a reader never sees a half-written file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        """Read and validate a deployment file; :class:`ConfigurationError` names the problem."""
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"deployment file {path} does not exist; run `fedledger deploy` first"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"deployment file {path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ConfigurationError(
+                f"{path} is not a fedledger deployment file (format {_FORMAT})"
+            )
+        try:
+            deployment = cls(
+                chain_id=int(data["chain_id"]),
+                ledger=Web3.to_checksum_address(data["ledger"]),
+                token=Web3.to_checksum_address(data["token"]),
+                block_number=int(data["block_number"]),
+                deployer=Web3.to_checksum_address(data["deployer"]),
+                tx_hash=str(data["tx_hash"]),
+                reward_per_update=int(data["reward_per_update"]),
+                quorum_bps=int(data["quorum_bps"]),
+                rpc_url=data.get("rpc_url"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"deployment file {path} is incomplete or invalid: {exc}"
+            ) from exc
+        return deployment
+
+
+def deploy_federation(
+    chain: Chain,
+    deployer: LocalAccount,
+    *,
+    aggregator: str,
+    operator: str | None = None,
+    auditors: tuple[str, ...] = (),
+    reward_per_update: int = 10**18,
+    quorum_bps: int = 5_001,
+) -> tuple[Ledger, Deployment]:
+    """Deploy a ledger and grant its roles: the deployer is admin (and operator by default)."""
+    check_key_allowed(deployer, chain.chain_id)
+    ledger, receipt = Ledger.deploy(
+        chain, deployer, reward_per_update=reward_per_update, quorum_bps=quorum_bps
+    )
+    ledger.grant_role(deployer, OPERATOR_ROLE, operator or deployer.address)
+    ledger.grant_role(deployer, AGGREGATOR_ROLE, aggregator)
+    for auditor in auditors:
+        ledger.grant_role(deployer, AUDITOR_ROLE, auditor)
+    deployment = Deployment(
+        chain_id=chain.chain_id,
+        ledger=ledger.address,
+        token=ledger.token.address,
+        block_number=receipt.block_number,
+        deployer=deployer.address,
+        tx_hash=receipt.tx_hash,
+        reward_per_update=reward_per_update,
+        quorum_bps=quorum_bps,
+        rpc_url=None if chain.is_embedded else chain.target,
+    )
+    return ledger, deployment
