@@ -1,3 +1,4 @@
-"""fedledger participants: the client daemon, key distribution, local training and the built-in tasks."""
+"""fedledger participants: the client daemon, key distribution, local training and the
+built-in tasks."""
 
 __all__: list[str] = []

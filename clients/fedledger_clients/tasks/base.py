@@ -120,7 +120,9 @@ class Task(ABC):
         """The global state before round 1, identical for every caller with the same seed."""
 
     @abstractmethod
-    def load_clients(self, *, num_clients: int, seed: int, cache_dir: Path | None = None) -> list[ClientData]:
+    def load_clients(
+        self, *, num_clients: int, seed: int, cache_dir: Path | None = None
+    ) -> list[ClientData]:
         """Partition the task's public data set into ``num_clients`` private client shards.
 
         Deterministic for a given ``(num_clients, seed)``. Raises
@@ -161,5 +163,7 @@ class Task(ABC):
         """Federation-wide metrics of a round from the summed metric sums (e.g. accuracy)."""
 
     @abstractmethod
-    def train_centralized(self, clients: list[ClientData], *, config: TrainConfig, epochs: int) -> State:
-        """Centralized baseline: the same model trained on the union of the clients' training data."""
+    def train_centralized(
+        self, clients: list[ClientData], *, config: TrainConfig, epochs: int
+    ) -> State:
+        """Centralized baseline: the same model trained on the union of the clients' train data."""
