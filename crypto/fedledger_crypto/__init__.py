@@ -58,6 +58,7 @@ from fedledger_crypto.sealing import (
     open_sealed_key,
     public_key_of,
     seal_key,
+    sealed_key_signer,
 )
 from fedledger_crypto.signing import (
     DEFAULT_WINDOW_S,
@@ -131,6 +132,7 @@ __all__ = [
     "read_chunk",
     "read_header",
     "seal_key",
+    "sealed_key_signer",
     "serialize_secret_context",
     "sign_request",
     "verify_request",

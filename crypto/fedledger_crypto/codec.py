@@ -378,8 +378,13 @@ class UpdateEncryptor:
             raise ContextError(
                 f"headroom policy is for {headroom.params.id}, context is {self.params.id}"
             )
-        if not (math.isfinite(weight) and weight > 0):
-            raise ValueError(f"weight must be a positive finite number, got {weight}")
+        # A weighted (FedAvg) update needs a positive weight; a summed statistic may carry 0
+        # (e.g. a client with no posts in the window still reports, so others stay hidden).
+        if not math.isfinite(weight) or weight < 0 or (weighted and weight == 0):
+            raise ValueError(
+                f"weight must be a {'positive' if weighted else 'non-negative'} finite number, "
+                f"got {weight}"
+            )
         slots = np.empty(schema.total_slots, dtype=np.float64)
         n = schema.layout.size
         np.multiply(values, weight if weighted else 1.0, out=slots[:n])

@@ -26,7 +26,14 @@ from fedledger_crypto.commitments import keccak256
 from fedledger_crypto.errors import SealingError
 from fedledger_crypto.signing import RequestScope
 
-__all__ = ["SealedKey", "address_of_public_key", "open_sealed_key", "public_key_of", "seal_key"]
+__all__ = [
+    "SealedKey",
+    "address_of_public_key",
+    "open_sealed_key",
+    "public_key_of",
+    "seal_key",
+    "sealed_key_signer",
+]
 
 
 def public_key_of(account: LocalAccount) -> bytes:
@@ -76,6 +83,17 @@ def seal_key(
     return SealedKey(recipient, ciphertext, bytes(signed.signature))
 
 
+def sealed_key_signer(sealed: SealedKey, scope: RequestScope) -> str:
+    """The address that signed this sealed copy for ``scope``; :class:`SealingError` if none."""
+    try:
+        signer: str = Account.recover_message(
+            encode_defunct(text=sealed.signed_message(scope)), signature=sealed.dealer_signature
+        )
+    except Exception as exc:  # eth-keys raises BadSignature/ValueError for invalid (r, s, v)
+        raise SealingError(f"sealed key carries an unreadable dealer signature: {exc}") from exc
+    return signer
+
+
 def open_sealed_key(
     sealed: SealedKey, *, account: LocalAccount, expected_dealer: str, scope: RequestScope
 ) -> bytes:
@@ -86,12 +104,7 @@ def open_sealed_key(
     """
     if sealed.recipient.lower() != account.address.lower():
         raise SealingError(f"sealed key is for {sealed.recipient}, not for {account.address}")
-    try:
-        signer = Account.recover_message(
-            encode_defunct(text=sealed.signed_message(scope)), signature=sealed.dealer_signature
-        )
-    except Exception as exc:
-        raise SealingError(f"sealed key carries an unreadable dealer signature: {exc}") from exc
+    signer = sealed_key_signer(sealed, scope)
     if signer.lower() != expected_dealer.lower():
         raise SealingError(
             f"sealed key was signed by {signer}, not by the key dealer {expected_dealer}; "

@@ -209,9 +209,60 @@ def deploy(
         )
 
 
+# ---------------------------------------------------------------------- serve
+
+
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="aggregator TOML file (see `fedledger_platform.aggregator.settings`)"),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="override `host`")] = None,
+    port: Annotated[int | None, typer.Option(help="override `port`")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the aggregator service (FastAPI under uvicorn) until interrupted."""
+    import logging
+
+    import uvicorn
+
+    from fedledger_platform.aggregator import create_app, load_settings
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = load_settings(config, **overrides)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+    )
+
+
+def export_openapi(
+    out: Annotated[Path, typer.Argument(help="where to write the schema")] = Path(
+        "docs/openapi.json"
+    ),
+) -> None:
+    """Write the aggregator's OpenAPI schema (docs/openapi.json is kept current by a test)."""
+    from fedledger_platform.aggregator import AggregatorSettings, create_app
+
+    out.write_text(
+        json.dumps(create_app(AggregatorSettings()).openapi(), indent=2, sort_keys=True) + "\n"
+    )
+    console.print(f"wrote {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Mount the platform's commands on the top-level ``fedledger`` app."""
     app.add_typer(contracts_app, name="contracts")
     app.add_typer(keys_app, name="keys")
     app.command("devnet")(devnet)
     app.command("deploy")(deploy)
+    app.command("serve")(serve)
+    app.command("openapi")(export_openapi)

@@ -139,6 +139,20 @@ def test_encrypt_rejects_bad_input(encryptor: fc.UpdateEncryptor) -> None:
         )
     with pytest.raises(ValueError, match="positive"):
         encryptor.encrypt(schema, np.zeros(4), weight=0.0, metrics={"total": 1}, headroom=HEADROOM)
+    with pytest.raises(ValueError, match="non-negative"):
+        encryptor.encrypt(
+            schema,
+            np.zeros(4),
+            weight=-1.0,
+            metrics={"total": 1},
+            headroom=HEADROOM,
+            weighted=False,
+        )
+    # A summed statistic may carry weight 0.
+    blob = encryptor.encrypt(
+        schema, np.ones(4), weight=0.0, metrics={"total": 0}, headroom=HEADROOM, weighted=False
+    )
+    assert encryptor.decrypt(blob, schema).weight == pytest.approx(0.0, abs=1e-6)
 
 
 def test_encryptor_needs_the_secret_key(parameters_context: Any) -> None:

@@ -1,0 +1,265 @@
+"""One participant's side of the round protocol, without the training loop.
+
+:class:`Participant` is what the client daemon drives each round (and what integration tests
+drive directly):
+
+1. :meth:`receive_key` — fetch the sealed secret context, check the dealer's signature and the
+   on-chain parameters hash, open it with the account key;
+2. :meth:`base_model` — fetch the round's base model and check it against the chain;
+3. :meth:`submit` — encrypt a local result, commit its keccak256 on chain from this account,
+   upload it (idempotent: after a restart it reads its own commitment from the chain and never
+   commits twice);
+4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt, build the next
+   model, attest its hash on chain and upload the bytes if the aggregator lacks them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+import fedledger_crypto as fc
+from fedledger_clients.tasks.base import AggregateResult, Aggregation, LocalResult, State
+from fedledger_platform.aggregator.client import AggregatorClient, AggregatorError
+from fedledger_platform.errors import ContractRevertError, FedledgerError
+from fedledger_platform.ledger import Ledger, RoundStatus
+from fedledger_platform.modelfile import ModelFile, decode_model, encode_model
+
+__all__ = ["Participant", "ProtocolError", "RoundOutcome", "SubmittedUpdate"]
+
+log = logging.getLogger("fedledger.client")
+
+
+class ProtocolError(FedledgerError):
+    """Something the chain and the aggregator disagree on: refuse to go on with it."""
+
+
+@dataclass(frozen=True)
+class SubmittedUpdate:
+    """An update this participant committed (and uploaded) for a round."""
+
+    round_number: int
+    update_hash: bytes
+    committed_now: bool  # False when the chain already held this participant's commitment
+    uploaded_now: bool  # False when the aggregator already had it
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What this participant derived from a round's aggregate."""
+
+    round_number: int
+    model_hash: bytes
+    model: ModelFile
+    aggregate: AggregateResult
+    attested_now: bool
+
+
+class Participant:
+    """A participant account bound to one federation (ledger + aggregator)."""
+
+    def __init__(
+        self,
+        account: LocalAccount,
+        *,
+        ledger: Ledger,
+        client: AggregatorClient,
+        params: fc.CKKSParams = fc.DEFAULT_PARAMS,
+        max_clients: int = 256,
+        state_dir: Path | None = None,
+    ) -> None:
+        self.account = account
+        self.address = account.address
+        self.ledger = ledger
+        self.client = client
+        self.params = params
+        self.headroom = fc.HeadroomPolicy(params, max_clients=max_clients)
+        self.state_dir = state_dir
+        self._encryptor: fc.UpdateEncryptor | None = None
+        self._secret: bytes | None = None
+
+    # ------------------------------------------------------------------ keys
+
+    @property
+    def encryptor(self) -> fc.UpdateEncryptor:
+        """The shared-key encryptor (after :meth:`receive_key` or :meth:`use_secret_context`)."""
+        if self._encryptor is None:
+            raise ProtocolError("no CKKS key yet: call receive_key() first")
+        return self._encryptor
+
+    @property
+    def secret_context(self) -> bytes:
+        """The serialized shared secret context (never leaves this participant unsealed)."""
+        if self._secret is None:
+            raise ProtocolError("no CKKS key yet: call receive_key() first")
+        return self._secret
+
+    @property
+    def has_key(self) -> bool:
+        """Whether the shared secret context is loaded."""
+        return self._encryptor is not None
+
+    def use_secret_context(self, secret: bytes) -> None:
+        """Load a serialized secret context after checking it against the chain."""
+        context = fc.load_secret_context(secret, self.params)
+        committed = self.ledger.encryption_params_hash()
+        if fc.keccak256(fc.parameters_bytes(context)) != committed:
+            raise ProtocolError(
+                f"the secret context's parameters do not hash to the on-chain value "
+                f"{fc.hash_hex(committed)}"
+            )
+        self._encryptor = fc.UpdateEncryptor(context)
+        self._secret = secret
+        if self.state_dir is not None:
+            self._key_path().parent.mkdir(parents=True, exist_ok=True)
+            # The key file holds the shared secret: readable by this user only.
+            path = self._key_path()
+            path.touch(mode=0o600, exist_ok=True)
+            path.write_bytes(secret)
+
+    def _key_path(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / "ckks-secret-context.bin"
+
+    def receive_key(self) -> None:
+        """Fetch, verify and open the sealed secret context (or reload it from the state dir)."""
+        if self.state_dir is not None and self._key_path().is_file():
+            self.use_secret_context(self._key_path().read_bytes())
+            return
+        sealed = self.client.fetch_sealed_key()
+        dealer = self.ledger.key_dealer()
+        secret = fc.open_sealed_key(
+            sealed, account=self.account, expected_dealer=dealer, scope=self.client.scope
+        )
+        self.use_secret_context(secret)
+        log.info("%s received the CKKS key sealed by %s", self.address, dealer)
+
+    # ------------------------------------------------------------------ rounds
+
+    def base_model(self, round_number: int) -> ModelFile:
+        """The round's base model, fetched and checked against the on-chain base hash."""
+        info = self.ledger.get_round(round_number)
+        if info.status is RoundStatus.NONE:
+            raise ProtocolError(f"round {round_number} was never opened on chain")
+        blob = self.client.model(info.base_model_hash)
+        try:
+            blob.verify(info.base_model_hash)
+        except ValueError as exc:
+            raise ProtocolError(f"round {round_number} base model: {exc}") from exc
+        return decode_model(blob.data)
+
+    def encrypt(self, base: ModelFile, result: LocalResult, *, aggregation: Aggregation) -> bytes:
+        """Encrypt a local result under the base model's schema."""
+        schema = base.schema()
+        values = schema.layout.flatten(result.update)
+        return self.encryptor.encrypt(
+            schema,
+            values,
+            weight=float(result.weight),
+            metrics={name: float(result.metrics[name]) for name in base.metric_names},
+            headroom=self.headroom,
+            weighted=aggregation is Aggregation.MEAN,
+        )
+
+    def submit(self, round_number: int, blob: bytes) -> SubmittedUpdate:
+        """Commit ``keccak256(blob)`` on chain (unless already committed) and upload ``blob``.
+
+        Safe to call again after a crash: an existing commitment for this round is reused when it
+        matches, and the aggregator answers an identical re-upload with the same receipt. A
+        different commitment already on chain (an earlier attempt with other bytes) is refused:
+        the participant must re-upload the bytes it committed to.
+        """
+        digest = fc.keccak256(blob)
+        on_chain = self.ledger.update_commitment(round_number, self.address)
+        committed_now = False
+        if on_chain == bytes(32):
+            self.ledger.commit_update(self.account, round_number, digest)
+            committed_now = True
+        elif on_chain != digest:
+            raise ProtocolError(
+                f"round {round_number}: this account already committed {fc.hash_hex(on_chain)}; "
+                "upload the bytes that were committed"
+            )
+        receipt = self.client.upload_update(round_number, blob)
+        return SubmittedUpdate(round_number, digest, committed_now, bool(receipt["new"]))
+
+    def finish(
+        self,
+        round_number: int,
+        base: ModelFile,
+        *,
+        aggregation: Aggregation,
+        next_state: Callable[[State, AggregateResult], State],
+    ) -> RoundOutcome:
+        """Decrypt the round's aggregate, build and attest the next model, upload its bytes."""
+        info = self.ledger.get_round(round_number)
+        if info.status not in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
+            raise ProtocolError(f"round {round_number} is {info.status.name}, not closed")
+        blob = self.client.aggregate(round_number)
+        try:
+            blob.verify(info.aggregate_hash)
+        except ValueError as exc:
+            raise ProtocolError(f"round {round_number} aggregate: {exc}") from exc
+        schema = base.schema()
+        decrypted = self.encryptor.decrypt(blob.data, schema)
+        if decrypted.contributors != info.included_count:
+            raise ProtocolError(
+                f"round {round_number}: the aggregate sums {decrypted.contributors} updates, the "
+                f"chain recorded {info.included_count} included participants"
+            )
+        values = decrypted.mean() if aggregation is Aggregation.MEAN else decrypted.values
+        aggregate = AggregateResult(
+            update=schema.layout.unflatten(values),
+            total_weight=decrypted.weight,
+            metrics=decrypted.metrics,
+            contributors=decrypted.contributors,
+        )
+        state = next_state(base.state, aggregate)
+        model_bytes = encode_model(
+            state, task=base.task, metric_names=base.metric_names, round_number=round_number
+        )
+        model_hash = fc.keccak256(model_bytes)
+        attested_now = False
+        if self.ledger.is_included(round_number, self.address):
+            if not self.ledger.has_attested(round_number, self.address):
+                try:
+                    self.ledger.attest_model(self.account, round_number, model_hash)
+                    attested_now = True
+                except ContractRevertError as exc:
+                    if exc.error != "LedgerAlreadyAttested":
+                        raise
+            self._upload_model(model_hash, round_number, model_bytes)
+        return RoundOutcome(
+            round_number, model_hash, decode_model(model_bytes), aggregate, attested_now
+        )
+
+    def _upload_model(self, model_hash: bytes, round_number: int, data: bytes) -> None:
+        try:
+            self.client.model(model_hash)
+            return  # already stored
+        except AggregatorError as exc:
+            if exc.status != 404:
+                raise
+        self.client.upload_model(model_hash, round_number, data)
+
+
+def mean_update_next_state(base: State, aggregate: AggregateResult) -> State:
+    """FedAvg: ``w_new = w_base + Σ n·Δ / Σ n``, in each tensor's dtype."""
+    return {name: (base[name] + aggregate.update[name]).to(base[name].dtype) for name in base}
+
+
+def describe(outcome: RoundOutcome) -> dict[str, Any]:
+    """A JSON-friendly summary of a round outcome."""
+    return {
+        "round": outcome.round_number,
+        "model_hash": fc.hash_hex(outcome.model_hash),
+        "contributors": outcome.aggregate.contributors,
+        "total_weight": outcome.aggregate.total_weight,
+        "metrics": dict(outcome.aggregate.metrics),
+        "attested_now": outcome.attested_now,
+    }

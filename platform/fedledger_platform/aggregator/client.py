@@ -1,0 +1,264 @@
+"""A typed client of the aggregator's REST API, for participants, auditors and consumers.
+
+Mutating requests (and the GETs that need an identity) are signed with the caller's account
+(``fedledger_crypto.signing``). Errors come back as :class:`AggregatorError` with the server's
+status and code; an unreachable server or a 503 is :class:`AggregatorUnavailableError`, which
+callers retry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from eth_account.signers.local import LocalAccount
+
+import fedledger_crypto as fc
+from fedledger_platform.errors import FedledgerError
+
+__all__ = ["AggregatorClient", "AggregatorError", "AggregatorUnavailableError", "Blob"]
+
+
+class AggregatorError(FedledgerError):
+    """The aggregator answered with an error (``status``, ``code``, ``message``)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"aggregator answered {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class AggregatorUnavailableError(AggregatorError):
+    """The aggregator is unreachable, or answered 503; retrying later may succeed."""
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Bytes served by the aggregator, with the hash and chain references from its headers."""
+
+    data: bytes
+    hash: bytes
+    round_number: int | None
+    tx: str | None
+
+    def verify(self, expected: bytes) -> None:
+        """Raise ``ValueError`` unless keccak256 of the bytes equals ``expected``."""
+        actual = fc.keccak256(self.data)
+        if actual != expected:
+            raise ValueError(
+                f"served bytes hash to {fc.hash_hex(actual)}, "
+                f"the chain says {fc.hash_hex(expected)}"
+            )
+
+
+class AggregatorClient:
+    """HTTP client of one aggregator. Thread-safe (httpx clients are)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        account: LocalAccount | None = None,
+        scope: fc.RequestScope | None = None,
+        timeout_s: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.account = account
+        self._scope = scope
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> AggregatorClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def scope(self) -> fc.RequestScope:
+        """Chain id and ledger address signatures are bound to (asked once from the server)."""
+        if self._scope is None:
+            info = self.federation()
+            self._scope = fc.RequestScope(int(info["chain_id"]), str(info["ledger"]))
+        return self._scope
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        signed: bool = False,
+        params: dict[str, Any] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> httpx.Response:
+        url = httpx.URL(path, params=params)
+        headers: dict[str, str] = {}
+        if body:
+            headers["Content-Type"] = content_type
+        if signed:
+            if self.account is None:
+                raise FedledgerError(f"{method} {path} must be signed: give the client an account")
+            target = url.path + (f"?{url.query.decode()}" if url.query else "")
+            headers.update(
+                fc.sign_request(
+                    self.account, method=method, path=target, body=body, scope=self.scope
+                )
+            )
+        try:
+            response = self._http.request(method, url, content=body or None, headers=headers)
+        except httpx.TransportError as exc:
+            raise AggregatorUnavailableError(0, "unreachable", f"{self.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                status, code, message = (
+                    int(error["status"]),
+                    str(error["code"]),
+                    str(error["message"]),
+                )
+            except (ValueError, KeyError, TypeError):
+                status, code, message = response.status_code, "http_error", response.text[:500]
+            cls = AggregatorUnavailableError if status == 503 else AggregatorError
+            raise cls(status, code, message)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    def _blob(self, path: str, *, signed: bool = False) -> Blob:
+        response = self._request("GET", path, signed=signed)
+        header = response.headers.get("x-fedledger-hash")
+        round_header = response.headers.get("x-fedledger-round")
+        return Blob(
+            data=response.content,
+            hash=fc.hash_from_hex(header) if header else fc.keccak256(response.content),
+            round_number=int(round_header) if round_header else None,
+            tx=response.headers.get("x-fedledger-tx") or None,
+        )
+
+    # ------------------------------------------------------------------ federation
+
+    def health(self) -> dict[str, Any]:
+        """``GET /v1/health``."""
+        result: dict[str, Any] = self._json("GET", "/v1/health")
+        return result
+
+    def federation(self) -> dict[str, Any]:
+        """``GET /v1/federation``."""
+        result: dict[str, Any] = self._json("GET", "/v1/federation")
+        return result
+
+    def parameters(self) -> bytes:
+        """``GET /v1/federation/parameters``: the parameters-only context."""
+        return self._request("GET", "/v1/federation/parameters").content
+
+    def publish_parameters(self, data: bytes) -> None:
+        """``PUT /v1/federation/parameters`` (key dealer)."""
+        self._request("PUT", "/v1/federation/parameters", body=data, signed=True)
+
+    def participants(self) -> list[dict[str, Any]]:
+        """``GET /v1/participants``."""
+        result: list[dict[str, Any]] = self._json("GET", "/v1/participants")
+        return result
+
+    # ------------------------------------------------------------------ keys
+
+    def upload_sealed_key(self, sealed: fc.SealedKey) -> None:
+        """``PUT /v1/keys/{recipient}`` (key dealer)."""
+        body = json.dumps(
+            {
+                "ciphertext": "0x" + sealed.ciphertext.hex(),
+                "dealer_signature": "0x" + sealed.dealer_signature.hex(),
+            }
+        ).encode()
+        self._request(
+            "PUT",
+            f"/v1/keys/{sealed.recipient}",
+            body=body,
+            signed=True,
+            content_type="application/json",
+        )
+
+    def fetch_sealed_key(self) -> fc.SealedKey:
+        """``GET /v1/keys/{own address}`` (signed)."""
+        if self.account is None:
+            raise FedledgerError("fetching a sealed key needs the recipient's account")
+        data = self._json("GET", f"/v1/keys/{self.account.address}", signed=True)
+        return fc.SealedKey(
+            recipient=data["recipient"],
+            ciphertext=bytes.fromhex(data["ciphertext"][2:]),
+            dealer_signature=bytes.fromhex(data["dealer_signature"][2:]),
+        )
+
+    # ------------------------------------------------------------------ rounds
+
+    def rounds(self) -> list[dict[str, Any]]:
+        """``GET /v1/rounds``."""
+        result: list[dict[str, Any]] = self._json("GET", "/v1/rounds")
+        return result
+
+    def current_round(self) -> dict[str, Any] | None:
+        """``GET /v1/rounds/current``; ``None`` before the first round."""
+        try:
+            result: dict[str, Any] = self._json("GET", "/v1/rounds/current")
+        except AggregatorError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
+    def round(self, number: int) -> dict[str, Any]:
+        """``GET /v1/rounds/{n}``."""
+        result: dict[str, Any] = self._json("GET", f"/v1/rounds/{number}")
+        return result
+
+    def upload_update(self, number: int, blob: bytes) -> dict[str, Any]:
+        """``PUT /v1/rounds/{n}/updates`` (signed); returns the receipt."""
+        result: dict[str, Any] = self._json(
+            "PUT", f"/v1/rounds/{number}/updates", body=blob, signed=True
+        )
+        return result
+
+    def updates(self, number: int) -> list[dict[str, Any]]:
+        """``GET /v1/rounds/{n}/updates``: metadata only."""
+        result: list[dict[str, Any]] = self._json("GET", f"/v1/rounds/{number}/updates")
+        return result
+
+    def update_blob(self, number: int, participant: str) -> Blob:
+        """``GET /v1/rounds/{n}/updates/{participant}`` (signed, auditors only)."""
+        return self._blob(f"/v1/rounds/{number}/updates/{participant}", signed=True)
+
+    def aggregate(self, number: int) -> Blob:
+        """``GET /v1/rounds/{n}/aggregate``."""
+        return self._blob(f"/v1/rounds/{number}/aggregate")
+
+    # ------------------------------------------------------------------ models
+
+    def model(self, model_hash: bytes) -> Blob:
+        """``GET /v1/models/{hash}``."""
+        return self._blob(f"/v1/models/{fc.hash_hex(model_hash)}")
+
+    def latest_model(self) -> Blob:
+        """``GET /v1/models/latest``."""
+        return self._blob("/v1/models/latest")
+
+    def upload_model(self, model_hash: bytes, round_number: int, data: bytes) -> bool:
+        """``PUT /v1/models/{hash}?round=n`` (signed); ``True`` when newly stored."""
+        response = self._request(
+            "PUT",
+            f"/v1/models/{fc.hash_hex(model_hash)}",
+            body=data,
+            signed=True,
+            params={"round": round_number},
+        )
+        return response.status_code == 201

@@ -1,0 +1,71 @@
+"""API errors: every failure is a JSON body naming the cause, with the right status.
+
+Body: ``{"error": {"status": 409, "code": "round_not_open", "message": "..."}}``.
+
+| status | codes |
+|---|---|
+| 400 | ``malformed_request``, ``malformed_blob``, ``malformed_model`` |
+| 401 | ``missing_signature``, ``bad_signature``, ``stale_request`` |
+| 403 | ``not_admitted``, ``not_allowed`` |
+| 404 | ``not_found`` |
+| 409 | ``duplicate``, ``round_not_open``, ``replayed_nonce`` |
+| 413 | ``too_large`` |
+| 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested`` |
+| 503 | ``chain_unavailable``, ``not_ready`` (retry later; ``Retry-After`` is set) |
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fedledger_platform.errors import ChainUnavailableError
+
+__all__ = ["ApiError", "install_error_handlers"]
+
+
+class ApiError(Exception):
+    """An error answered as JSON with ``status`` and a stable machine-readable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
+    return {"error": {"status": status, "code": code, "message": message}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to the JSON body; nothing escapes as an HTML page or a stack trace."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"Retry-After": "2"} if exc.status == 503 else None
+        return JSONResponse(_body(exc.status, exc.code, exc.message), exc.status, headers)
+
+    @app.exception_handler(ChainUnavailableError)
+    async def _chain_down(_: Request, exc: ChainUnavailableError) -> JSONResponse:
+        return JSONResponse(
+            _body(503, "chain_unavailable", f"the chain is unreachable, retry later: {exc}"),
+            503,
+            {"Retry-After": "2"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse(_body(400, "malformed_request", problems), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        if exc.status_code == 405:
+            code = "method_not_allowed"
+        return JSONResponse(_body(exc.status_code, code, str(exc.detail)), exc.status_code)

@@ -1,0 +1,241 @@
+"""``/v1/rounds``: round state, encrypted update uploads, the aggregate, and individual updates
+for auditors only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from web3 import Web3
+
+import fedledger_crypto as fc
+from fedledger_platform.aggregator.auth import authenticate
+from fedledger_platform.aggregator.deps import ServiceDep
+from fedledger_platform.aggregator.errors import ApiError
+from fedledger_platform.aggregator.routers._common import (
+    ERRORS,
+    blob_response,
+    require_signature_headers,
+)
+from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
+from fedledger_platform.aggregator.service import AggregatorService
+from fedledger_platform.ledger import AUDITOR_ROLE
+from fedledger_platform.storage import RoundRecord, UpdateRecord
+
+router = APIRouter(prefix="/rounds", tags=["rounds"])
+RoundNumber = Annotated[int, Path(ge=1, le=2**63 - 1, description="round number, from 1")]
+
+
+def _public(service: AggregatorService, record: RoundRecord) -> RoundPublic:
+    with service.db.session() as s:
+        updates = s.scalars(
+            select(UpdateRecord.participant)
+            .where(UpdateRecord.round_number == record.number)
+            .order_by(UpdateRecord.participant)
+        ).all()
+    return RoundPublic(
+        number=record.number,
+        phase=record.phase,
+        base_model_hash=record.base_model_hash,
+        deadline=record.deadline,
+        min_updates=record.min_updates,
+        accepted=len(updates),
+        participants=list(updates),
+        aggregate_hash=record.aggregate_hash,
+        published_model_hash=record.published_model_hash,
+        failure_reason=record.failure_reason,
+        open_tx=record.open_tx,
+        close_tx=record.close_tx,
+        close_gas=record.close_gas,
+    )
+
+
+def _round(service: AggregatorService, number: int | None) -> RoundPublic:
+    with service.db.session() as s:
+        if number is None:
+            record = s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
+            if record is None:
+                raise ApiError(404, "not_found", f"no round opened yet ({service.status_note})")
+        else:
+            record = s.get(RoundRecord, number)
+            if record is None:
+                raise ApiError(404, "not_found", f"round {number} does not exist")
+    return _public(service, record)
+
+
+def _rounds(service: AggregatorService) -> list[RoundPublic]:
+    with service.db.session() as s:
+        records = s.scalars(select(RoundRecord).order_by(RoundRecord.number)).all()
+    return [_public(service, r) for r in records]
+
+
+@router.get("", response_model=list[RoundPublic], summary="Every round")
+async def rounds(service: ServiceDep) -> list[RoundPublic]:
+    """All rounds, oldest first."""
+    return await run_in_threadpool(_rounds, service)
+
+
+@router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
+async def current_round(service: ServiceDep) -> RoundPublic:
+    """The most recent round, whatever its phase."""
+    return await run_in_threadpool(_round, service, None)
+
+
+@router.get("/{round_number}", response_model=RoundPublic, responses=ERRORS, summary="One round")
+async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPublic:
+    """A round by number."""
+    return await run_in_threadpool(_round, service, round_number)
+
+
+@router.put(
+    "/{round_number}/updates",
+    status_code=201,
+    response_model=UpdateReceiptPublic,
+    responses={**ERRORS, 200: {"description": "this exact update was already accepted"}},
+    summary="Upload an encrypted update",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_update(
+    round_number: RoundNumber, request: Request, response: Response, service: ServiceDep
+) -> UpdateReceiptPublic:
+    """The body is the encrypted update blob; the request is signed by the participant, and
+    keccak256 of the body must equal the participant's on-chain commitment for the round."""
+    limit = service.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if not declared.isdigit():
+            raise ApiError(400, "malformed_request", "Content-Length is not a number")
+        raise ApiError(413, "too_large", f"update of {declared} bytes exceeds {limit} bytes")
+    require_signature_headers(request)
+    pending = service.blobs.pending(limit)
+    try:
+        try:
+            async for piece in request.stream():
+                pending.write(piece)
+        except OverflowError:
+            raise ApiError(413, "too_large", f"update exceeds {limit} bytes") from None
+        digest = await run_in_threadpool(pending.finish)
+        if pending.size == 0:
+            raise ApiError(400, "malformed_blob", "empty body: the body must be the update blob")
+        signer = await run_in_threadpool(authenticate, request, service, body_hash=digest)
+        try:
+            receipt, new = await run_in_threadpool(
+                lambda: service.accept_update(
+                    round_number=round_number,
+                    participant=signer.address,
+                    pending=pending,
+                    digest=digest,
+                    nonce=signer.nonce,
+                )
+            )
+        except IntegrityError as exc:
+            raise ApiError(409, "replayed_nonce", "the nonce was used concurrently") from exc
+    finally:
+        pending.discard()  # a no-op once the blob moved into the store
+    response.status_code = 201 if new else 200
+    return UpdateReceiptPublic(
+        round=receipt.round_number,
+        participant=receipt.participant,
+        update_hash=receipt.update_hash,
+        size=receipt.size,
+        received_at=receipt.received_at,
+        new=new,
+    )
+
+
+def _updates(service: AggregatorService, number: int) -> list[UpdatePublic]:
+    with service.db.session() as s:
+        if s.get(RoundRecord, number) is None:
+            raise ApiError(404, "not_found", f"round {number} does not exist")
+        records = s.scalars(
+            select(UpdateRecord)
+            .where(UpdateRecord.round_number == number)
+            .order_by(UpdateRecord.participant)
+        ).all()
+    return [
+        UpdatePublic(
+            participant=r.participant,
+            update_hash=r.blob_hash,
+            size=r.size,
+            received_at=r.received_at,
+        )
+        for r in records
+    ]
+
+
+@router.get(
+    "/{round_number}/updates",
+    response_model=list[UpdatePublic],
+    responses=ERRORS,
+    summary="Metadata of a round's accepted updates",
+)
+async def list_updates(round_number: RoundNumber, service: ServiceDep) -> list[UpdatePublic]:
+    """Who submitted which hash (public: the hashes are on chain anyway); not the bytes."""
+    return await run_in_threadpool(_updates, service, round_number)
+
+
+@router.get(
+    "/{round_number}/aggregate",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    summary="The encrypted aggregate of a closed round",
+)
+async def aggregate(round_number: RoundNumber, service: ServiceDep) -> StreamingResponse:
+    """The homomorphic sum of the included updates; ``X-Fedledger-Hash`` is its keccak256,
+    ``X-Fedledger-Tx`` the closeRound transaction that recorded it on chain."""
+    record = await run_in_threadpool(_round, service, round_number)
+    if record.aggregate_hash is None:
+        raise ApiError(
+            404, "not_found", f"round {round_number} has no aggregate yet ({record.phase})"
+        )
+    return blob_response(
+        service,
+        fc.hash_from_hex(record.aggregate_hash),
+        {"X-Fedledger-Round": str(round_number), "X-Fedledger-Tx": record.close_tx or ""},
+    )
+
+
+def _auditor_blob(
+    service: AggregatorService, request: Request, number: int, participant: str
+) -> bytes:
+    signer = authenticate(request, service)
+    if not service.ledger.has_role(AUDITOR_ROLE, signer.address):
+        raise ApiError(
+            403,
+            "not_allowed",
+            "individual updates are served to auditors only (AUDITOR_ROLE on the ledger); "
+            "participants share the CKKS key and must never see each other's updates",
+        )
+    with service.db.session() as s:
+        record = s.get(UpdateRecord, (number, participant))
+        if record is None:
+            raise ApiError(404, "not_found", f"no update from {participant} in round {number}")
+        return fc.hash_from_hex(record.blob_hash)
+
+
+@router.get(
+    "/{round_number}/updates/{participant}",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    summary="One participant's encrypted update (auditors only)",
+)
+async def update_blob(
+    round_number: RoundNumber, participant: str, request: Request, service: ServiceDep
+) -> StreamingResponse:
+    """A signed GET by an account holding AUDITOR_ROLE on the ledger."""
+    if not Web3.is_address(participant):
+        raise ApiError(400, "malformed_request", f"{participant!r} is not an Ethereum address")
+    address = Web3.to_checksum_address(participant)
+    digest = await run_in_threadpool(_auditor_blob, service, request, round_number, address)
+    return blob_response(service, digest, {"X-Fedledger-Round": str(round_number)})

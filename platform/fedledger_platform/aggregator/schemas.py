@@ -1,0 +1,128 @@
+"""Response and request bodies of the REST API (one family per resource)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ErrorBody",
+    "ErrorDetail",
+    "FederationPublic",
+    "HealthPublic",
+    "ModelPublic",
+    "ParticipantPublic",
+    "RoundPublic",
+    "SealedKeyCreate",
+    "SealedKeyPublic",
+    "UpdatePublic",
+    "UpdateReceiptPublic",
+]
+
+HASH_PATTERN = r"^0x[0-9a-f]{64}$"
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    status: int
+    code: str = Field(description="stable machine-readable cause, e.g. `round_not_open`")
+    message: str = Field(description="human-readable cause and, where there is one, the fix")
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+class HealthPublic(BaseModel):
+    """Liveness and what the coordinator is doing."""
+
+    status: str = Field(description="`ok`, or `degraded` when the last coordination step failed")
+    chain_id: int
+    current_round: int
+    note: str
+    last_error: str | None
+
+
+class FederationPublic(BaseModel):
+    """Where the federation lives and how it encrypts."""
+
+    chain_id: int
+    ledger: str
+    token: str
+    params_id: str
+    parameters_hash: str = Field(description="keccak256 of the parameters-only context")
+    parameters_hash_on_chain: str | None
+    key_dealer: str | None
+    participants: int
+    reward_per_update: str = Field(description="token base units, as a decimal string")
+    quorum_bps: int
+    rounds_planned: int
+    min_updates: int
+
+
+class ParticipantPublic(BaseModel):
+    """An admitted participant and its public key (from the chain)."""
+
+    address: str
+    public_key: str = Field(description="64-byte secp256k1 public key, 0x-hex")
+    has_sealed_key: bool
+
+
+class SealedKeyCreate(BaseModel):
+    """The secret context sealed by the key dealer to one participant."""
+
+    ciphertext: str = Field(description="ECIES ciphertext, 0x-hex")
+    dealer_signature: str = Field(description="EIP-191 signature of the dealer, 0x-hex")
+
+
+class SealedKeyPublic(SealedKeyCreate):
+    """A stored sealed key."""
+
+    recipient: str
+    dealer: str
+    uploaded_at: int
+
+
+class RoundPublic(BaseModel):
+    """A round as the aggregator tracks it."""
+
+    number: int
+    phase: str = Field(description="open, closing, closed, published or failed")
+    base_model_hash: str
+    deadline: int
+    min_updates: int
+    accepted: int
+    participants: list[str] = Field(description="participants whose update was accepted")
+    aggregate_hash: str | None
+    published_model_hash: str | None
+    failure_reason: str | None
+    open_tx: str | None
+    close_tx: str | None
+    close_gas: int | None
+
+
+class UpdatePublic(BaseModel):
+    """Metadata of a stored update (the bytes are served to auditors only)."""
+
+    participant: str
+    update_hash: str
+    size: int
+    received_at: int
+
+
+class UpdateReceiptPublic(UpdatePublic):
+    """Acknowledgement of an accepted update; identical for an identical re-upload."""
+
+    round: int
+    new: bool = Field(description="false when this exact update had already been accepted")
+
+
+class ModelPublic(BaseModel):
+    """A stored global model."""
+
+    hash: str
+    round: int
+    size: int
+    published: bool

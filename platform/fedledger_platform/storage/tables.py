@@ -1,0 +1,118 @@
+"""ORM tables of the aggregator (SQLAlchemy 2). Hashes are stored as ``0x`` lowercase hex text,
+addresses checksummed, times as Unix seconds. The schema is created by Alembic migrations
+(``migrations/``), never by ``create_all``."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "ModelRecord",
+    "NonceRecord",
+    "ParametersRecord",
+    "RoundPhase",
+    "RoundRecord",
+    "SealedKeyRecord",
+    "UpdateRecord",
+]
+
+HASH = String(66)
+ADDRESS = String(42)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class RoundPhase(enum.StrEnum):
+    """The aggregator's view of a round: ``open → closing → closed → published`` or ``failed``."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class RoundRecord(Base):
+    """One round as the aggregator tracks it."""
+
+    __tablename__ = "rounds"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    phase: Mapped[str] = mapped_column(String(16))
+    base_model_hash: Mapped[str] = mapped_column(HASH)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    min_updates: Mapped[int] = mapped_column(Integer)
+    open_tx: Mapped[str | None] = mapped_column(HASH, nullable=True)
+    aggregate_hash: Mapped[str | None] = mapped_column(HASH, nullable=True)
+    close_tx: Mapped[str | None] = mapped_column(HASH, nullable=True)
+    close_gas: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    published_model_hash: Mapped[str | None] = mapped_column(HASH, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    opened_at: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    published_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class UpdateRecord(Base):
+    """An accepted encrypted update (its bytes are in the blob store under ``blob_hash``)."""
+
+    __tablename__ = "updates"
+
+    round_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    participant: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    blob_hash: Mapped[str] = mapped_column(HASH)
+    size: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SealedKeyRecord(Base):
+    """The secret context sealed to one participant by the key dealer."""
+
+    __tablename__ = "sealed_keys"
+
+    recipient: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    dealer_signature: Mapped[bytes] = mapped_column(LargeBinary)
+    dealer: Mapped[str] = mapped_column(ADDRESS)
+    uploaded_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ModelRecord(Base):
+    """A stored global model (bytes in the blob store under ``hash``)."""
+
+    __tablename__ = "models"
+
+    hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    round_number: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[str | None] = mapped_column(ADDRESS, nullable=True)
+    stored_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ParametersRecord(Base):
+    """The public CKKS parameters the key dealer published (one row)."""
+
+    __tablename__ = "parameters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    params_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[str] = mapped_column(HASH)
+    published_by: Mapped[str] = mapped_column(ADDRESS)
+    published_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class NonceRecord(Base):
+    """A request nonce, recorded together with the state change of the accepted request."""
+
+    __tablename__ = "nonces"
+
+    address: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -1,0 +1,100 @@
+"""Two full rounds through the real service (uvicorn on loopback) and the embedded chain,
+with three participants built from the project's own crypto, ledger and client code —
+on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from harness import Federation, local_result, wait_for
+
+import fedledger_crypto as fc
+from fedledger_clients.participant import mean_update_next_state
+from fedledger_clients.tasks.base import Aggregation
+from fedledger_platform.ledger import RoundStatus
+from fedledger_platform.modelfile import decode_model
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_two_full_rounds(
+    federation: Federation, backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Prepare
+    url = (
+        f"sqlite:///{tmp_path / 'aggregator.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    server = federation.serve(federation.settings(url))
+    participants = federation.join(server)
+    client = federation.client(server)
+    ledger = federation.ledger
+    assert client.parameters() == fc.parameters_bytes(
+        fc.load_parameters_context(client.parameters(), fc.DEFAULT_PARAMS)
+    )
+    assert fc.keccak256(client.parameters()) == ledger.encryption_params_hash()
+    assert all(p["has_sealed_key"] for p in client.participants())
+    published: list[bytes] = []
+
+    for number in (1, 2):
+        wait_for(
+            lambda n=number: (
+                (c := client.current_round()) and c["number"] == n and c["phase"] == "open"
+            ),
+            what=f"round {number} to open",
+        )
+        bases = [p.base_model(number) for p in participants]
+        if published:  # round 2 starts from the model published by round 1
+            assert ledger.get_round(number).base_model_hash == published[-1]
+        results = [local_result(i, number) for i in range(3)]
+        # Execute: encrypt, commit on chain, upload
+        for p, base, result in zip(participants, bases, results, strict=True):
+            submitted = p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
+            assert submitted.committed_now and submitted.uploaded_now
+        wait_for(
+            lambda n=number: (
+                ledger.get_round(n).status is RoundStatus.CLOSED
+                or ledger.get_round(n).status is RoundStatus.PUBLISHED
+            ),
+            what="close",
+        )
+        outcomes = [
+            p.finish(number, base, aggregation=Aggregation.MEAN, next_state=mean_update_next_state)
+            for p, base in zip(participants, bases, strict=True)
+        ]
+        # Assert: every participant derived the same model, equal to the weighted mean by hand
+        assert len({o.model_hash for o in outcomes}) == 1
+        weights = [r.weight for r in results]
+        for name, tensor in bases[0].state.items():
+            mean = sum(
+                w * r.update[name].double() for w, r in zip(weights, results, strict=True)
+            ) / sum(weights)
+            torch.testing.assert_close(
+                outcomes[0].model.state[name], (tensor.double() + mean).float(), atol=1e-6, rtol=0
+            )
+        assert outcomes[0].aggregate.metrics["total"] == pytest.approx(sum(weights), abs=1e-6)
+        assert outcomes[0].aggregate.contributors == 3
+        info = wait_for(
+            lambda n=number: (i := ledger.get_round(n)).status is RoundStatus.PUBLISHED and i,
+            what="publication",
+        )
+        assert info.published_model_hash == outcomes[0].model_hash
+        assert info.aggregate_hash == fc.keccak256(client.aggregate(number).data)
+        published.append(info.published_model_hash)
+
+    # Tokens: one reward per included update, on chain.
+    for p in participants:
+        assert ledger.token_balance(p.address) == 2 * 10**18
+    # Consumers: the latest model is the one published in round 2, and checks against the chain.
+    wait_for(lambda: client.round(2)["phase"] == "published", what="aggregator sees round 2")
+    latest = client.latest_model()
+    latest.verify(ledger.get_round(2).published_model_hash)
+    assert latest.round_number == 2
+    assert decode_model(latest.data).round_number == 2
+    rounds = client.rounds()
+    assert [r["phase"] for r in rounds] == ["published", "published"]
+    assert all(r["close_gas"] and r["close_tx"] for r in rounds)

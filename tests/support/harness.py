@@ -1,0 +1,148 @@
+"""Test harness: a complete federation on the embedded chain with the real aggregator on a
+loopback port (imported by tests through the `pythonpath` pytest setting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+import fedledger_crypto as fc
+from fedledger_clients.keydealer import KeyDealer
+from fedledger_clients.participant import Participant
+from fedledger_clients.tasks.base import LocalResult
+from fedledger_platform.aggregator import AggregatorSettings, create_app
+from fedledger_platform.aggregator.client import AggregatorClient
+from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.ledger import Chain, Ledger, connect
+from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.modelfile import encode_model
+
+TASK = "test-linear"
+METRICS = ("correct", "total")
+
+
+def initial_state() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {"layer.weight": torch.randn(3, 1500, generator=g), "layer.bias": torch.zeros(3)}
+
+
+def initial_model() -> bytes:
+    return encode_model(initial_state(), task=TASK, metric_names=METRICS, round_number=0)
+
+
+def local_result(index: int, round_number: int, weight: int = 0) -> LocalResult:
+    """A deterministic, participant-specific update (the math is checked by hand in tests)."""
+    g = torch.Generator().manual_seed(1000 * round_number + index)
+    update = {
+        "layer.weight": (torch.rand(3, 1500, generator=g) - 0.5) / 10,
+        "layer.bias": torch.full((3,), float(index + round_number)),
+    }
+    n = weight or 10 * (index + 1)
+    return LocalResult(update=update, weight=n, metrics={"correct": n // 2, "total": n})
+
+
+@dataclass
+class Federation:
+    """Everything a test needs to drive rounds."""
+
+    chain: Chain
+    ledger: Ledger
+    operator: LocalAccount
+    aggregator_account: LocalAccount
+    auditor: LocalAccount
+    accounts: list[LocalAccount]
+    tmp: Path
+    servers: list[ServerThread] = field(default_factory=list)
+    participants: list[Participant] = field(default_factory=list)
+    clients: list[AggregatorClient] = field(default_factory=list)
+
+    def settings(self, database_url: str, **rounds: int) -> AggregatorSettings:
+        values = {"count": 2, "min_updates": len(self.accounts), "timeout_s": 600}
+        values.update(rounds)
+        return AggregatorSettings(
+            chain="embedded",
+            database_url=database_url,
+            blob_dir=self.tmp / "blobs",
+            poll_interval_s=0.05,
+            rounds=values,  # type: ignore[arg-type]
+        )
+
+    def serve(self, settings: AggregatorSettings) -> ServerThread:
+        app = create_app(
+            settings,
+            ledger=self.ledger,
+            account=self.aggregator_account,
+            initial_model=initial_model(),
+        )
+        server = ServerThread(app).start()
+        self.servers.append(server)
+        return server
+
+    def client(self, server: ServerThread, account: LocalAccount | None = None) -> AggregatorClient:
+        client = AggregatorClient(
+            server.url,
+            account=account,
+            scope=fc.RequestScope(self.chain.chain_id, self.ledger.address),
+        )
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every client and stop every server."""
+        for client in self.clients:
+            client.close()
+        for server in reversed(self.servers):
+            server.stop()
+
+    def join(self, server: ServerThread) -> list[Participant]:
+        """Key distribution: the dealer sets up and seals; everyone opens its own copy."""
+        self.participants = [
+            Participant(a, ledger=self.ledger, client=self.client(server, a), max_clients=16)
+            for a in self.accounts
+        ]
+        dealer = KeyDealer(self.participants[0])
+        dealer.set_up()
+        dealer.seal_pending()
+        for p in self.participants[1:]:
+            p.receive_key()
+        return self.participants
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> object:
+    """Poll ``predicate`` until it returns something truthy."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def make_federation(tmp: Path, participants: int = 3) -> Federation:
+    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts."""
+    chain = connect()
+    operator = chain.faucet()
+    aggregator_account, auditor = Account.create(), Account.create()
+    accounts = [Account.create() for _ in range(participants)]
+    for account in (aggregator_account, auditor, *accounts):
+        chain.fund(account.address, 10**19)
+    ledger, _ = deploy_federation(
+        chain,
+        operator,
+        aggregator=aggregator_account.address,
+        auditors=(auditor.address,),
+        reward_per_update=10**18,
+        quorum_bps=5_001,
+    )
+    for account in accounts:
+        ledger.admit_participant(operator, account.address, fc.public_key_of(account))
+    ledger.appoint_key_dealer(operator, accounts[0].address)
+    return Federation(chain, ledger, operator, aggregator_account, auditor, accounts, tmp)
