@@ -12,6 +12,7 @@ import typer
 
 import fedledger_crypto as fc
 from fedledger_clients import bench as bench_module
+from fedledger_clients.commands import client_app, federation_app
 from fedledger_platform import cli as platform_cli
 from fedledger_platform.errors import FedledgerError
 
@@ -48,6 +49,8 @@ def bench(
 
 
 platform_cli.register(app)
+app.add_typer(client_app, name="client")
+app.add_typer(federation_app, name="federation")
 
 
 def main() -> None:

@@ -73,10 +73,14 @@ class KeyDealer:
         """Seal the context to every admitted participant that lacks a copy; returns how many."""
         if self._secret is None:
             raise ProtocolError("call set_up() first")
+        admitted = [a for a in self.ledger.participants() if a not in self._sealed]
+        if not admitted:
+            return 0  # the common case: one chain read, nothing to do
         stored = {p["address"] for p in self.client.participants() if p["has_sealed_key"]}
         count = 0
-        for address in self.ledger.participants():
-            if address in stored or address in self._sealed:
+        for address in admitted:
+            if address in stored:
+                self._sealed.add(address)
                 continue
             public_key = self.ledger.participant_public_key(address)  # from the chain
             sealed = fc.seal_key(

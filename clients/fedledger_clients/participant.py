@@ -166,15 +166,18 @@ class Participant:
             weighted=aggregation is Aggregation.MEAN,
         )
 
-    def submit(self, round_number: int, blob: bytes) -> SubmittedUpdate:
+    def submit(
+        self, round_number: int, blob: bytes, *, digest: bytes | None = None
+    ) -> SubmittedUpdate:
         """Commit ``keccak256(blob)`` on chain (unless already committed) and upload ``blob``.
 
         Safe to call again after a crash: an existing commitment for this round is reused when it
         matches, and the aggregator answers an identical re-upload with the same receipt. A
         different commitment already on chain (an earlier attempt with other bytes) is refused:
-        the participant must re-upload the bytes it committed to.
+        the participant must re-upload the bytes it committed to. ``digest`` is
+        ``keccak256(blob)`` when the caller already has it.
         """
-        digest = fc.keccak256(blob)
+        digest = fc.keccak256(blob) if digest is None else digest
         on_chain = self.ledger.update_commitment(round_number, self.address)
         committed_now = False
         if on_chain == bytes(32):
@@ -185,7 +188,7 @@ class Participant:
                 f"round {round_number}: this account already committed {fc.hash_hex(on_chain)}; "
                 "upload the bytes that were committed"
             )
-        receipt = self.client.upload_update(round_number, blob)
+        receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
         return SubmittedUpdate(round_number, digest, committed_now, bool(receipt["new"]))
 
     def finish(

@@ -25,7 +25,7 @@ from fedledger_crypto.codec import (
     serialize_blob,
 )
 from fedledger_crypto.context import Context, context_params
-from fedledger_crypto.errors import ContextError, SchemaMismatchError
+from fedledger_crypto.errors import ContextError, MalformedBlobError, SchemaMismatchError
 from fedledger_crypto.params import CKKSParams
 
 __all__ = ["StreamingAggregator", "aggregate_blobs"]
@@ -86,15 +86,19 @@ class StreamingAggregator:
         self._check_header(header)
         return header, vectors
 
-    def add_file(self, path: Path) -> BlobHeader:
+    def add_file(self, path: Path, *, kind: int | None = None) -> BlobHeader:
         """Validate and add a blob stored in a file, one chunk in memory at a time.
 
         Two passes: every chunk is validated first, then each is parsed again and added, so a
         rejected blob leaves the sum unchanged and memory stays at the running sum plus one
-        chunk, whatever the blob's size.
+        chunk, whatever the blob's size. With ``kind`` (e.g. ``BlobKind.UPDATE``) a blob of
+        another kind is rejected with :class:`MalformedBlobError`: an aggregate-kind blob may
+        claim any number of contributors.
         """
         with path.open("rb") as handle:
             header = read_header(handle, self.params)
+            if kind is not None and header.kind != kind:
+                raise MalformedBlobError(f"blob kind {header.kind}, expected {kind}")
             self._check_header(header)
             for i, span in enumerate(header.chunk_spans):
                 load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))

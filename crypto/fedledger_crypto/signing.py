@@ -116,12 +116,22 @@ def sign_request(
     scope: RequestScope,
     timestamp: int | None = None,
     nonce: str | None = None,
+    body_hash: bytes | None = None,
 ) -> dict[str, str]:
-    """Sign a request; returns the four headers to send with it."""
+    """Sign a request; returns the four headers to send with it.
+
+    ``body_hash`` (keccak256 of ``body``) saves hashing a large body a second time.
+    """
     timestamp = int(time.time()) if timestamp is None else timestamp
     nonce = secrets.token_hex(16) if nonce is None else nonce
     message = canonical_request(
-        method=method, path=path, body=body, timestamp=timestamp, nonce=nonce, scope=scope
+        method=method,
+        path=path,
+        body=body,
+        timestamp=timestamp,
+        nonce=nonce,
+        scope=scope,
+        body_hash=body_hash,
     )
     signed = account.sign_message(encode_defunct(text=message))
     return {
@@ -195,7 +205,8 @@ def verify_request(
     if not is_hex_address(address):
         raise SignatureError(f"{HEADER_ADDRESS} {address!r} is not an Ethereum address")
     raw_ts = _header(headers, HEADER_TIMESTAMP)
-    if not raw_ts.isdigit() or len(raw_ts) > 12:
+    # isascii(): str.isdigit() also accepts digits int() rejects, such as "²" (a 500, not a 401).
+    if not (raw_ts.isascii() and raw_ts.isdigit()) or len(raw_ts) > 12:
         raise SignatureError(f"{HEADER_TIMESTAMP} must be Unix seconds, got {raw_ts!r}")
     timestamp = int(raw_ts)
     nonce = _header(headers, HEADER_NONCE)

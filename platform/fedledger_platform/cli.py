@@ -115,7 +115,10 @@ def keys_new(
 
 
 def devnet(
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8545,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8545,
+    host: Annotated[
+        str, typer.Option(help="address to listen on (0.0.0.0 inside a container)")
+    ] = "127.0.0.1",
     as_json: Annotated[
         bool, typer.Option("--json", help="print the URL and accounts as JSON")
     ] = False,
@@ -123,7 +126,7 @@ def devnet(
     """Start a Hardhat node on 127.0.0.1 (chain id 31337); Ctrl-C stops it."""
     from fedledger_platform.ledger.devnet import HardhatNode
 
-    node = HardhatNode(port=port)
+    node = HardhatNode(port=port, host=host)
     node.start()
     accounts: list[dict[str, int | str]] = [
         {"index": i, "address": a.address, "private_key": "0x" + bytes(a.key).hex()}

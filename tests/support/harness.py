@@ -72,14 +72,16 @@ class Federation:
             rounds=values,  # type: ignore[arg-type]
         )
 
-    def serve(self, settings: AggregatorSettings) -> ServerThread:
+    def serve(
+        self, settings: AggregatorSettings, *, model: bytes | None = None, port: int = 0
+    ) -> ServerThread:
         app = create_app(
             settings,
             ledger=self.ledger,
             account=self.aggregator_account,
-            initial_model=initial_model(),
+            initial_model=model if model is not None else initial_model(),
         )
-        server = ServerThread(app).start()
+        server = ServerThread(app, port=port).start()
         self.servers.append(server)
         return server
 

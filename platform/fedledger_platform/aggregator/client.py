@@ -100,6 +100,7 @@ class AggregatorClient:
         signed: bool = False,
         params: dict[str, Any] | None = None,
         content_type: str = "application/octet-stream",
+        body_hash: bytes | None = None,
     ) -> httpx.Response:
         url = httpx.URL(path, params=params)
         headers: dict[str, str] = {}
@@ -111,7 +112,12 @@ class AggregatorClient:
             target = url.path + (f"?{url.query.decode()}" if url.query else "")
             headers.update(
                 fc.sign_request(
-                    self.account, method=method, path=target, body=body, scope=self.scope
+                    self.account,
+                    method=method,
+                    path=target,
+                    body=body,
+                    scope=self.scope,
+                    body_hash=body_hash,
                 )
             )
         try:
@@ -222,10 +228,15 @@ class AggregatorClient:
         result: dict[str, Any] = self._json("GET", f"/v1/rounds/{number}")
         return result
 
-    def upload_update(self, number: int, blob: bytes) -> dict[str, Any]:
-        """``PUT /v1/rounds/{n}/updates`` (signed); returns the receipt."""
+    def upload_update(
+        self, number: int, blob: bytes, *, blob_hash: bytes | None = None
+    ) -> dict[str, Any]:
+        """``PUT /v1/rounds/{n}/updates`` (signed); returns the receipt.
+
+        ``blob_hash`` (keccak256 of ``blob``, i.e. the commitment) saves hashing it again.
+        """
         result: dict[str, Any] = self._json(
-            "PUT", f"/v1/rounds/{number}/updates", body=blob, signed=True
+            "PUT", f"/v1/rounds/{number}/updates", body=blob, signed=True, body_hash=blob_hash
         )
         return result
 

@@ -99,6 +99,8 @@ class AggregatorService:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.status_note = "starting"
+        self._participants_cache: tuple[float, int] = (0.0, 0)
+        self._params_committed = False
 
     # ------------------------------------------------------------------ start-up
 
@@ -273,7 +275,8 @@ class AggregatorService:
             assert record is not None
             running = self._running_round(record)
             try:
-                running.sum.add_file(pending.path)
+                # Only single updates: an aggregate-kind blob could claim any contributor count.
+                running.sum.add_file(pending.path, kind=fc.BlobKind.UPDATE)
             except fc.ParameterMismatchError as exc:
                 raise ApiError(422, "wrong_parameters", str(exc)) from exc
             except fc.SchemaMismatchError as exc:
@@ -357,15 +360,30 @@ class AggregatorService:
         """The later of wall-clock time and the chain's latest block time."""
         return max(int(time.time()), self.chain.latest_timestamp())
 
+    def _expired(self, deadline: int) -> bool:
+        # Wall clock first: the chain's clock is read only once the wall clock says it is time
+        # (a devnet's block time can run ahead of it, never far behind).
+        return time.time() > deadline and self.now() > deadline
+
+    def participant_count(self) -> int:
+        """Admitted participants, from the chain (cached for a second: read on every tick)."""
+        read_at, count = self._participants_cache
+        if time.monotonic() - read_at > 1.0:
+            count = len(self.ledger.participants())
+            self._participants_cache = (time.monotonic(), count)
+        return count
+
     def tick(self) -> None:
         """One coordination step: reconcile with the chain and advance the latest round."""
         with self.db.session() as s:
             latest = s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
-        chain_round = self.ledger.current_round()
-        if latest is None or chain_round > latest.number:
-            if chain_round > 0:
+        if latest is None or RoundPhase(latest.phase) in (RoundPhase.PUBLISHED, RoundPhase.FAILED):
+            # About to open a round: first adopt any round the chain has and we do not (a
+            # crash right after openRound, or another replica).
+            chain_round = self.ledger.current_round()
+            if chain_round > (latest.number if latest else 0):
                 latest = self._import_round(chain_round)
-            else:
+            elif latest is None:
                 self._maybe_open(1, previous=None)
                 return
         assert latest is not None
@@ -421,15 +439,17 @@ class AggregatorService:
                 return
         else:
             base = previous.base_model_hash
-        committed = self.ledger.encryption_params_hash()
-        if committed == bytes(32):
-            self.status_note = "waiting for the key dealer to commit the CKKS parameters"
-            return
-        if committed != self.parameters_hash:
-            self.status_note = (
-                f"on-chain parameters hash {_hex(committed)} does not match {self.params.id}"
-            )
-            return
+        if not self._params_committed:
+            committed = self.ledger.encryption_params_hash()
+            if committed == bytes(32):
+                self.status_note = "waiting for the key dealer to commit the CKKS parameters"
+                return
+            if committed != self.parameters_hash:
+                self.status_note = (
+                    f"on-chain parameters hash {_hex(committed)} does not match {self.params.id}"
+                )
+                return
+            self._params_committed = True  # committed once, never changes
         deadline = self.now() + self.settings.rounds.timeout_s
         min_updates = self.settings.rounds.min_updates
         try:
@@ -474,8 +494,8 @@ class AggregatorService:
 
     def _maybe_close(self, record: RoundRecord) -> None:
         accepted = self.accepted_count(record.number)
-        expired = self.now() > record.deadline
-        everyone = accepted >= len(self.ledger.participants())
+        everyone = accepted >= self.participant_count()
+        expired = not everyone and self._expired(record.deadline)
         if accepted >= record.min_updates and (everyone or expired):
             with self._lock, self.db.session() as s:
                 row = s.get(RoundRecord, record.number)

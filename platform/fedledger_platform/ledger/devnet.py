@@ -31,18 +31,24 @@ def free_port() -> int:
 
 
 class HardhatNode:
-    """``hardhat node`` on ``127.0.0.1:port`` (chain id 31337, prague, 20 funded accounts)."""
+    """``hardhat node`` on ``host:port`` (chain id 31337, prague, 20 funded accounts)."""
 
     def __init__(
         self,
         *,
         port: int = 8545,
+        host: str = "127.0.0.1",
         root: Path | None = None,
         log: IO[bytes] | int | None = None,
         startup_timeout_s: float = 180.0,
     ) -> None:
-        self.root = root or Path(__file__).resolve().parents[3]
+        # The repository checkout holding hardhat/: FEDLEDGER_REPO_DIR when the package is
+        # installed elsewhere (e.g. a container image), else the source tree of this module.
+        default_root = os.environ.get("FEDLEDGER_REPO_DIR") or Path(__file__).resolve().parents[3]
+        self.root = root or Path(default_root)
         self.port = port
+        self.host = host
+        # Reach it over loopback even when it listens on every interface.
         self.url = f"http://127.0.0.1:{port}"
         self._log = log
         self._timeout = startup_timeout_s
@@ -62,7 +68,7 @@ class HardhatNode:
                 "hardhat",
                 "node",
                 "--hostname",
-                "127.0.0.1",
+                self.host,
                 "--port",
                 str(self.port),
             ],

@@ -20,6 +20,7 @@ from fedledger_platform.aggregator.routers._common import (
     parse_hash,
     read_body,
 )
+from fedledger_platform.aggregator.routers.rounds import MAX_ROUND
 from fedledger_platform.aggregator.schemas import ModelPublic
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.storage import ModelRecord, RoundPhase, RoundRecord
@@ -152,7 +153,9 @@ async def upload_model(
     request: Request,
     response: Response,
     service: ServiceDep,
-    round_number: Annotated[int, Query(alias="round", ge=1, description="the round attested")],
+    round_number: Annotated[
+        int, Query(alias="round", ge=1, le=MAX_ROUND, description="the round attested")
+    ],
 ) -> dict[str, str]:
     """Signed by an admitted participant; accepted only when keccak256 of the body is the path's
     hash and that hash is attested on chain for ``round``."""

@@ -27,7 +27,10 @@ from fedledger_platform.ledger import AUDITOR_ROLE
 from fedledger_platform.storage import RoundRecord, UpdateRecord
 
 router = APIRouter(prefix="/rounds", tags=["rounds"])
-RoundNumber = Annotated[int, Path(ge=1, le=2**63 - 1, description="round number, from 1")]
+#: The database stores round numbers as INTEGER (32-bit on PostgreSQL): a larger number in a
+#: request must be a 400, not a database error.
+MAX_ROUND = 2**31 - 1
+RoundNumber = Annotated[int, Path(ge=1, le=MAX_ROUND, description="round number, from 1")]
 
 
 def _public(service: AggregatorService, record: RoundRecord) -> RoundPublic:

@@ -1,0 +1,356 @@
+"""The client daemon: ``fedledger client run``.
+
+Each poll, the daemon looks at the latest round and does the next step it owes:
+
+* **round open, nothing committed** — fetch the base model (hash-checked against the chain),
+  train on the local shard, clip (and optionally noise) the update, encrypt it, *persist the
+  blob*, commit its keccak256 on chain from this account, upload it;
+* **committed, not yet accepted** (e.g. after a crash or an aggregator outage) — re-upload the
+  persisted blob, never a new one: the chain holds the commitment to exactly those bytes;
+* **round closed and this participant included** — fetch and check the aggregate, decrypt, build
+  the next model, attest its hash on chain, upload the model bytes if the aggregator lacks them.
+
+The key dealer additionally seals the CKKS key to participants admitted later. Network and
+chain failures are retried with exponential backoff; all progress is either on chain or in the
+state folder, so a restarted daemon resumes without committing or uploading twice.
+
+Polling is cheap: the aggregator's view of the latest round (a database read on its side) tells
+whether anything changed; only then does the daemon read the chain, and everything it acts on
+is checked against the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from eth_account.signers.local import LocalAccount
+
+import fedledger_crypto as fc
+from fedledger_clients.config import ClientConfig
+from fedledger_clients.keydealer import KeyDealer
+from fedledger_clients.participant import Participant, ProtocolError
+from fedledger_clients.tasks import get_task
+from fedledger_clients.tasks.base import Aggregation, ClientData, LocalResult, Task, TrainConfig
+from fedledger_platform.aggregator.client import (
+    AggregatorClient,
+    AggregatorError,
+    AggregatorUnavailableError,
+)
+from fedledger_platform.errors import ChainUnavailableError, LedgerError
+from fedledger_platform.ledger import Ledger, RoundStatus
+
+__all__ = ["ClientDaemon", "RoundLog", "protect_update"]
+
+log = logging.getLogger("fedledger.client")
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def protect_update(
+    result: LocalResult, *, clip_norm: float, noise_multiplier: float, rng: torch.Generator
+) -> LocalResult:
+    """Clip the update to L2 norm ``clip_norm`` and add Gaussian noise (local DP).
+
+    The noise standard deviation is ``noise_multiplier × clip_norm`` per coordinate. Clipping
+    bounds how far one (possibly malicious) participant can move the average; it does not
+    prevent poisoning — the aggregator cannot inspect encrypted updates.
+    """
+    if clip_norm <= 0:
+        return result
+    norm = math.sqrt(sum(float(t.double().pow(2).sum()) for t in result.update.values()))
+    scale = min(1.0, clip_norm / norm) if norm > 0 else 1.0
+    update = {}
+    for name, tensor in result.update.items():
+        clipped = tensor.double() * scale
+        if noise_multiplier > 0:
+            noise = torch.randn(clipped.shape, generator=rng, dtype=torch.float64)
+            clipped = clipped + noise * (noise_multiplier * clip_norm)
+        update[name] = clipped.to(tensor.dtype)
+    return LocalResult(update=update, weight=result.weight, metrics=result.metrics)
+
+
+@dataclass
+class RoundLog:
+    """What this participant did in one round (persisted in ``state.json``)."""
+
+    round: int
+    update_hash: str | None = None
+    committed: bool = False
+    uploaded: bool = False
+    finished: bool = False
+    model_hash: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    train_s: float | None = None
+
+
+class ClientDaemon:
+    """One participant's long-running loop (a thread in ``fedledger demo``, a process otherwise)."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        account: LocalAccount,
+        ledger: Ledger,
+        client: AggregatorClient | None = None,
+        task: Task | None = None,
+        data: ClientData | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.config = config
+        self.account = account
+        self.ledger = ledger
+        self.client = client or AggregatorClient(config.aggregator, account=account)
+        self.task = task or get_task(config.task.name)
+        self._data = data
+        self.state_dir = config.state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.participant = Participant(
+            account,
+            ledger=ledger,
+            client=self.client,
+            max_clients=config.training.max_clients,
+            state_dir=self.state_dir,
+        )
+        self.train_config: TrainConfig = config.training.train_config(
+            self.task.default_config(), config.task.seed
+        )
+        self._dealer: KeyDealer | None = None
+        self._dealer_settled = False  # the dealer is fixed once the parameters are committed
+        self._rounds_planned: int | None = None
+        self._last_seen: tuple[int, str] | None = None
+        self._rounds: dict[int, RoundLog] = self._load_state()
+        self.on_event: EventSink = on_event or (lambda _kind, _data: None)
+        self._stop = threading.Event()
+        self._backoff = config.poll_interval_s
+        seed = int.from_bytes(fc.keccak256(bytes(account.key))[:4], "big")
+        self._rng = torch.Generator().manual_seed(seed)
+
+    # ------------------------------------------------------------------ state
+
+    def _state_path(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def _load_state(self) -> dict[int, RoundLog]:
+        try:
+            raw = json.loads(self._state_path().read_text())
+        except FileNotFoundError:
+            return {}
+        return {int(k): RoundLog(**v) for k, v in raw.get("rounds", {}).items()}
+
+    def _save_state(self) -> None:
+        data = {
+            "address": self.account.address,
+            "rounds": {str(k): vars(v) for k, v in sorted(self._rounds.items())},
+        }
+        tmp = self._state_path().with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self._state_path())
+
+    def _blob_path(self, round_number: int) -> Path:
+        return self.state_dir / f"round-{round_number}.blob"
+
+    def rounds(self) -> dict[int, RoundLog]:
+        """This participant's record of every round it took part in."""
+        return dict(self._rounds)
+
+    @property
+    def data(self) -> ClientData:
+        """This participant's private shard (loaded on first use)."""
+        if self._data is None:
+            clients = self.task.load_clients(
+                num_clients=self.config.task.num_clients, seed=self.config.task.seed
+            )
+            self._data = clients[self.config.task.client_index]
+        return self._data
+
+    # ------------------------------------------------------------------ loop
+
+    def stop(self) -> None:
+        """Ask the loop to end after its current step."""
+        self._stop.set()
+
+    def run(self, *, max_rounds: int | None = None, until_done: bool = True) -> None:
+        """Poll and act until stopped, until ``max_rounds`` were finished, or — with
+        ``until_done`` — until the federation's planned rounds are all settled."""
+        torch.set_num_threads(max(1, self.config.training.torch_threads))
+        while not self._stop.is_set():
+            try:
+                done = self.step(max_rounds=max_rounds, until_done=until_done)
+                self._backoff = self.config.poll_interval_s
+                if done:
+                    return
+                self._stop.wait(self.config.poll_interval_s)
+            except (AggregatorUnavailableError, ChainUnavailableError) as exc:
+                delay = self._backoff * (0.5 + random.random())
+                log.warning("%s: %s; retrying in %.1f s", self.account.address[:10], exc, delay)
+                self._emit("retry", {"error": str(exc), "delay_s": delay})
+                self._stop.wait(delay)
+                self._backoff = min(self._backoff * 2, self.config.max_backoff_s)
+            except (ProtocolError, AggregatorError, LedgerError) as exc:
+                log.error("%s: %s", self.account.address[:10], exc)
+                self._emit("error", {"error": str(exc)})
+                self._stop.wait(max(self.config.poll_interval_s, 1.0))
+
+    def step(self, *, max_rounds: int | None = None, until_done: bool = True) -> bool:
+        """One poll: do whatever the latest round asks of this participant.
+
+        Returns ``True`` when the daemon has nothing left to do.
+        """
+        if not self._dealer_settled:
+            if self.ledger.key_dealer() == self.account.address:
+                self._dealer = self._dealer or KeyDealer(self.participant)
+                self._dealer.set_up()
+            self._dealer_settled = self.ledger.encryption_params_hash() != bytes(32)
+        if self._dealer is not None:
+            self._dealer.seal_pending()
+        if not self.participant.has_key:
+            try:
+                self.participant.receive_key()
+            except AggregatorError as exc:
+                if exc.status != 404:
+                    raise
+                return False  # the dealer has not sealed our copy yet
+            self._emit("key", {})
+        latest = self.client.current_round()
+        seen = (int(latest["number"]), str(latest["phase"])) if latest else (0, "none")
+        if seen == self._last_seen:  # nothing moved since the last complete step
+            return self._done(seen[0], max_rounds, until_done)
+        # Finish any round we took part in that has closed (oldest first), then the current one.
+        for number in sorted(self._rounds):
+            entry = self._rounds[number]
+            if entry.committed and not entry.finished:
+                self._advance(number)
+        current = self.ledger.current_round()
+        if current >= 1:
+            self._advance(current)
+        self._last_seen = seen
+        return self._done(current, max_rounds, until_done)
+
+    def _done(self, current: int, max_rounds: int | None, until_done: bool) -> bool:
+        finished = [r for r in self._rounds.values() if r.finished]
+        if max_rounds is not None and len(finished) >= max_rounds:
+            return True
+        return until_done and self._federation_done(current)
+
+    def _federation_done(self, current: int) -> bool:
+        if self._rounds_planned is None:
+            self._rounds_planned = int(self.client.federation().get("rounds_planned", 0))
+        planned = self._rounds_planned
+        if planned == 0 or current < planned:
+            return False
+        status = self.ledger.get_round(planned).status
+        if status is RoundStatus.FAILED:
+            return True
+        if status is not RoundStatus.PUBLISHED:
+            return False
+        entry = self._rounds.get(planned)
+        return entry is None or entry.finished or not entry.committed
+
+    def _advance(self, number: int) -> None:
+        info = self.ledger.get_round(number)
+        entry = self._rounds.get(number)
+        if info.status is RoundStatus.OPEN:
+            if entry is None or not entry.uploaded:
+                self._submit(number)
+        elif info.status in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
+            if entry is not None and entry.committed and not entry.finished:
+                self._finish(number)
+        elif info.status is RoundStatus.FAILED and entry is not None and not entry.finished:
+            entry.finished = True
+            self._save_state()
+            self._emit("failed", {"round": number})
+
+    def _submit(self, number: int) -> None:
+        entry = self._rounds.setdefault(number, RoundLog(round=number))
+        path = self._blob_path(number)
+        on_chain = self.ledger.update_commitment(number, self.account.address)
+        if path.is_file():
+            blob = path.read_bytes()
+        elif on_chain != bytes(32):
+            raise ProtocolError(
+                f"round {number}: committed {fc.hash_hex(on_chain)} on chain but the blob is not "
+                f"in {self.state_dir}; this update cannot be uploaded"
+            )
+        else:
+            blob = self._train_and_encrypt(number, entry)
+            # Persist before committing: after a crash the committed bytes can still be uploaded.
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(path)
+        digest = fc.keccak256(blob)
+        entry.update_hash = fc.hash_hex(digest)
+        submitted = self.participant.submit(number, blob, digest=digest)
+        entry.committed = True
+        entry.uploaded = True
+        self._save_state()
+        self._emit(
+            "uploaded",
+            {
+                "round": number,
+                "update_hash": entry.update_hash,
+                "committed_now": submitted.committed_now,
+                "uploaded_now": submitted.uploaded_now,
+                "bytes": len(blob),
+            },
+        )
+
+    def _train_and_encrypt(self, number: int, entry: RoundLog) -> bytes:
+        base = self.participant.base_model(number)
+        started = time.perf_counter()
+        result = self.task.local_update(
+            base.state,
+            self.data,
+            round_number=number,
+            config=self.train_config,
+            private_dir=self.state_dir / "private",
+        )
+        if self.task.aggregation is Aggregation.MEAN:
+            result = protect_update(
+                result,
+                clip_norm=self.config.training.clip_norm,
+                noise_multiplier=self.config.training.noise_multiplier,
+                rng=self._rng,
+            )
+        entry.train_s = time.perf_counter() - started
+        self._emit("trained", {"round": number, "seconds": entry.train_s, "weight": result.weight})
+        return self.participant.encrypt(base, result, aggregation=self.task.aggregation)
+
+    def _finish(self, number: int) -> None:
+        entry = self._rounds[number]
+        if not self.ledger.is_included(number, self.account.address):
+            # Committed but left out (e.g. uploaded after the deadline): nothing to attest.
+            entry.finished = True
+            self._save_state()
+            self._emit("excluded", {"round": number})
+            return
+        base = self.participant.base_model(number)
+        outcome = self.participant.finish(
+            number, base, aggregation=self.task.aggregation, next_state=self.task.next_state
+        )
+        entry.finished = True
+        entry.model_hash = fc.hash_hex(outcome.model_hash)
+        entry.metrics = {k: float(v) for k, v in self.task.round_metrics(outcome.aggregate).items()}
+        self._save_state()
+        self._blob_path(number).unlink(missing_ok=True)
+        self._emit(
+            "attested",
+            {
+                "round": number,
+                "model_hash": entry.model_hash,
+                "metrics": entry.metrics,
+                "attested_now": outcome.attested_now,
+            },
+        )
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.on_event(kind, {"participant": self.account.address, **data})

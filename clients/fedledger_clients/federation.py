@@ -1,0 +1,326 @@
+"""A complete federation in one call: the engine behind ``fedledger demo`` and the benchmarks.
+
+:func:`run_federation` deploys the contracts on a chain (the embedded in-process chain, a Hardhat
+node it starts, or any devnet URL), admits N participants and appoints the key dealer, serves the
+real aggregator on a loopback port (SQLite, a blob folder), and runs N client daemons over real
+HTTP until the planned rounds are published. Nothing is simulated: the daemons encrypt, commit,
+upload, decrypt and attest exactly as ``fedledger client run`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+import fedledger_crypto as fc
+from fedledger_clients.commands import initial_model_bytes
+from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig
+from fedledger_clients.daemon import ClientDaemon
+from fedledger_clients.tasks import get_task
+from fedledger_clients.tasks.base import ClientData, State
+from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, create_app
+from fedledger_platform.aggregator.client import AggregatorClient
+from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.errors import ConfigurationError
+from fedledger_platform.ledger import Chain, Deployment, Ledger, RoundStatus, connect
+from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.ledger.devnet import HardhatNode, free_port
+from fedledger_platform.modelfile import decode_model
+
+__all__ = ["FederationRun", "FederationSpec", "RoundSummary", "run_federation"]
+
+log = logging.getLogger("fedledger.federation")
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class FederationSpec:
+    """What to run."""
+
+    task: str = "sentiment"
+    clients: int = 8
+    rounds: int = 5
+    chain: str = "embedded"  # "embedded", "hardhat" (a node started here) or a devnet URL
+    out: Path = Path("demo-out")
+    seed: int = 0
+    min_updates: int | None = None  # default: every participant
+    round_timeout_s: int = 600
+    clip_norm: float = 0.0
+    local_epochs: int | None = None
+    evaluate: bool = True  # evaluate each published model on the task's test split
+
+
+@dataclass
+class RoundSummary:
+    """One round, as the chain and the participants saw it."""
+
+    number: int
+    participants: int
+    round_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    aggregate_hash: str
+    model_hash: str
+    gas: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class FederationRun:
+    """The outcome of :func:`run_federation`."""
+
+    spec: FederationSpec
+    deployment: Deployment
+    rounds: list[RoundSummary]
+    balances: dict[str, float]
+    final_state: State
+    setup_s: float
+    wall_s: float
+    chain_target: str
+    aggregator_url: str
+    auditor: LocalAccount
+    ledger: Ledger
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def round_seconds(self) -> list[float]:
+        """Wall time of each round, from opening to publication."""
+        return [r.seconds for r in self.rounds]
+
+
+@contextlib.contextmanager
+def _chain(target: str, out: Path) -> Iterator[Chain]:
+    if target == "hardhat":
+        out.mkdir(parents=True, exist_ok=True)
+        with (
+            (out / "hardhat.log").open("wb") as log_file,
+            HardhatNode(port=free_port(), log=log_file) as node,
+        ):
+            yield connect(node.url)
+        return
+    chain = connect(target)
+    if not chain.is_devnet:
+        raise ConfigurationError(
+            f"{target} is chain {chain.chain_id}, not a devnet: the demo funds its accounts from "
+            "the devnet's well-known keys"
+        )
+    yield chain
+
+
+def _gas_by_round(ledger: Ledger, from_block: int) -> dict[int, dict[str, int]]:
+    """Gas used per round and operation, from the receipts of the round's events."""
+    names = {
+        "RoundOpened": "open",
+        "UpdateCommitted": "commits",
+        "RoundClosed": "close",
+        "ModelAttested": "attestations",
+    }
+    totals: dict[int, dict[str, int]] = {}
+    seen: set[str] = set()
+    for event in ledger.events(from_block=from_block, names=list(names)):
+        if event.tx_hash in seen:
+            continue
+        seen.add(event.tx_hash)
+        receipt = ledger.w3.eth.get_transaction_receipt(event.tx_hash)  # type: ignore[arg-type]
+        per_round = totals.setdefault(int(event.args["round"]), {})
+        key = names[event.name]
+        per_round[key] = per_round.get(key, 0) + int(receipt["gasUsed"])
+    for per_round in totals.values():
+        per_round["total"] = sum(per_round.values())
+    return totals
+
+
+def run_federation(
+    spec: FederationSpec,
+    *,
+    progress: Progress | None = None,
+    clients_data: list[ClientData] | None = None,
+    on_complete: Callable[[FederationRun], Any] | None = None,
+) -> FederationRun:
+    """Run a whole federation and return its per-round results (see the module docstring).
+
+    ``on_complete`` runs after the last round while the aggregator still serves (an audit
+    needs its read API); its return value is kept in ``run.extra["on_complete"]``.
+    """
+    emit = progress or (lambda _kind, _data: None)
+    out = spec.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    task = get_task(spec.task)
+    emit("stage", {"stage": "loading data", "task": spec.task})
+    data = clients_data or task.load_clients(num_clients=spec.clients, seed=spec.seed)
+    test_set = task.load_test_set(seed=spec.seed) if spec.evaluate else None
+    with _chain(spec.chain, out) as chain:
+        emit("stage", {"stage": "deploying contracts", "chain": chain.target})
+        operator = chain.faucet()
+        aggregator_account, auditor = Account.create(), Account.create()
+        accounts = [Account.create() for _ in range(spec.clients)]
+        for account in (aggregator_account, auditor, *accounts):
+            chain.fund(account.address, 10**19, sender=operator)
+        ledger, deployment = deploy_federation(
+            chain, operator, aggregator=aggregator_account.address, auditors=(auditor.address,)
+        )
+        for account in accounts:
+            ledger.admit_participant(operator, account.address, fc.public_key_of(account))
+            emit("tx", {"what": "admitParticipant", "participant": account.address})
+        ledger.appoint_key_dealer(operator, accounts[0].address)
+        deployment.save(out / "deployment.json")
+        settings = AggregatorSettings(
+            chain=chain.target,
+            database_url=f"sqlite:///{(out / 'aggregator.db').resolve()}",
+            blob_dir=out / "blobs",
+            poll_interval_s=0.05,
+            rounds=RoundSettings(
+                count=spec.rounds,
+                min_updates=spec.min_updates or spec.clients,
+                timeout_s=spec.round_timeout_s,
+                attestation_timeout_s=spec.round_timeout_s,
+            ),
+        )
+        app = create_app(
+            settings,
+            ledger=ledger,
+            account=aggregator_account,
+            initial_model=initial_model_bytes(spec.task, spec.seed),
+        )
+        scope = fc.RequestScope(chain.chain_id, ledger.address)
+        with ServerThread(app) as server:
+            emit("stage", {"stage": "federation running", "aggregator": server.url})
+            clients = [AggregatorClient(server.url, account=a, scope=scope) for a in accounts]
+            daemons = [
+                ClientDaemon(
+                    ClientConfig(
+                        aggregator=server.url,
+                        chain=chain.target,
+                        deployment=None,
+                        keystore=None,
+                        passphrase_file=None,
+                        state_dir=out / "clients" / f"client-{i + 1}",
+                        task=TaskConfig(
+                            name=spec.task, client_index=i, num_clients=spec.clients, seed=spec.seed
+                        ),
+                        training=TrainingConfig(
+                            clip_norm=spec.clip_norm, local_epochs=spec.local_epochs
+                        ),
+                        poll_interval_s=0.05,
+                    ),
+                    account=account,
+                    ledger=ledger,
+                    client=client,
+                    task=get_task(spec.task),
+                    data=data[i],
+                    on_event=emit,
+                )
+                for i, (account, client) in enumerate(zip(accounts, clients, strict=True))
+            ]
+            setup_s = time.perf_counter() - started
+            reader = AggregatorClient(server.url, scope=scope)
+            timings = _run_daemons(daemons, reader, spec, emit)
+            summaries = []
+            final_state: State = {}
+            gas = _gas_by_round(ledger, deployment.block_number)
+            for number in range(1, spec.rounds + 1):
+                info = ledger.get_round(number)
+                if info.status is not RoundStatus.PUBLISHED:
+                    raise ConfigurationError(f"round {number} ended {info.status.name}")
+                model = decode_model(reader.model(info.published_model_hash).data)
+                final_state = model.state
+                entry = daemons[0].rounds().get(number)
+                test_metrics = task.evaluate(model.state, test_set) if spec.evaluate else {}
+                summaries.append(
+                    RoundSummary(
+                        number=number,
+                        participants=info.included_count,
+                        round_metrics=dict(entry.metrics) if entry else {},
+                        test_metrics={k: float(v) for k, v in test_metrics.items()},
+                        aggregate_hash=fc.hash_hex(info.aggregate_hash),
+                        model_hash=fc.hash_hex(info.published_model_hash),
+                        gas=gas.get(number, {}),
+                        seconds=timings.get(number, float("nan")),
+                    )
+                )
+                emit("evaluated", {"round": number, "test": test_metrics})
+            for client in (*clients, reader):
+                client.close()
+            balances = {a.address: ledger.token_balance(a.address) / 10**18 for a in accounts}
+            wall_s = time.perf_counter() - started
+            run = FederationRun(
+                spec=spec,
+                deployment=deployment,
+                rounds=summaries,
+                balances=balances,
+                final_state=final_state,
+                setup_s=setup_s,
+                wall_s=wall_s,
+                chain_target=chain.target,
+                aggregator_url=server.url,
+                auditor=auditor,
+                ledger=ledger,
+            )
+            if on_complete is not None:
+                run.extra["on_complete"] = on_complete(run)
+            return run
+
+
+def _run_daemons(
+    daemons: list[ClientDaemon], watcher: AggregatorClient, spec: FederationSpec, emit: Progress
+) -> dict[int, float]:
+    """Run every daemon in a thread; returns each round's wall time (open → published).
+
+    Round phases are watched through the aggregator's API (a database read on its side), so
+    the watching itself adds no load on the chain.
+    """
+    errors: list[BaseException] = []
+
+    def target(daemon: ClientDaemon) -> None:
+        try:
+            daemon.run(until_done=True)
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=target, args=(d,), name=f"client-{i + 1}", daemon=True)
+        for i, d in enumerate(daemons)
+    ]
+    for thread in threads:
+        thread.start()
+    opened: dict[int, float] = {}
+    published: dict[int, float] = {}
+    deadline = time.monotonic() + spec.rounds * (spec.round_timeout_s + 60)
+    while any(t.is_alive() for t in threads):
+        if time.monotonic() > deadline or errors:
+            break
+        latest = watcher.current_round()
+        now = time.perf_counter()
+        if latest is not None:
+            number, phase = int(latest["number"]), str(latest["phase"])
+            if number not in opened:
+                opened[number] = now
+                emit("round", {"round": number, "phase": "open"})
+            if phase == "published" and number not in published:
+                published[number] = now
+                emit("round", {"round": number, "phase": "published"})
+            for earlier in opened:  # a round we did not see published before the next opened
+                if earlier < number:
+                    published.setdefault(earlier, now)
+        time.sleep(0.02)
+    for daemon in daemons:
+        daemon.stop()
+    for thread in threads:
+        thread.join(30)
+    if errors:
+        raise errors[0]
+    if any(t.is_alive() for t in threads):
+        raise ConfigurationError("client daemons did not finish in time")
+    end = time.perf_counter()
+    for number in opened:
+        published.setdefault(number, end)
+    return {n: published[n] - opened[n] for n in opened}

@@ -1,0 +1,107 @@
+"""Restarts: a participant killed between commit and upload uploads exactly once after it
+resumes; an aggregator outage during uploads is retried until it succeeds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from daemon_helpers import make_daemons, run_daemons
+from harness import make_federation, wait_for
+
+from fedledger_clients.commands import initial_model_bytes
+from fedledger_clients.daemon import ClientDaemon
+from fedledger_platform.ledger import RoundStatus
+from fedledger_platform.ledger.devnet import free_port
+
+
+class Killed(BaseException):
+    """Stands for the process dying: nothing in the daemon catches it."""
+
+
+@pytest.mark.slow
+def test_participant_killed_after_commit_uploads_exactly_once(tmp_path: Path) -> None:
+    fed = make_federation(tmp_path)
+    try:
+        server = fed.serve(
+            fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1),
+            model=initial_model_bytes("sentiment", 0),
+        )
+        daemons = make_daemons(fed, server.url, "sentiment", tmp_path)
+        victim = daemons[1]
+
+        def die(*_args: object, **_kwargs: object) -> object:
+            raise Killed
+
+        victim.participant.client.upload_update = die  # type: ignore[method-assign]
+        others = [threading.Thread(target=d.run, daemon=True) for d in (daemons[0], daemons[2])]
+        for t in others:
+            t.start()
+        with pytest.raises(Killed):
+            victim.run()
+        # The kill left a commitment on chain, the blob on disk, and nothing at the aggregator.
+        committed = fed.ledger.update_commitment(1, victim.account.address)
+        assert committed != bytes(32)
+        assert (victim.state_dir / "round-1.blob").is_file()
+        assert victim.account.address not in {
+            u["participant"] for u in fed.client(server).updates(1)
+        }
+        # A fresh daemon on the same state folder resumes: it re-uploads the committed bytes.
+        events: list[tuple[str, dict[str, object]]] = []
+        resumed = ClientDaemon(
+            victim.config,
+            account=victim.account,
+            ledger=fed.ledger,
+            client=fed.client(server, victim.account),
+            on_event=lambda kind, data: events.append((kind, data)),
+        )
+        resumed.run(until_done=True)
+        for t in others:
+            t.join(120)
+        uploads = [data for kind, data in events if kind == "uploaded"]
+        assert len(uploads) == 1
+        assert uploads[0]["committed_now"] is False and uploads[0]["uploaded_now"] is True
+        assert fed.ledger.update_commitment(1, victim.account.address) == committed
+        commits = [
+            e
+            for e in fed.ledger.events(names=["UpdateCommitted"])
+            if e.args["participant"] == victim.account.address
+        ]
+        assert len(commits) == 1
+        assert fed.ledger.get_round(1).status is RoundStatus.PUBLISHED
+        assert fed.ledger.is_included(1, victim.account.address)
+    finally:
+        fed.close()
+
+
+@pytest.mark.slow
+def test_aggregator_outage_during_upload_is_retried(tmp_path: Path) -> None:
+    fed = make_federation(tmp_path)
+    try:
+        port = free_port()
+        settings = fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1)
+        model = initial_model_bytes("sentiment", 0)
+        server = fed.serve(settings, model=model, port=port)
+        daemons = make_daemons(fed, server.url, "sentiment", tmp_path)
+        events: list[str] = []
+        for d in daemons:
+            d.on_event = lambda kind, _data: events.append(kind)
+            d.config = type(d.config)(**{**vars(d.config), "max_backoff_s": 1.0})
+        # Keys first, then take the aggregator down as soon as round 1 opens.
+        wait_for(lambda: fed.ledger.current_round() == 0)
+        runner = threading.Thread(target=run_daemons, args=(daemons,), daemon=True)
+        runner.start()
+        wait_for(lambda: fed.ledger.current_round() == 1, what="round 1 to open")
+        server.stop()
+        wait_for(lambda: events.count("retry") >= 3, timeout_s=60, what="daemons to retry")
+        assert fed.ledger.get_round(1).status is RoundStatus.OPEN
+        time.sleep(0.5)
+        fed.serve(settings, model=model, port=port)  # same database, blob store and port
+        runner.join(180)
+        assert not runner.is_alive()
+        info = fed.ledger.get_round(1)
+        assert info.status is RoundStatus.PUBLISHED and info.included_count == 3
+    finally:
+        fed.close()
