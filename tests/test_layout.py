@@ -26,6 +26,7 @@ def test_required_top_level_entries_exist() -> None:
         "hardhat",
         "bench",
         "docs",
+        "docker-compose.yml",
         "pyproject.toml",
         "Makefile",
         "README.md",

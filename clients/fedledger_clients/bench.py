@@ -22,6 +22,20 @@ BENCHMARKS = {
 }
 
 
+#: What `fedledger bench all` (and `make bench`) runs: every benchmark with the arguments its
+#: figures in docs/benchmarks.md are documented with.
+ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("crypto", ("--params", "1000000", "--repeats", "3")),
+    ("gas", ()),
+    ("aggregator", ()),
+    ("quality", ("--task", "sentiment")),
+    ("quality", ("--task", "recommendation")),
+    ("quality", ("--task", "hashtags")),
+    ("audit", ()),
+    ("round", ()),
+)
+
+
 def bench_dir() -> Path:
     """The repository's ``bench/`` folder, next to the source roots."""
     here = Path(__file__).resolve().parents[2] / "bench"

@@ -6,6 +6,7 @@ crypto); the platform's own commands are defined in ``fedledger_platform.cli`` a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,10 +43,37 @@ def bench(
 ) -> None:
     """Run one benchmark, or every one of them with ``all``."""
     if name == "all":
-        for each in bench_module.BENCHMARKS:
-            bench_module.run_benchmark(each, list(ctx.args))
+        for each, defaults in bench_module.ALL:
+            bench_module.run_benchmark(each, [*defaults, *ctx.args])
         return
     bench_module.run_benchmark(name, list(ctx.args))
+
+
+@app.command("demo")
+def demo(
+    task: Annotated[str, typer.Option(help="sentiment, recommendation or hashtags")] = "sentiment",
+    clients: Annotated[int, typer.Option(min=2, help="number of participants")] = 8,
+    rounds: Annotated[int, typer.Option(min=1, help="rounds to run")] = 5,
+    chain: Annotated[
+        str, typer.Option(help="embedded, hardhat (a node started for the demo) or a devnet URL")
+    ] = "embedded",
+    json_report: Annotated[Path | None, typer.Option(help="also write the summary here")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the report, plot and state")] = Path(
+        "demo-out"
+    ),
+    seed: Annotated[int, typer.Option(help="partition and initialization seed")] = 0,
+) -> None:
+    """Run a complete encrypted, audited federation end to end and report on it."""
+    from fedledger_clients.demo import run_demo
+    from fedledger_clients.federation import FederationSpec
+    from fedledger_clients.tasks import get_task
+
+    get_task(task)  # a clear error for an unknown task, before any set-up
+    code = run_demo(
+        FederationSpec(task=task, clients=clients, rounds=rounds, chain=chain, out=out, seed=seed),
+        json_report=json_report,
+    )
+    raise typer.Exit(code)
 
 
 platform_cli.register(app)

@@ -248,6 +248,9 @@ def _operator_ledger(
 @federation_app.command("admit")
 def federation_admit(
     public_key: Annotated[list[str], typer.Option(help="participant public key, 0x + 128 hex")],
+    fund: Annotated[
+        float, typer.Option(help="ETH the operator sends each admitted participant for gas")
+    ] = 0.0,
     rpc_url: Rpc = "http://127.0.0.1:8545",
     deployment: DeploymentOpt = Path("deployment.json"),
     keystore: KeystoreOpt = None,
@@ -264,6 +267,9 @@ def federation_admit(
             raise fail(f"{text[:20]}… is not a 64-byte public key: {exc}") from exc
         result = ledger.admit_participant(operator, address, key)
         console.print(f"admitted {address} (tx {result.tx_hash})")
+        if fund > 0:
+            ledger.chain.fund(address, round(fund * 10**18), sender=operator)
+            console.print(f"sent {fund:g} ETH to {address}")
 
 
 @federation_app.command("appoint-dealer")
@@ -367,8 +373,8 @@ def federation_bootstrap(
             console.print(f"{out / 'deployment.json'} exists: federation already bootstrapped")
             return
         raise fail(
-            f"{out / 'deployment.json'} names ledger {existing.ledger}, which is not on the chain at "
-            f"{rpc_url} (the devnet was reset?). Remove {out} (with docker compose: "
+            f"{out / 'deployment.json'} names ledger {existing.ledger}, which is not on the "
+            f"chain at {rpc_url} (the devnet was reset?). Remove {out} (with docker compose: "
             "`docker compose down -v`) and bootstrap again."
         )
     if not chain.is_devnet:

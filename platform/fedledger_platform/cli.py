@@ -105,10 +105,41 @@ def keys_new(
     passphrase_file: Annotated[
         Path | None, typer.Option(help="file holding the passphrase")
     ] = None,
+    scrypt_n: Annotated[int, typer.Option(hidden=True, help="scrypt work factor")] = 2**18,
 ) -> None:
     """Create a new account in an encrypted keystore v3 file; prints its address."""
-    account = create_keystore(out, read_passphrase(passphrase_file))
+    account = create_keystore(out, read_passphrase(passphrase_file), scrypt_n=scrypt_n)
     emit_json({"address": account.address, "keystore": str(out)})
+
+
+@keys_app.command("fund")
+def keys_fund(
+    address: Annotated[list[str], typer.Argument(help="accounts to fund")],
+    amount: Annotated[float, typer.Option(help="ETH to send to each")] = 1.0,
+    rpc_url: Annotated[str, typer.Option(help="chain JSON-RPC URL")] = "http://127.0.0.1:8545",
+    keystore: Annotated[Path | None, typer.Option(help="sender keystore")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(help="sender passphrase file")] = None,
+    dev_account: Annotated[
+        int | None, typer.Option(help="send from Hardhat development account N (devnets only)")
+    ] = None,
+) -> None:
+    """Send ETH for gas to accounts (the aggregator, participants) from a funded account."""
+    from web3 import Web3
+
+    from fedledger_platform.ledger import connect
+
+    chain = connect(rpc_url)
+    sender = resolve_account(
+        keystore=keystore,
+        passphrase_file=passphrase_file,
+        dev_account=dev_account,
+        chain_id=chain.chain_id,
+    )
+    for target in address:
+        if not Web3.is_address(target):
+            raise fail(f"{target!r} is not an Ethereum address")
+        chain.fund(Web3.to_checksum_address(target), round(amount * 10**18), sender=sender)
+        console.print(f"sent {amount:g} ETH to {target}")
 
 
 # ---------------------------------------------------------------------- devnet
@@ -263,9 +294,12 @@ def export_openapi(
 
 def register(app: typer.Typer) -> None:
     """Mount the platform's commands on the top-level ``fedledger`` app."""
+    from fedledger_platform.audit.cli import audit
+
     app.add_typer(contracts_app, name="contracts")
     app.add_typer(keys_app, name="keys")
     app.command("devnet")(devnet)
     app.command("deploy")(deploy)
     app.command("serve")(serve)
     app.command("openapi")(export_openapi)
+    app.command("audit")(audit)

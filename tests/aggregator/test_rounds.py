@@ -98,3 +98,34 @@ def test_two_full_rounds(
     rounds = client.rounds()
     assert [r["phase"] for r in rounds] == ["published", "published"]
     assert all(r["close_gas"] and r["close_tx"] for r in rounds)
+
+
+def test_concurrent_stores_of_the_same_model_are_idempotent(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """Every attester may upload the model bytes at once: one stores them, none fails."""
+    import threading
+
+    from fedledger_platform.modelfile import encode_model
+
+    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
+    service = server.server.config.app.state.service  # type: ignore[attr-defined]
+    data = encode_model({"w": torch.arange(1000.0)}, task="t", metric_names=("a",), round_number=1)
+    results: list[object] = []
+    start = threading.Barrier(8)
+
+    def store() -> None:
+        start.wait()
+        try:
+            results.append(service.store_model(data, round_number=1, uploaded_by=None))
+        except BaseException as exc:  # collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=store) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(new for _, new in results) == [False] * 7 + [True]  # type: ignore[misc]
+    assert federation.client(server).model(fc.keccak256(data)).data == data

@@ -23,6 +23,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.errors import ApiError
@@ -100,6 +101,7 @@ class AggregatorService:
         self.last_error: str | None = None
         self.status_note = "starting"
         self._participants_cache: tuple[float, int] = (0.0, 0)
+        self._chain_time_cache: tuple[float, int] = (0.0, 0)
         self._params_committed = False
 
     # ------------------------------------------------------------------ start-up
@@ -185,8 +187,10 @@ class AggregatorService:
         round_number: int,
         uploaded_by: str | None,
         nonce: NonceRecord | None = None,
-    ) -> str:
-        """Store model bytes (validated as a model file); returns the 0x-hash. Idempotent.
+    ) -> tuple[str, bool]:
+        """Store model bytes (validated as a model file); returns the 0x-hash and whether it
+        was new. Idempotent, also under concurrent uploads of the same bytes (every attester
+        may upload them at once): the first insert wins, the others find the row.
 
         ``nonce`` is recorded in the same transaction as the model row.
         """
@@ -196,8 +200,10 @@ class AggregatorService:
             raise ApiError(400, "malformed_model", str(exc)) from exc
         digest = self.blobs.put(data)
         name = _hex(digest)
-        with self.db.session() as s:
-            if s.get(ModelRecord, name) is None:
+        try:
+            with self.db.session() as s:
+                if s.get(ModelRecord, name) is not None:
+                    return name, False
                 s.add(
                     ModelRecord(
                         hash=name,
@@ -209,7 +215,12 @@ class AggregatorService:
                 )
                 if nonce is not None:
                     s.add(nonce)
-        return name
+        except IntegrityError:
+            with self.db.session() as s:
+                if s.get(ModelRecord, name) is None:
+                    raise  # not the concurrent-duplicate case: a replayed nonce
+            return name, False
+        return name, True
 
     def initial_model_hash(self) -> str | None:
         """Hash of the stored round-0 model, if any."""
@@ -361,9 +372,18 @@ class AggregatorService:
         return max(int(time.time()), self.chain.latest_timestamp())
 
     def _expired(self, deadline: int) -> bool:
-        # Wall clock first: the chain's clock is read only once the wall clock says it is time
-        # (a devnet's block time can run ahead of it, never far behind).
-        return time.time() > deadline and self.now() > deadline
+        """Whether the deadline passed by the wall clock or by the chain's clock.
+
+        The chain's clock (which a devnet can move forward, and which runs ahead of the wall
+        clock when blocks come faster than one a second) is read at most once a second.
+        """
+        if time.time() > deadline:
+            return True
+        read_at, chain_time = self._chain_time_cache
+        if time.monotonic() - read_at > 1.0:
+            chain_time = self.chain.latest_timestamp()
+            self._chain_time_cache = (time.monotonic(), chain_time)
+        return chain_time > deadline
 
     def participant_count(self) -> int:
         """Admitted participants, from the chain (cached for a second: read on every tick)."""

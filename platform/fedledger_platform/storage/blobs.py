@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO
 
-from eth_hash.auto import keccak
+from Crypto.Hash import keccak
 
 __all__ = ["BlobStore", "BlobStoreError", "PendingBlob", "keccak_file"]
 
@@ -34,9 +34,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _keccak256() -> keccak.Keccak_Hash:
+    """An incremental keccak256 that keeps no input.
+
+    Not eth-hash's ``keccak.new()``: its pycryptodome preimage keeps every piece passed to
+    ``update`` (to support ``copy``), i.e. the whole blob in memory while it streams to disk.
+    """
+    return keccak.new(digest_bits=256)
+
+
 def keccak_file(path: Path) -> bytes:
     """keccak256 of a file's bytes, read in 1 MiB pieces."""
-    digest = keccak.new(b"")
+    digest = _keccak256()
     with path.open("rb") as handle:
         while piece := handle.read(_PIECE):
             digest.update(piece)
@@ -51,7 +60,7 @@ class PendingBlob:
         self._limit = limit
         self.path = store.tmp_dir / f"{uuid.uuid4().hex}.part"
         self._handle: IO[bytes] | None = self.path.open("wb")
-        self._hash = keccak.new(b"")
+        self._hash = _keccak256()
         self.size = 0
 
     def write(self, piece: bytes) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
@@ -125,13 +126,13 @@ def _store(
             "not_attested",
             f"no included participant attested {fc.hash_hex(digest)} for round {round_number}",
         )
-    with service.db.session() as s:
-        if s.get(ModelRecord, fc.hash_hex(digest)) is not None:
-            return False
-    service.store_model(
-        body, round_number=round_number, uploaded_by=signer.address, nonce=signer.nonce
-    )
-    return True
+    try:
+        _, new = service.store_model(
+            body, round_number=round_number, uploaded_by=signer.address, nonce=signer.nonce
+        )
+    except IntegrityError as exc:
+        raise ApiError(409, "replayed_nonce", "the nonce was used concurrently") from exc
+    return new
 
 
 @router.put(

@@ -1,0 +1,55 @@
+"""The auditor: verify every round of a federation from the chain and the aggregator's read API.
+
+Library use (``fedledger demo`` does this on the embedded chain)::
+
+    from fedledger_platform.audit import run_audit, write_html
+
+    report = run_audit(ledger, aggregator_url, auditor_account, from_block=deployment_block)
+    write_html(report, Path("audit.html"))
+    report.exit_code  # 0 when every check passed, 1 otherwise
+
+``fedledger audit`` is the command-line front end (``fedledger_platform.audit.cli``); see
+``docs/auditing.md``.
+"""
+
+from fedledger_platform.audit.auditor import (
+    CHECKS,
+    AuditConfigError,
+    Auditor,
+    AuditReport,
+    CheckResult,
+    CheckStatus,
+    RoundAudit,
+    RoundState,
+    Verdict,
+    parse_rounds,
+    quorum_for,
+    run_audit,
+)
+from fedledger_platform.audit.report import (
+    render_html,
+    render_table,
+    to_json_text,
+    validate_explorer,
+    write_html,
+)
+
+__all__ = [
+    "CHECKS",
+    "AuditConfigError",
+    "AuditReport",
+    "Auditor",
+    "CheckResult",
+    "CheckStatus",
+    "RoundAudit",
+    "RoundState",
+    "Verdict",
+    "parse_rounds",
+    "quorum_for",
+    "render_html",
+    "render_table",
+    "run_audit",
+    "to_json_text",
+    "validate_explorer",
+    "write_html",
+]

@@ -1,0 +1,59 @@
+"""`fedledger demo` as a user runs it: one command, the embedded chain, a clean audit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fedledger_clients.cli",
+            "demo",
+            "--clients",
+            "3",
+            "--rounds",
+            "2",
+            "--out",
+            str(out),
+            "--json-report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "audit PASSED" in result.stdout
+    summary = json.loads(report.read_text())
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert summary["audit"] == {"ok": True, "failures": []}
+    assert [r["round"] for r in summary["per_round"]] == [1, 2]
+    assert all(r["participants"] == 3 and r["gas"]["total"] > 0 for r in summary["per_round"])
+    assert set(summary["balances"].values()) == {2.0}
+    assert 0.5 < summary["per_round"][-1]["test"]["accuracy"] <= 1.0
+    assert (out / "metric.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "audit.html").read_text()
+    assert "<html" in html.lower() and "http://" not in html.split("<body", 1)[0]
+
+
+def test_demo_refuses_an_unknown_task() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fedledger_clients.cli", "demo", "--task", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "unknown task 'nope'" in result.stdout + result.stderr
