@@ -88,6 +88,7 @@ class ClientConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     poll_interval_s: float = 1.0
     max_backoff_s: float = 30.0
+    long_poll_s: float = 5.0
 
     def to_toml(self, base: Path) -> str:
         """The config as TOML text with paths relative to ``base``."""
@@ -167,6 +168,7 @@ def load_client_config(path: Path) -> ClientConfig:
         "training",
         "poll_interval_s",
         "max_backoff_s",
+        "long_poll_s",
     }
     unknown = set(data) - known
     if unknown:
@@ -204,4 +206,5 @@ def load_client_config(path: Path) -> ClientConfig:
         training=training,
         poll_interval_s=float(data.get("poll_interval_s", 1.0)),
         max_backoff_s=float(data.get("max_backoff_s", 30.0)),
+        long_poll_s=float(data.get("long_poll_s", 5.0)),
     )

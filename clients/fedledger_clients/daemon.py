@@ -47,7 +47,7 @@ from fedledger_platform.aggregator.client import (
     AggregatorUnavailableError,
 )
 from fedledger_platform.errors import ChainUnavailableError, LedgerError
-from fedledger_platform.ledger import Ledger, RoundStatus
+from fedledger_platform.ledger import Ledger, RoundInfo, RoundStatus
 
 __all__ = ["ClientDaemon", "RoundLog", "protect_update"]
 
@@ -189,7 +189,7 @@ class ClientDaemon:
                 self._backoff = self.config.poll_interval_s
                 if done:
                     return
-                self._stop.wait(self.config.poll_interval_s)
+                self._wait_for_change()
             except (AggregatorUnavailableError, ChainUnavailableError) as exc:
                 delay = self._backoff * (0.5 + random.random())
                 log.warning("%s: %s; retrying in %.1f s", self.account.address[:10], exc, delay)
@@ -200,6 +200,17 @@ class ClientDaemon:
                 log.error("%s: %s", self.account.address[:10], exc)
                 self._emit("error", {"error": str(exc)})
                 self._stop.wait(max(self.config.poll_interval_s, 1.0))
+
+    def _wait_for_change(self) -> None:
+        """Block until the latest round moves on (a long-poll), or poll after an interval.
+
+        The dealer waits at most two seconds: it also watches for newly admitted participants.
+        """
+        if self._last_seen is None or self.config.long_poll_s <= 0:
+            self._stop.wait(self.config.poll_interval_s)
+            return
+        wait_s = min(self.config.long_poll_s, 2.0) if self._dealer else self.config.long_poll_s
+        self.client.current_round(after=self._last_seen, wait_s=wait_s)
 
     def step(self, *, max_rounds: int | None = None, until_done: bool = True) -> bool:
         """One poll: do whatever the latest round asks of this participant.
@@ -223,14 +234,19 @@ class ClientDaemon:
             self._emit("key", {})
         latest = self.client.current_round()
         seen = (int(latest["number"]), str(latest["phase"])) if latest else (0, "none")
-        if seen == self._last_seen:  # nothing moved since the last complete step
+        if seen == self._last_seen or seen[1] == "closing":
+            # Nothing moved since the last complete step, or the aggregator is summing: no
+            # participant owes anything until the round is closed on chain.
+            self._last_seen = seen
             return self._done(seen[0], max_rounds, until_done)
-        # Finish any round we took part in that has closed (oldest first), then the current one.
+        # Finish any round we took part in that has closed (oldest first), then the latest.
+        # The aggregator's round number is only a hint of where to look: every step below
+        # reads the round's state from the chain before acting on it.
         for number in sorted(self._rounds):
             entry = self._rounds[number]
             if entry.committed and not entry.finished:
                 self._advance(number)
-        current = self.ledger.current_round()
+        current = seen[0]
         if current >= 1:
             self._advance(current)
         self._last_seen = seen
@@ -257,20 +273,20 @@ class ClientDaemon:
         return entry is None or entry.finished or not entry.committed
 
     def _advance(self, number: int) -> None:
-        info = self.ledger.get_round(number)
+        info = self.ledger.get_round(number)  # read once per step, handed down
         entry = self._rounds.get(number)
         if info.status is RoundStatus.OPEN:
             if entry is None or not entry.uploaded:
-                self._submit(number)
+                self._submit(number, info)
         elif info.status in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
             if entry is not None and entry.committed and not entry.finished:
-                self._finish(number)
+                self._finish(number, info)
         elif info.status is RoundStatus.FAILED and entry is not None and not entry.finished:
             entry.finished = True
             self._save_state()
             self._emit("failed", {"round": number})
 
-    def _submit(self, number: int) -> None:
+    def _submit(self, number: int, info: RoundInfo) -> None:
         entry = self._rounds.setdefault(number, RoundLog(round=number))
         path = self._blob_path(number)
         on_chain = self.ledger.update_commitment(number, self.account.address)
@@ -282,14 +298,14 @@ class ClientDaemon:
                 f"in {self.state_dir}; this update cannot be uploaded"
             )
         else:
-            blob = self._train_and_encrypt(number, entry)
+            blob = self._train_and_encrypt(number, entry, info)
             # Persist before committing: after a crash the committed bytes can still be uploaded.
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(blob)
             tmp.replace(path)
         digest = fc.keccak256(blob)
         entry.update_hash = fc.hash_hex(digest)
-        submitted = self.participant.submit(number, blob, digest=digest)
+        submitted = self.participant.submit(number, blob, digest=digest, on_chain=on_chain)
         entry.committed = True
         entry.uploaded = True
         self._save_state()
@@ -304,8 +320,8 @@ class ClientDaemon:
             },
         )
 
-    def _train_and_encrypt(self, number: int, entry: RoundLog) -> bytes:
-        base = self.participant.base_model(number)
+    def _train_and_encrypt(self, number: int, entry: RoundLog, info: RoundInfo) -> bytes:
+        base = self.participant.base_model(number, info)
         started = time.perf_counter()
         result = self.task.local_update(
             base.state,
@@ -325,7 +341,7 @@ class ClientDaemon:
         self._emit("trained", {"round": number, "seconds": entry.train_s, "weight": result.weight})
         return self.participant.encrypt(base, result, aggregation=self.task.aggregation)
 
-    def _finish(self, number: int) -> None:
+    def _finish(self, number: int, info: RoundInfo) -> None:
         entry = self._rounds[number]
         if not self.ledger.is_included(number, self.account.address):
             # Committed but left out (e.g. uploaded after the deadline): nothing to attest.
@@ -333,9 +349,14 @@ class ClientDaemon:
             self._save_state()
             self._emit("excluded", {"round": number})
             return
-        base = self.participant.base_model(number)
+        base = self.participant.base_model(number, info)
         outcome = self.participant.finish(
-            number, base, aggregation=self.task.aggregation, next_state=self.task.next_state
+            number,
+            base,
+            aggregation=self.task.aggregation,
+            next_state=self.task.next_state,
+            info=info,
+            included=True,
         )
         entry.finished = True
         entry.model_hash = fc.hash_hex(outcome.model_hash)

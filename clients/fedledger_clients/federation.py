@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,9 @@ class FederationSpec:
     clip_norm: float = 0.0
     local_epochs: int | None = None
     evaluate: bool = True  # evaluate each published model on the task's test split
+    #: Run each client daemon in its own process (not on the embedded chain, which lives in
+    #: this process): no shared interpreter lock, as separate machines would be.
+    client_processes: bool = False
 
 
 @dataclass
@@ -151,6 +155,10 @@ def run_federation(
     needs its read API); its return value is kept in ``run.extra["on_complete"]``.
     """
     emit = progress or (lambda _kind, _data: None)
+    if spec.client_processes and spec.chain == "embedded":
+        raise ConfigurationError(
+            "client processes need a chain outside this process: use chain='hardhat' or a URL"
+        )
     out = spec.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -221,9 +229,22 @@ def run_federation(
                 )
                 for i, (account, client) in enumerate(zip(accounts, clients, strict=True))
             ]
-            setup_s = time.perf_counter() - started
             reader = AggregatorClient(server.url, scope=scope)
-            timings = _run_daemons(daemons, reader, spec, emit)
+            if spec.client_processes:
+                setup_s = time.perf_counter() - started
+                timings = _run_processes(
+                    [d.config for d in daemons],
+                    accounts,
+                    chain=chain,
+                    ledger=ledger,
+                    watcher=reader,
+                    spec=spec,
+                    emit=emit,
+                )
+                daemons = [_replay_state(d) for d in daemons]
+            else:
+                setup_s = time.perf_counter() - started
+                timings = _run_daemons(daemons, reader, spec, emit)
             summaries = []
             final_state: State = {}
             gas = _gas_by_round(ledger, deployment.block_number)
@@ -270,13 +291,113 @@ def run_federation(
             return run
 
 
+def _client_process(config: ClientConfig, key: bytes, chain_url: str, ledger_address: str) -> None:
+    """Body of a client process: connect, load this shard, run the daemon to the end."""
+    logging.basicConfig(level=logging.WARNING)
+    chain = connect(chain_url)
+    account = Account.from_key(key)
+    ledger = Ledger(chain, ledger_address)
+    client = AggregatorClient(
+        config.aggregator, account=account, scope=fc.RequestScope(chain.chain_id, ledger_address)
+    )
+    ClientDaemon(config, account=account, ledger=ledger, client=client).run(until_done=True)
+
+
+def _replay_state(daemon: ClientDaemon) -> ClientDaemon:
+    """A fresh daemon object reading what the process wrote to the shared state folder."""
+    return ClientDaemon(
+        daemon.config,
+        account=daemon.account,
+        ledger=daemon.ledger,
+        client=daemon.client,
+        task=daemon.task,
+    )
+
+
+def _run_processes(
+    configs: list[ClientConfig],
+    accounts: list[LocalAccount],
+    *,
+    chain: Chain,
+    ledger: Ledger,
+    watcher: AggregatorClient,
+    spec: FederationSpec,
+    emit: Progress,
+) -> dict[int, float]:
+    """Run every daemon in its own (spawned) process; returns each round's wall time."""
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(
+            target=_client_process,
+            args=(config, bytes(account.key), chain.target, ledger.address),
+            name=f"client-{i + 1}",
+            daemon=True,
+        )
+        for i, (config, account) in enumerate(zip(configs, accounts, strict=True))
+    ]
+    for process in processes:
+        process.start()
+    try:
+        timings = _watch_rounds(
+            watcher, spec, emit, alive=lambda: any(p.is_alive() for p in processes)
+        )
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.terminate()
+    failed = [p.name for p in processes if p.exitcode != 0]
+    if failed:
+        raise ConfigurationError(f"client processes failed: {', '.join(failed)}")
+    return timings
+
+
+def _watch_rounds(
+    watcher: AggregatorClient,
+    spec: FederationSpec,
+    emit: Progress,
+    *,
+    alive: Callable[[], bool],
+    failed: Callable[[], bool] = lambda: False,
+) -> dict[int, float]:
+    """Follow the rounds through the aggregator's long-poll until ``alive`` turns false.
+
+    Returns each round's wall time from opening to publication.
+    """
+    opened: dict[int, float] = {}
+    published: dict[int, float] = {}
+    seen: tuple[int, str] = (0, "none")
+    deadline = time.monotonic() + spec.rounds * (spec.round_timeout_s + 60)
+    while alive() and not failed() and time.monotonic() < deadline:
+        latest = watcher.current_round(after=seen, wait_s=0.5)
+        now = time.perf_counter()
+        if latest is None:
+            continue
+        number, phase = int(latest["number"]), str(latest["phase"])
+        seen = (number, phase)
+        if number not in opened:
+            opened[number] = now
+            emit("round", {"round": number, "phase": "open"})
+        if phase == "published" and number not in published:
+            published[number] = now
+            emit("round", {"round": number, "phase": "published"})
+        for earlier in opened:  # a round whose publication the next opening overtook
+            if earlier < number and earlier not in published:
+                published[earlier] = now
+                emit("round", {"round": earlier, "phase": "published"})
+    end = time.perf_counter()
+    for number in opened:
+        published.setdefault(number, end)
+    return {n: published[n] - opened[n] for n in opened}
+
+
 def _run_daemons(
     daemons: list[ClientDaemon], watcher: AggregatorClient, spec: FederationSpec, emit: Progress
 ) -> dict[int, float]:
     """Run every daemon in a thread; returns each round's wall time (open → published).
 
-    Round phases are watched through the aggregator's API (a database read on its side), so
-    the watching itself adds no load on the chain.
+    Round phases are watched through the aggregator's long-poll, so the watching itself adds
+    no load on the chain.
     """
     errors: list[BaseException] = []
 
@@ -292,35 +413,20 @@ def _run_daemons(
     ]
     for thread in threads:
         thread.start()
-    opened: dict[int, float] = {}
-    published: dict[int, float] = {}
-    deadline = time.monotonic() + spec.rounds * (spec.round_timeout_s + 60)
-    while any(t.is_alive() for t in threads):
-        if time.monotonic() > deadline or errors:
-            break
-        latest = watcher.current_round()
-        now = time.perf_counter()
-        if latest is not None:
-            number, phase = int(latest["number"]), str(latest["phase"])
-            if number not in opened:
-                opened[number] = now
-                emit("round", {"round": number, "phase": "open"})
-            if phase == "published" and number not in published:
-                published[number] = now
-                emit("round", {"round": number, "phase": "published"})
-            for earlier in opened:  # a round we did not see published before the next opened
-                if earlier < number:
-                    published.setdefault(earlier, now)
-        time.sleep(0.02)
-    for daemon in daemons:
-        daemon.stop()
-    for thread in threads:
-        thread.join(30)
-    if errors:
-        raise errors[0]
-    if any(t.is_alive() for t in threads):
-        raise ConfigurationError("client daemons did not finish in time")
-    end = time.perf_counter()
-    for number in opened:
-        published.setdefault(number, end)
-    return {n: published[n] - opened[n] for n in opened}
+    try:
+        return _watch_rounds(
+            watcher,
+            spec,
+            emit,
+            alive=lambda: any(t.is_alive() for t in threads),
+            failed=lambda: bool(errors),
+        )
+    finally:
+        for daemon in daemons:
+            daemon.stop()
+        for thread in threads:
+            thread.join(30)
+        if errors:
+            raise errors[0]
+        if any(t.is_alive() for t in threads):
+            raise ConfigurationError("client daemons did not finish in time")

@@ -27,7 +27,7 @@ import fedledger_crypto as fc
 from fedledger_clients.tasks.base import AggregateResult, Aggregation, LocalResult, State
 from fedledger_platform.aggregator.client import AggregatorClient, AggregatorError
 from fedledger_platform.errors import ContractRevertError, FedledgerError
-from fedledger_platform.ledger import Ledger, RoundStatus
+from fedledger_platform.ledger import Ledger, RoundInfo, RoundStatus
 from fedledger_platform.modelfile import ModelFile, decode_model, encode_model
 
 __all__ = ["Participant", "ProtocolError", "RoundOutcome", "SubmittedUpdate"]
@@ -141,9 +141,12 @@ class Participant:
 
     # ------------------------------------------------------------------ rounds
 
-    def base_model(self, round_number: int) -> ModelFile:
-        """The round's base model, fetched and checked against the on-chain base hash."""
-        info = self.ledger.get_round(round_number)
+    def base_model(self, round_number: int, info: RoundInfo | None = None) -> ModelFile:
+        """The round's base model, fetched and checked against the on-chain base hash.
+
+        ``info`` is the round as just read from the chain, when the caller has it.
+        """
+        info = info or self.ledger.get_round(round_number)
         if info.status is RoundStatus.NONE:
             raise ProtocolError(f"round {round_number} was never opened on chain")
         blob = self.client.model(info.base_model_hash)
@@ -167,7 +170,12 @@ class Participant:
         )
 
     def submit(
-        self, round_number: int, blob: bytes, *, digest: bytes | None = None
+        self,
+        round_number: int,
+        blob: bytes,
+        *,
+        digest: bytes | None = None,
+        on_chain: bytes | None = None,
     ) -> SubmittedUpdate:
         """Commit ``keccak256(blob)`` on chain (unless already committed) and upload ``blob``.
 
@@ -175,10 +183,12 @@ class Participant:
         matches, and the aggregator answers an identical re-upload with the same receipt. A
         different commitment already on chain (an earlier attempt with other bytes) is refused:
         the participant must re-upload the bytes it committed to. ``digest`` is
-        ``keccak256(blob)`` when the caller already has it.
+        ``keccak256(blob)`` and ``on_chain`` this participant's commitment for the round, when
+        the caller already read them.
         """
         digest = fc.keccak256(blob) if digest is None else digest
-        on_chain = self.ledger.update_commitment(round_number, self.address)
+        if on_chain is None:
+            on_chain = self.ledger.update_commitment(round_number, self.address)
         committed_now = False
         if on_chain == bytes(32):
             self.ledger.commit_update(self.account, round_number, digest)
@@ -198,9 +208,15 @@ class Participant:
         *,
         aggregation: Aggregation,
         next_state: Callable[[State, AggregateResult], State],
+        info: RoundInfo | None = None,
+        included: bool | None = None,
     ) -> RoundOutcome:
-        """Decrypt the round's aggregate, build and attest the next model, upload its bytes."""
-        info = self.ledger.get_round(round_number)
+        """Decrypt the round's aggregate, build and attest the next model, upload its bytes.
+
+        ``info`` (the round) and ``included`` (whether this participant is in it) may be passed
+        when the caller just read them from the chain.
+        """
+        info = info or self.ledger.get_round(round_number)
         if info.status not in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
             raise ProtocolError(f"round {round_number} is {info.status.name}, not closed")
         blob = self.client.aggregate(round_number)
@@ -228,7 +244,9 @@ class Participant:
         )
         model_hash = fc.keccak256(model_bytes)
         attested_now = False
-        if self.ledger.is_included(round_number, self.address):
+        if included is None:
+            included = self.ledger.is_included(round_number, self.address)
+        if included:
             if not self.ledger.has_attested(round_number, self.address):
                 try:
                     self.ledger.attest_model(self.account, round_number, model_hash)

@@ -13,6 +13,7 @@ from harness import Federation, local_result, wait_for
 import fedledger_crypto as fc
 from fedledger_clients.participant import mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
+from fedledger_platform.aggregator.client import AggregatorError
 from fedledger_platform.ledger import RoundStatus
 from fedledger_platform.modelfile import decode_model
 
@@ -129,3 +130,38 @@ def test_concurrent_stores_of_the_same_model_are_idempotent(
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sorted(new for _, new in results) == [False] * 7 + [True]  # type: ignore[misc]
     assert federation.client(server).model(fc.keccak256(data)).data == data
+
+
+def test_long_poll_answers_as_soon_as_the_round_moves(
+    federation: Federation, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
+    client = federation.client(server)
+    # Nothing opened yet (no parameters on chain): a long-poll waits out its time, then answers.
+    started = time.monotonic()
+    assert client.current_round(after=(0, "none"), wait_s=0.6) is None
+    assert 0.5 <= time.monotonic() - started < 5
+    # A long-poll already waiting when round 1 opens answers right away, with the new round.
+    answer: list[object] = []
+    poller = threading.Thread(
+        target=lambda: answer.append(
+            (time.monotonic(), client.current_round(after=(0, "none"), wait_s=25))
+        )
+    )
+    poller.start()
+    time.sleep(0.3)
+    federation.join(server)  # the dealer commits the parameters: the aggregator opens round 1
+    poller.join(30)
+    ((answered_at, latest),) = answer  # type: ignore[misc]
+    assert latest is not None and latest["number"] == 1 and latest["phase"] == "open"
+    assert answered_at - started < 20  # well before the 25 s wait ran out
+    # An `after` that is already stale answers at once.
+    started = time.monotonic()
+    assert client.current_round(after=(0, "none"), wait_s=25)["number"] == 1  # type: ignore[index]
+    assert time.monotonic() - started < 2
+    with pytest.raises(AggregatorError) as info:
+        client._request("GET", "/v1/rounds/current", params={"after": "x", "wait_s": 1})
+    assert info.value.status == 400

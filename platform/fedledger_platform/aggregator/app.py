@@ -7,6 +7,7 @@ AGGREGATOR_ROLE. OpenAPI is served at ``/openapi.json`` and the interactive docs
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await run_in_threadpool(build_service, settings, ledger=ledger, account=account)
+        service.round_signal.bind(asyncio.get_running_loop())
         model = initial_model
         if model is None and settings.initial_model is not None:
             model = settings.initial_model.read_bytes()

@@ -213,10 +213,19 @@ class AggregatorClient:
         result: list[dict[str, Any]] = self._json("GET", "/v1/rounds")
         return result
 
-    def current_round(self) -> dict[str, Any] | None:
-        """``GET /v1/rounds/current``; ``None`` before the first round."""
+    def current_round(
+        self, *, after: tuple[int, str] | None = None, wait_s: float = 0.0
+    ) -> dict[str, Any] | None:
+        """``GET /v1/rounds/current``; ``None`` before the first round.
+
+        With ``after`` (a ``(number, phase)`` seen before) the server answers as soon as the
+        latest round differs from it, or after ``wait_s`` seconds (a long-poll).
+        """
+        params: dict[str, Any] | None = None
+        if after is not None:
+            params = {"after": f"{after[0]}:{after[1]}", "wait_s": wait_s}
         try:
-            result: dict[str, Any] = self._json("GET", "/v1/rounds/current")
+            result: dict[str, Any] = self._json("GET", "/v1/rounds/current", params=params)
         except AggregatorError as exc:
             if exc.status == 404:
                 return None

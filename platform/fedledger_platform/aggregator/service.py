@@ -14,6 +14,7 @@ CKKS sums serialize deterministically, so a resumed round produces the same aggr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -42,7 +43,7 @@ from fedledger_platform.storage import (
 )
 from fedledger_platform.storage.blobs import PendingBlob, keccak_file
 
-__all__ = ["AggregatorService", "UpdateReceipt"]
+__all__ = ["AggregatorService", "RoundSignal", "UpdateReceipt"]
 
 log = logging.getLogger("fedledger.aggregator")
 
@@ -60,6 +61,38 @@ class UpdateReceipt:
     update_hash: str
     size: int
     received_at: int
+
+
+class RoundSignal:
+    """Wakes the long-polls of ``GET /v1/rounds/current`` when a round changes phase.
+
+    The coordinator thread calls :meth:`notify`; waiters on the event loop hold the event that
+    was current *before* they read the round, so a change between their read and their wait is
+    never missed.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the server's event loop (at start-up)."""
+        self._loop = loop
+        self._event = asyncio.Event()
+
+    def current(self) -> asyncio.Event | None:
+        """The event the next change will set (``None`` before :meth:`bind`)."""
+        return self._event
+
+    def notify(self) -> None:
+        """Thread-safe: wake every waiter."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        fired, self._event = self._event, asyncio.Event()
+        if fired is not None:
+            fired.set()
 
 
 class _RunningRound:
@@ -97,11 +130,14 @@ class AggregatorService:
         self._lock = threading.RLock()  # guards acceptance, closing and the running sums
         self._running: dict[int, _RunningRound] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()  # run the coordinator now (an update or model arrived)
+        self.round_signal = RoundSignal()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.status_note = "starting"
         self._participants_cache: tuple[float, int] = (0.0, 0)
         self._chain_time_cache: tuple[float, int] = (0.0, 0)
+        self._admitted: dict[str, float] = {}
         self._params_committed = False
 
     # ------------------------------------------------------------------ start-up
@@ -132,6 +168,7 @@ class AggregatorService:
     def stop(self) -> None:
         """Stop the coordinator thread."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
 
@@ -215,6 +252,7 @@ class AggregatorService:
                 )
                 if nonce is not None:
                     s.add(nonce)
+            self._wake.set()  # attested bytes arrived: the round may be published now
         except IntegrityError:
             with self.db.session() as s:
                 if s.get(ModelRecord, name) is None:
@@ -262,7 +300,7 @@ class AggregatorService:
         into the store, the row and nonce committed, and the blob added into the running sum.
         Any rejection leaves the database, the blob store and the sum unchanged.
         """
-        if not self.ledger.is_participant(participant):
+        if not self.is_admitted(participant):
             raise ApiError(403, "not_admitted", f"{participant} is not an admitted participant")
         name = _hex(digest)
         # Cheap checks first, without the lock; they are repeated under it below.
@@ -313,6 +351,7 @@ class AggregatorService:
                 self._recover()
                 raise
             running.participants.add(participant)
+        self._wake.set()  # the round may be complete: let the coordinator close it now
         log.info("round %d: accepted %s from %s", round_number, name[:10], participant)
         return self._receipt(update), True
 
@@ -356,8 +395,9 @@ class AggregatorService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            progressed = False
             try:
-                self.tick()
+                progressed = self.tick()
                 self.last_error = None
             except ChainUnavailableError as exc:
                 self.last_error = f"chain unavailable: {exc}"
@@ -365,7 +405,10 @@ class AggregatorService:
             except Exception as exc:  # keep coordinating; the error is visible in /v1/health
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("round coordinator step failed")
-            self._stop.wait(self.settings.poll_interval_s)
+            if progressed:
+                continue  # a round changed phase: take the next step at once
+            self._wake.wait(self.settings.poll_interval_s)
+            self._wake.clear()
 
     def now(self) -> int:
         """The later of wall-clock time and the chain's latest block time."""
@@ -385,6 +428,20 @@ class AggregatorService:
             self._chain_time_cache = (time.monotonic(), chain_time)
         return chain_time > deadline
 
+    def is_admitted(self, address: str) -> bool:
+        """Admission on chain; a positive answer is reused for two seconds.
+
+        Reuse is safe for uploads: acceptance also needs the participant's on-chain commitment
+        for the round, which only an admitted account could make.
+        """
+        now = time.monotonic()
+        if self._admitted.get(address, 0.0) > now:
+            return True
+        admitted = self.ledger.is_participant(address)
+        if admitted:
+            self._admitted[address] = now + 2.0
+        return admitted
+
     def participant_count(self) -> int:
         """Admitted participants, from the chain (cached for a second: read on every tick)."""
         read_at, count = self._participants_cache
@@ -393,10 +450,20 @@ class AggregatorService:
             self._participants_cache = (time.monotonic(), count)
         return count
 
-    def tick(self) -> None:
-        """One coordination step: reconcile with the chain and advance the latest round."""
+    def _latest(self) -> RoundRecord | None:
         with self.db.session() as s:
-            latest = s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
+            return s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
+
+    def tick(self) -> bool:
+        """One coordination step; returns whether the latest round changed (number or phase)."""
+        before = self._latest()
+        key_before = (before.number, before.phase) if before else None
+        self._step(before)
+        after = self._latest()
+        return ((after.number, after.phase) if after else None) != key_before
+
+    def _step(self, latest: RoundRecord | None) -> None:
+        """Reconcile with the chain and advance the latest round."""
         if latest is None or RoundPhase(latest.phase) in (RoundPhase.PUBLISHED, RoundPhase.FAILED):
             # About to open a round: first adopt any round the chain has and we do not (a
             # crash right after openRound, or another replica).
@@ -440,6 +507,7 @@ class AggregatorService:
         )
         with self.db.session() as s:
             s.merge(record)
+        self.round_signal.notify()
         return record
 
     def _maybe_open(self, number: int, *, previous: RoundRecord | None) -> None:
@@ -497,6 +565,7 @@ class AggregatorService:
                     opened_at=int(time.time()),
                 )
             )
+        self.round_signal.notify()
         self.status_note = f"round {number} open"
         log.info("round %d opened on %s (deadline %d)", number, base[:10], deadline)
 
@@ -524,6 +593,7 @@ class AggregatorService:
                     return
                 row.phase = RoundPhase.CLOSING
                 record = row
+            self.round_signal.notify()
             self._close(record)
         elif expired:
             self._fail(
@@ -568,6 +638,7 @@ class AggregatorService:
             row.close_tx = close_tx or row.close_tx
             row.close_gas = gas if gas is not None else row.close_gas
             row.closed_at = int(time.time())
+        self.round_signal.notify()
         with self._lock:
             self._running.pop(record.number, None)
         log.info("round %d closed with %d updates", record.number, len(included))
@@ -581,6 +652,7 @@ class AggregatorService:
                 row.phase = RoundPhase.PUBLISHED
                 row.published_model_hash = _hex(info.published_model_hash)
                 row.published_at = int(time.time())
+            self.round_signal.notify()
             log.info("round %d published %s", record.number, _hex(info.published_model_hash)[:10])
         elif info.status is RoundStatus.FAILED:
             self._mark_failed(record.number, "failed on chain")
@@ -601,6 +673,7 @@ class AggregatorService:
             assert row is not None
             row.phase = RoundPhase.FAILED
             row.failure_reason = reason
+        self.round_signal.notify()
         with self._lock:
             self._running.pop(number, None)
         log.warning("round %d failed: %s", number, reason)

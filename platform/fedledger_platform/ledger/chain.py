@@ -8,7 +8,8 @@ URL: a Hardhat node, a testnet, an L2.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -19,9 +20,10 @@ from web3.types import RPCEndpoint, RPCResponse, Wei
 from fedledger_platform.accounts import DEVNET_CHAIN_IDS, development_accounts
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError
 
-__all__ = ["EMBEDDED", "Chain", "LockedTesterProvider", "connect"]
+__all__ = ["EMBEDDED", "PRIORITY_FEE", "Chain", "LockedTesterProvider", "connect"]
 
 EMBEDDED = "embedded"
+PRIORITY_FEE = 10**9
 _TESTER_FAUCET_INDEX = 20  # eth-tester's first genesis account within development_accounts()
 _HARDHAT_FAUCET_INDEX = 0
 
@@ -32,11 +34,18 @@ class LockedTesterProvider(EthereumTesterProvider):
     def __init__(self, tester: EthereumTester) -> None:
         super().__init__(tester)
         self._lock = threading.RLock()
+        self._chain_id: Any = None
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        """Forward one JSON-RPC request under the lock."""
+        """Forward one JSON-RPC request under the lock (the chain id is answered from memory:
+        web3's validation asks for it before every call and transaction)."""
+        if method == "eth_chainId" and self._chain_id is not None:
+            return {"jsonrpc": "2.0", "id": 0, "result": self._chain_id}
         with self._lock:
-            return super().make_request(method, params)
+            response = super().make_request(method, params)
+        if method == "eth_chainId" and "result" in response:
+            self._chain_id = response["result"]
+        return response
 
 
 @dataclass
@@ -47,6 +56,39 @@ class Chain:
     chain_id: int
     target: str  # "embedded" or the JSON-RPC URL
     tester: EthereumTester | None = None
+    _nonces: dict[str, int] = field(default_factory=dict, repr=False)
+    _nonce_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _fee: tuple[float, int] = (0.0, 0)
+
+    def next_nonce(self, address: str) -> int:
+        """The nonce for ``address``'s next transaction, tracked locally after the first read.
+
+        Callers send one transaction at a time per account (``Ledger`` holds a lock per sender)
+        and call :meth:`forget_nonce` after any failure to send, which re-reads it.
+        """
+        with self._nonce_lock:
+            nonce = self._nonces.get(address)
+            if nonce is None:
+                nonce = int(self.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+            self._nonces[address] = nonce + 1
+            return nonce
+
+    def forget_nonce(self, address: str) -> None:
+        """Re-read ``address``'s nonce from the chain before its next transaction."""
+        with self._nonce_lock:
+            self._nonces.pop(address, None)
+
+    def max_fee(self) -> int:
+        """``2 × base fee + priority fee``, with the base fee read at most every 5 seconds.
+
+        The base fee can rise by at most 12.5 % per block, so twice a recent value stays above
+        it for several blocks.
+        """
+        read_at, base_fee = self._fee
+        if time.monotonic() - read_at > 5.0:
+            base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+            self._fee = (time.monotonic(), base_fee)
+        return 2 * base_fee + PRIORITY_FEE
 
     @property
     def is_embedded(self) -> bool:
@@ -87,20 +129,22 @@ class Chain:
         """Send ``amount_wei`` to ``address`` from ``sender`` (the faucet by default)."""
         sender = sender or self.faucet()
         w3 = self.w3
-        block = w3.eth.get_block("latest")
-        base_fee = int(block.get("baseFeePerGas", 0))
         tx: dict[str, Any] = {
             "to": Web3.to_checksum_address(address),
             "value": Wei(amount_wei),
             "gas": 21_000,
-            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
-            "maxFeePerGas": Wei(2 * base_fee + 10**9),
-            "maxPriorityFeePerGas": Wei(10**9),
+            "nonce": self.next_nonce(sender.address),
+            "maxFeePerGas": Wei(self.max_fee()),
+            "maxPriorityFeePerGas": Wei(PRIORITY_FEE),
             "chainId": self.chain_id,
             "type": 2,
         }
         signed = sender.sign_transaction(tx)
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        try:
+            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception:
+            self.forget_nonce(sender.address)
+            raise
         w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05)
 
 
@@ -114,7 +158,16 @@ def connect(target: str = EMBEDDED, *, timeout_s: float = 30.0) -> Chain:
         raise ConfigurationError(
             f"chain target {target!r} is neither 'embedded' nor an http(s) JSON-RPC URL"
         )
-    w3 = Web3(Web3.HTTPProvider(target, request_kwargs={"timeout": timeout_s}))
+    # Cache the requests whose answers never change (eth_chainId): web3's validation asks for
+    # the chain id before every call and transaction, which otherwise doubles the traffic.
+    w3 = Web3(
+        Web3.HTTPProvider(
+            target,
+            request_kwargs={"timeout": timeout_s},
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+        )
+    )
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:  # requests/urllib3 connection errors, HTTP errors, bad JSON

@@ -111,7 +111,7 @@ async def model_info(model_hash: str, service: ServiceDep) -> ModelPublic:
 def _store(
     service: AggregatorService, signer: Signer, digest: bytes, round_number: int, body: bytes
 ) -> bool:
-    if not service.ledger.is_participant(signer.address):
+    if not service.is_admitted(signer.address):
         raise ApiError(403, "not_admitted", f"{signer.address} is not an admitted participant")
     if fc.keccak256(body) != digest:
         raise ApiError(

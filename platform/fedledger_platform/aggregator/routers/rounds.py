@@ -3,9 +3,11 @@ for auditors only."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -82,9 +84,42 @@ async def rounds(service: ServiceDep) -> list[RoundPublic]:
     return await run_in_threadpool(_rounds, service)
 
 
+def _round_key(service: AggregatorService) -> str:
+    with service.db.session() as s:
+        record = s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
+    return f"{record.number}:{record.phase}" if record else "0:none"
+
+
 @router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
-async def current_round(service: ServiceDep) -> RoundPublic:
-    """The most recent round, whatever its phase."""
+async def current_round(
+    service: ServiceDep,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{1,10}:[a-z]{1,16}$",
+            description="long-poll: answer once the latest round is no longer `NUMBER:PHASE`",
+        ),
+    ] = None,
+    wait_s: Annotated[
+        float, Query(ge=0, le=30, description="long-poll: wait at most this long for a change")
+    ] = 0.0,
+) -> RoundPublic:
+    """The most recent round, whatever its phase.
+
+    With ``after`` (the ``number:phase`` the caller last saw) and ``wait_s``, the answer comes
+    as soon as the round changes, or after ``wait_s`` seconds with the unchanged round: clients
+    learn of every phase change at once without polling.
+    """
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while after is not None:
+        event = service.round_signal.current()  # taken before the read: no change is missed
+        if await run_in_threadpool(_round_key, service) != after or event is None:
+            break
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), remaining)
     return await run_in_threadpool(_round, service, None)
 
 
