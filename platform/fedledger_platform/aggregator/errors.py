@@ -11,6 +11,8 @@ Body: ``{"error": {"status": 409, "code": "round_not_open", "message": "..."}}``
 | 409 | ``duplicate``, ``round_not_open``, ``replayed_nonce`` |
 | 413 | ``too_large`` |
 | 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested`` |
+| 500 | ``internal_error`` (a bug: the server log has the traceback) |
+| 502 | ``chain_error`` (the chain refused a read or transaction) |
 | 503 | ``chain_unavailable``, ``not_ready`` (retry later; ``Retry-After`` is set) |
 """
 
@@ -21,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fedledger_platform.errors import ChainUnavailableError
+from fedledger_platform.errors import ChainUnavailableError, LedgerError
 
 __all__ = ["ApiError", "install_error_handlers"]
 
@@ -54,6 +56,18 @@ def install_error_handlers(app: FastAPI) -> None:
             _body(503, "chain_unavailable", f"the chain is unreachable, retry later: {exc}"),
             503,
             {"Retry-After": "2"},
+        )
+
+    @app.exception_handler(LedgerError)
+    async def _chain_error(_: Request, exc: LedgerError) -> JSONResponse:
+        return JSONResponse(_body(502, "chain_error", f"the chain refused a request: {exc}"), 502)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Logged with its traceback by Starlette; the client gets JSON, never an HTML page.
+        return JSONResponse(
+            _body(500, "internal_error", f"unexpected {type(exc).__name__}; see the server log"),
+            500,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -394,10 +394,14 @@ class AggregatorService:
     # ------------------------------------------------------------------ coordinator
 
     def _run(self) -> None:
+        purged_at = 0.0
         while not self._stop.is_set():
             progressed = False
             try:
                 progressed = self.tick()
+                if time.monotonic() - purged_at > 60:
+                    self.purge_nonces()
+                    purged_at = time.monotonic()
                 self.last_error = None
             except ChainUnavailableError as exc:
                 self.last_error = f"chain unavailable: {exc}"
@@ -678,7 +682,17 @@ class AggregatorService:
             self._running.pop(number, None)
         log.warning("round %d failed: %s", number, reason)
 
+    def use_nonce(self, nonce: NonceRecord) -> None:
+        """Record the nonce of an authorized read (a signed GET) so it cannot be replayed."""
+        try:
+            with self.db.session() as s:
+                s.add(nonce)
+        except IntegrityError as exc:
+            raise ApiError(
+                409, "replayed_nonce", f"nonce {nonce.nonce} was already used by {nonce.address}"
+            ) from exc
+
     def purge_nonces(self) -> None:
-        """Forget nonces whose window has passed."""
+        """Forget nonces whose window has passed (a replay of them fails the timestamp check)."""
         with self.db.session() as s:
             s.execute(delete(NonceRecord).where(NonceRecord.expires_at < int(time.time())))

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.errors import ApiError
 from fedledger_platform.aggregator.schemas import ErrorBody
 from fedledger_platform.aggregator.service import AggregatorService
+from fedledger_platform.storage.blobs import PendingBlob
 
-__all__ = ["ERRORS", "blob_response", "parse_hash", "read_body", "require_signature_headers"]
+__all__ = [
+    "ERRORS",
+    "blob_response",
+    "parse_hash",
+    "read_body",
+    "receive_blob",
+    "require_signature_headers",
+]
 
 #: OpenAPI documentation of the error body for the statuses a route can return.
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -61,6 +70,37 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(413, "too_large", f"body exceeds {limit} bytes")
         parts.append(piece)
     return b"".join(parts)
+
+
+async def receive_blob(
+    request: Request, service: AggregatorService, limit: int, what: str
+) -> tuple[PendingBlob, bytes]:
+    """Stream a signed request's body to a temporary file while hashing it.
+
+    Refuses an unsigned request (401) before reading the body, and more than ``limit`` bytes
+    (413) without holding them; returns the pending blob and the body's keccak256. The caller
+    must ``discard()`` the pending blob unless it moved it into the store.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise ApiError(400, "malformed_request", "Content-Length is not a number")
+    if declared is not None and int(declared) > limit:
+        raise ApiError(413, "too_large", f"{what} of {declared} bytes exceeds {limit} bytes")
+    require_signature_headers(request)
+    pending = service.blobs.pending(limit)
+    try:
+        try:
+            async for piece in request.stream():
+                pending.write(piece)
+        except OverflowError:
+            raise ApiError(413, "too_large", f"{what} exceeds {limit} bytes") from None
+        digest = await run_in_threadpool(pending.finish)
+        if pending.size == 0:
+            raise ApiError(400, "malformed_blob", f"empty body: the body must be the {what}")
+    except BaseException:
+        pending.discard()
+        raise
+    return pending, digest
 
 
 def blob_response(

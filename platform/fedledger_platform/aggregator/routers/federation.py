@@ -7,6 +7,7 @@ import time
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
@@ -80,20 +81,26 @@ def _publish_parameters(service: AggregatorService, signer: Signer, body: bytes)
         raise ApiError(
             422, "commitment_mismatch", "keccak256 of the parameters differs from the on-chain hash"
         )
-    with service.db.session() as s:
-        if s.get(ParametersRecord, 1) is not None:
-            return False
-        s.add(
-            ParametersRecord(
-                id=1,
-                params_id=service.params.id,
-                data=body,
-                hash=fc.hash_hex(digest),
-                published_by=signer.address,
-                published_at=int(time.time()),
+    try:
+        with service.db.session() as s:
+            if s.get(ParametersRecord, 1) is not None:
+                return False
+            s.add(
+                ParametersRecord(
+                    id=1,
+                    params_id=service.params.id,
+                    data=body,
+                    hash=fc.hash_hex(digest),
+                    published_by=signer.address,
+                    published_at=int(time.time()),
+                )
             )
-        )
-        s.add(signer.nonce)
+            s.add(signer.nonce)
+    except IntegrityError:  # published concurrently (the same canonical bytes), or a replay
+        with service.db.session() as s:
+            if s.get(ParametersRecord, 1) is None:
+                raise ApiError(409, "replayed_nonce", "the nonce was used concurrently") from None
+        return False
     return True
 
 

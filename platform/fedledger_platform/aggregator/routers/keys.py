@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 
@@ -60,23 +61,26 @@ def _store(
         raise ApiError(422, "bad_sealed_key", str(exc)) from exc
     if recovered != dealer:
         raise ApiError(422, "bad_sealed_key", "the dealer signature does not match this copy")
-    with service.db.session() as s:
-        existing = s.get(SealedKeyRecord, recipient)
-        if existing is not None and existing.ciphertext == copy.ciphertext:
-            return False
-        if existing is not None:  # the dealer re-sealed (e.g. after re-admission): keep the newest
-            s.delete(existing)
-            s.flush()
-        s.add(
-            SealedKeyRecord(
-                recipient=recipient,
-                ciphertext=copy.ciphertext,
-                dealer_signature=copy.dealer_signature,
-                dealer=dealer,
-                uploaded_at=int(time.time()),
+    try:
+        with service.db.session() as s:
+            existing = s.get(SealedKeyRecord, recipient)
+            if existing is not None and existing.ciphertext == copy.ciphertext:
+                return False
+            if existing is not None:  # the dealer re-sealed (e.g. after re-admission)
+                s.delete(existing)
+                s.flush()
+            s.add(
+                SealedKeyRecord(
+                    recipient=recipient,
+                    ciphertext=copy.ciphertext,
+                    dealer_signature=copy.dealer_signature,
+                    dealer=dealer,
+                    uploaded_at=int(time.time()),
+                )
             )
-        )
-        s.add(signer.nonce)
+            s.add(signer.nonce)
+    except IntegrityError as exc:  # a concurrent upload for the same recipient, or a replay
+        raise ApiError(409, "duplicate", f"a concurrent upload for {recipient} won") from exc
     return True
 
 
@@ -102,22 +106,23 @@ async def upload_sealed_key(
     return {"recipient": address}
 
 
-def _fetch(service: AggregatorService, signer: str, recipient: str) -> SealedKeyPublic:
-    if signer != recipient:
+def _fetch(service: AggregatorService, signer: Signer, recipient: str) -> SealedKeyPublic:
+    if signer.address != recipient:
         raise ApiError(403, "not_allowed", "a participant may read only its own sealed key")
     with service.db.session() as s:
         record = s.get(SealedKeyRecord, recipient)
-        if record is None:
-            raise ApiError(
-                404, "not_found", f"no sealed key for {recipient} yet (the key dealer seals it)"
-            )
-        return SealedKeyPublic(
-            recipient=record.recipient,
-            dealer=record.dealer,
-            ciphertext="0x" + record.ciphertext.hex(),
-            dealer_signature="0x" + record.dealer_signature.hex(),
-            uploaded_at=record.uploaded_at,
+    if record is None:
+        raise ApiError(
+            404, "not_found", f"no sealed key for {recipient} yet (the key dealer seals it)"
         )
+    service.use_nonce(signer.nonce)
+    return SealedKeyPublic(
+        recipient=record.recipient,
+        dealer=record.dealer,
+        ciphertext="0x" + record.ciphertext.hex(),
+        dealer_signature="0x" + record.dealer_signature.hex(),
+        uploaded_at=record.uploaded_at,
+    )
 
 
 @router.get(
@@ -132,4 +137,4 @@ async def fetch_sealed_key(
     """A signed GET whose signer must be the recipient."""
     address = _address(recipient)
     signer = await run_in_threadpool(authenticate, request, service)
-    return await run_in_threadpool(_fetch, service, signer.address, address)
+    return await run_in_threadpool(_fetch, service, signer, address)

@@ -19,12 +19,13 @@ from fedledger_platform.aggregator.routers._common import (
     ERRORS,
     blob_response,
     parse_hash,
-    read_body,
+    receive_blob,
 )
 from fedledger_platform.aggregator.routers.rounds import MAX_ROUND
 from fedledger_platform.aggregator.schemas import ModelPublic
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.storage import ModelRecord, RoundPhase, RoundRecord
+from fedledger_platform.storage.blobs import PendingBlob
 
 router = APIRouter(prefix="/models", tags=["models"])
 _MAX_MODEL_BYTES = 1 << 30
@@ -109,16 +110,21 @@ async def model_info(model_hash: str, service: ServiceDep) -> ModelPublic:
 
 
 def _store(
-    service: AggregatorService, signer: Signer, digest: bytes, round_number: int, body: bytes
+    service: AggregatorService,
+    signer: Signer,
+    *,
+    digest: bytes,
+    round_number: int,
+    pending: PendingBlob,
+    body_hash: bytes,
 ) -> bool:
     if not service.is_admitted(signer.address):
         raise ApiError(403, "not_admitted", f"{signer.address} is not an admitted participant")
-    if fc.keccak256(body) != digest:
+    if body_hash != digest:
         raise ApiError(
             422,
             "commitment_mismatch",
-            f"keccak256 of the body is {fc.hash_hex(fc.keccak256(body))}, "
-            f"not {fc.hash_hex(digest)}",
+            f"keccak256 of the body is {fc.hash_hex(body_hash)}, not {fc.hash_hex(digest)}",
         )
     if service.ledger.attestation_count(round_number, digest) < 1:
         raise ApiError(
@@ -126,6 +132,7 @@ def _store(
             "not_attested",
             f"no included participant attested {fc.hash_hex(digest)} for round {round_number}",
         )
+    body = pending.path.read_bytes()  # authenticated, hash-checked and attested: now parse it
     try:
         _, new = service.store_model(
             body, round_number=round_number, uploaded_by=signer.address, nonce=signer.nonce
@@ -161,8 +168,21 @@ async def upload_model(
     """Signed by an admitted participant; accepted only when keccak256 of the body is the path's
     hash and that hash is attested on chain for ``round``."""
     digest = parse_hash(model_hash, "model hash")
-    body = await read_body(request, _MAX_MODEL_BYTES)
-    signer = await run_in_threadpool(authenticate, request, service, body=body)
-    new = await run_in_threadpool(_store, service, signer, digest, round_number, body)
+    limit = min(service.settings.max_upload_bytes, _MAX_MODEL_BYTES)
+    pending, body_hash = await receive_blob(request, service, limit, "model")
+    try:
+        signer = await run_in_threadpool(authenticate, request, service, body_hash=body_hash)
+        new = await run_in_threadpool(
+            lambda: _store(
+                service,
+                signer,
+                digest=digest,
+                round_number=round_number,
+                pending=pending,
+                body_hash=body_hash,
+            )
+        )
+    finally:
+        pending.discard()
     response.status_code = 201 if new else 200
     return {"hash": fc.hash_hex(digest)}

@@ -21,7 +21,7 @@ from fedledger_platform.aggregator.errors import ApiError
 from fedledger_platform.aggregator.routers._common import (
     ERRORS,
     blob_response,
-    require_signature_headers,
+    receive_blob,
 )
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
 from fedledger_platform.aggregator.service import AggregatorService
@@ -149,23 +149,10 @@ async def upload_update(
 ) -> UpdateReceiptPublic:
     """The body is the encrypted update blob; the request is signed by the participant, and
     keccak256 of the body must equal the participant's on-chain commitment for the round."""
-    limit = service.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        if not declared.isdigit():
-            raise ApiError(400, "malformed_request", "Content-Length is not a number")
-        raise ApiError(413, "too_large", f"update of {declared} bytes exceeds {limit} bytes")
-    require_signature_headers(request)
-    pending = service.blobs.pending(limit)
+    pending, digest = await receive_blob(
+        request, service, service.settings.max_upload_bytes, "update blob"
+    )
     try:
-        try:
-            async for piece in request.stream():
-                pending.write(piece)
-        except OverflowError:
-            raise ApiError(413, "too_large", f"update exceeds {limit} bytes") from None
-        digest = await run_in_threadpool(pending.finish)
-        if pending.size == 0:
-            raise ApiError(400, "malformed_blob", "empty body: the body must be the update blob")
         signer = await run_in_threadpool(authenticate, request, service, body_hash=digest)
         try:
             receipt, new = await run_in_threadpool(
@@ -257,9 +244,10 @@ def _auditor_blob(
         )
     with service.db.session() as s:
         record = s.get(UpdateRecord, (number, participant))
-        if record is None:
-            raise ApiError(404, "not_found", f"no update from {participant} in round {number}")
-        return fc.hash_from_hex(record.blob_hash)
+    if record is None:
+        raise ApiError(404, "not_found", f"no update from {participant} in round {number}")
+    service.use_nonce(signer.nonce)  # a captured auditor request cannot be replayed
+    return fc.hash_from_hex(record.blob_hash)
 
 
 @router.get(
