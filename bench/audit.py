@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from _report import emit, machine, median, native_stdout_to_stderr, table, timed, update_section
-from eth_account import Account
 
 import fedledger_crypto as fc
 from fedledger_clients.keydealer import KeyDealer
@@ -38,7 +37,7 @@ from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.aggregator.settings import RoundSettings
 from fedledger_platform.audit import AuditReport, run_audit
 from fedledger_platform.ledger import EMBEDDED, Ledger, RoundStatus, connect
-from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import encode_model
 
@@ -74,17 +73,9 @@ def chain_target(name: str, tmp: Path) -> Iterator[str]:
 def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int) -> dict[str, Any]:
     """Deploy, serve and run ``rounds`` complete rounds; returns what the audit needs."""
     chain = connect(target)
-    operator = chain.faucet()
-    aggregator_account, auditor = Account.create(), Account.create()
-    accounts = [Account.create() for _ in range(participants)]
-    for account in (aggregator_account, auditor, *accounts):
-        chain.fund(account.address, 10**20)
-    ledger, deployment = deploy_federation(
-        chain, operator, aggregator=aggregator_account.address, auditors=(auditor.address,)
-    )
-    for account in accounts:
-        ledger.admit_participant(operator, account.address, fc.public_key_of(account))
-    ledger.appoint_key_dealer(operator, accounts[0].address)
+    fed = create_devnet_federation(chain, participants=participants, fund_wei=10**20)
+    ledger, deployment, auditor = fed.ledger, fed.deployment, fed.auditor
+    aggregator_account, accounts = fed.aggregator, fed.participants
     settings = AggregatorSettings(
         chain="embedded",
         database_url=f"sqlite:///{tmp / 'aggregator.db'}",

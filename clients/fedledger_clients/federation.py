@@ -33,7 +33,7 @@ from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import Chain, Deployment, Ledger, RoundStatus, connect
-from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import decode_model
 
@@ -168,18 +168,11 @@ def run_federation(
     test_set = task.load_test_set(seed=spec.seed) if spec.evaluate else None
     with _chain(spec.chain, out) as chain:
         emit("stage", {"stage": "deploying contracts", "chain": chain.target})
-        operator = chain.faucet()
-        aggregator_account, auditor = Account.create(), Account.create()
-        accounts = [Account.create() for _ in range(spec.clients)]
-        for account in (aggregator_account, auditor, *accounts):
-            chain.fund(account.address, 10**19, sender=operator)
-        ledger, deployment = deploy_federation(
-            chain, operator, aggregator=aggregator_account.address, auditors=(auditor.address,)
-        )
+        fed = create_devnet_federation(chain, participants=spec.clients)
+        ledger, deployment, auditor = fed.ledger, fed.deployment, fed.auditor
+        aggregator_account, accounts = fed.aggregator, fed.participants
         for account in accounts:
-            ledger.admit_participant(operator, account.address, fc.public_key_of(account))
             emit("tx", {"what": "admitParticipant", "participant": account.address})
-        ledger.appoint_key_dealer(operator, accounts[0].address)
         deployment.save(out / "deployment.json")
         settings = AggregatorSettings(
             chain=chain.target,
@@ -271,7 +264,9 @@ def run_federation(
                 emit("evaluated", {"round": number, "test": test_metrics})
             for client in (*clients, reader):
                 client.close()
-            balances = {a.address: ledger.token_balance(a.address) / 10**18 for a in accounts}
+            balances: dict[str, float] = {
+                a.address: ledger.token_balance(a.address) / 10**18 for a in accounts
+            }
             wall_s = time.perf_counter() - started
             run = FederationRun(
                 spec=spec,

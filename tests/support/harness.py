@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
@@ -19,7 +18,7 @@ from fedledger_platform.aggregator import AggregatorSettings, create_app
 from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.ledger import Chain, Ledger, connect
-from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.modelfile import encode_model
 
 TASK = "test-linear"
@@ -131,20 +130,7 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 60.0, what: str
 def make_federation(tmp: Path, participants: int = 3) -> Federation:
     """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts."""
     chain = connect()
-    operator = chain.faucet()
-    aggregator_account, auditor = Account.create(), Account.create()
-    accounts = [Account.create() for _ in range(participants)]
-    for account in (aggregator_account, auditor, *accounts):
-        chain.fund(account.address, 10**19)
-    ledger, _ = deploy_federation(
-        chain,
-        operator,
-        aggregator=aggregator_account.address,
-        auditors=(auditor.address,),
-        reward_per_update=10**18,
-        quorum_bps=5_001,
+    fed = create_devnet_federation(chain, participants=participants)
+    return Federation(
+        chain, fed.ledger, fed.operator, fed.aggregator, fed.auditor, fed.participants, tmp
     )
-    for account in accounts:
-        ledger.admit_participant(operator, account.address, fc.public_key_of(account))
-    ledger.appoint_key_dealer(operator, accounts[0].address)
-    return Federation(chain, ledger, operator, aggregator_account, auditor, accounts, tmp)

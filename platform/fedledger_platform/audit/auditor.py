@@ -470,26 +470,8 @@ class Auditor:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _at_block(self, fn: Any, what: str) -> Any:
-        """A contract call at the pinned block."""
-        try:
-            return fn.call(block_identifier=self._block)
-        except Exception as exc:
-            raise ChainUnavailableError(f"{what} at block {self._block} failed: {exc}") from exc
-
     def _round_info(self, number: int) -> RoundInfo:
-        r = self._at_block(self.ledger.contract.functions.getRound(number), f"getRound({number})")
-        return RoundInfo(
-            number=number,
-            status=RoundStatus(int(r[0])),
-            deadline=int(r[1]),
-            min_updates=int(r[2]),
-            included_count=int(r[3]),
-            quorum=int(r[4]),
-            base_model_hash=bytes(r[5]),
-            aggregate_hash=bytes(r[6]),
-            published_model_hash=bytes(r[7]),
-        )
+        return self.ledger.get_round(number, block=self._block)
 
     def _retrying(self, fn: Callable[[], Blob]) -> Blob:
         delay = self.retry_delay_s
@@ -558,11 +540,7 @@ class Auditor:
 
     def _check_parameters(self, history: _History) -> None:
         """Fetch the parameters-only context once and check it against the chain."""
-        on_chain = bytes(
-            self._at_block(
-                self.ledger.contract.functions.encryptionParamsHash(), "encryptionParamsHash"
-            )
-        )
+        on_chain = self.ledger.encryption_params_hash(block=self._block)
         evidence: dict[str, Any] = {
             "on_chain_hash": _hex(on_chain),
             "commit_tx": history.params_committed[-1].tx_hash if history.params_committed else None,
@@ -619,13 +597,13 @@ class Auditor:
             raise ChainUnavailableError(f"cannot read the chain's block number: {exc}") from exc
         self._served_cache.clear()
         self._preflight()
-        current = int(self._at_block(self.ledger.contract.functions.currentRound(), "currentRound"))
+        current = self.ledger.current_round(block=self._block)
         if current and first > current:
             raise AuditConfigError(
                 f"round {first} has not been opened: the latest round is {current}"
             )
         last = current if last is None else min(last, current)
-        quorum_bps = int(self._at_block(self.ledger.contract.functions.quorumBps(), "quorumBps"))
+        quorum_bps = self.ledger.quorum_bps(block=self._block)
         timings: dict[str, float] = {"setup": time.perf_counter() - clock}
         mark = time.perf_counter()
         history = _read_history(self.ledger, self.from_block, self._block, self.page_size)
@@ -1221,11 +1199,10 @@ class Auditor:
     # ------------------------------------------------------------------ federation-wide checks
 
     def _federation_checks(self, history: _History) -> list[CheckResult]:
-        token = self.ledger.token.functions
         close_txs = {r.closed.tx_hash: (n, r.closed) for n, r in history.rounds.items() if r.closed}
         results: list[CheckResult] = []
         # Supply: every mint comes from a closeRound, and they add up to the total supply.
-        supply = int(self._at_block(token.totalSupply(), "totalSupply"))
+        supply = self.ledger.token_supply(block=self._block)
         minted = sum(int(m.args["value"]) for m in history.mints)
         owed = sum(
             int(closed.args["rewardPerUpdate"]) * len(closed.args["included"])
@@ -1283,7 +1260,7 @@ class Auditor:
         holders = sorted(set(flows) | set(owed_to), key=lambda a: int(a, 16))
         failed = []
         for holder in holders:
-            balance = int(self._at_block(token.balanceOf(holder), f"balanceOf({holder})"))
+            balance = self.ledger.token_balance(holder, block=self._block)
             problems = []
             if balance != flows.get(holder, 0):
                 problems.append(

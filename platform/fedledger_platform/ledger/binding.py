@@ -310,12 +310,13 @@ class Ledger:
         with self._locks_guard:
             return self._send_locks.setdefault(address.lower(), threading.Lock())
 
-    def _call(self, function: str, *args: Any) -> Any:
+    def _call(self, function: str, *args: Any, block: int | None = None) -> Any:
         view = self._views[function]
         data = view.selector + abi_encode(view.inputs, list(args))
         try:
             raw = self.w3.eth.call(
-                {**self._call_from, "to": self.address, "data": HexBytes(data)}  # type: ignore[typeddict-item]
+                {**self._call_from, "to": self.address, "data": HexBytes(data)},  # type: ignore[typeddict-item]
+                "latest" if block is None else block,
             )
             values = abi_decode(view.outputs, bytes(raw))
         except Exception as exc:
@@ -454,13 +455,13 @@ class Ledger:
 
     # ------------------------------------------------------------------ reads
 
-    def current_round(self) -> int:
-        """Number of the latest opened round (0 before the first)."""
-        return int(self._call("currentRound"))
+    def current_round(self, *, block: int | None = None) -> int:
+        """Number of the latest opened round (0 before the first); at ``block`` if given."""
+        return int(self._call("currentRound", block=block))
 
-    def get_round(self, round_number: int) -> RoundInfo:
-        """The ledger's record of one round."""
-        r = self._call("getRound", round_number)
+    def get_round(self, round_number: int, *, block: int | None = None) -> RoundInfo:
+        """The ledger's record of one round (at ``block`` if given, else the latest)."""
+        r = self._call("getRound", round_number, block=block)
         return RoundInfo(
             number=round_number,
             status=RoundStatus(int(r[0])),
@@ -515,29 +516,31 @@ class Ledger:
         """The appointed key dealer (the zero address before appointment)."""
         return Web3.to_checksum_address(self._call("keyDealer"))
 
-    def encryption_params_hash(self) -> bytes:
+    def encryption_params_hash(self, *, block: int | None = None) -> bytes:
         """The committed public-parameters hash (zero bytes before the commitment)."""
-        return bytes(self._call("encryptionParamsHash"))
+        return bytes(self._call("encryptionParamsHash", block=block))
 
     def reward_per_update(self) -> int:
         """Tokens (base units) minted per included update."""
         return int(self._call("rewardPerUpdate"))
 
-    def quorum_bps(self) -> int:
+    def quorum_bps(self, *, block: int | None = None) -> int:
         """Attestation quorum in basis points of the included participants."""
-        return int(self._call("quorumBps"))
+        return int(self._call("quorumBps", block=block))
 
-    def token_balance(self, address: str) -> int:
-        """Contribution-token balance of ``address`` in base units."""
+    def token_balance(self, address: str, *, block: int | None = None) -> int:
+        """Contribution-token balance of ``address`` in base units (at ``block`` if given)."""
+        fn = self.token.functions.balanceOf(Web3.to_checksum_address(address))
         try:
-            return int(self.token.functions.balanceOf(Web3.to_checksum_address(address)).call())
+            return int(fn.call(block_identifier="latest" if block is None else block))
         except Exception as exc:
             raise _translate(exc, "balanceOf", self._errors) from exc
 
-    def token_supply(self) -> int:
-        """Total contribution tokens minted."""
+    def token_supply(self, *, block: int | None = None) -> int:
+        """Total contribution tokens minted (at ``block`` if given)."""
+        fn = self.token.functions.totalSupply()
         try:
-            return int(self.token.functions.totalSupply().call())
+            return int(fn.call(block_identifier="latest" if block is None else block))
         except Exception as exc:
             raise _translate(exc, "totalSupply", self._errors) from exc
 

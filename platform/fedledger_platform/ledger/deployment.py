@@ -8,9 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from fedledger_crypto import public_key_of
 from fedledger_platform.accounts import check_key_allowed
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger.binding import (
@@ -21,7 +23,7 @@ from fedledger_platform.ledger.binding import (
 )
 from fedledger_platform.ledger.chain import Chain
 
-__all__ = ["Deployment", "deploy_federation"]
+__all__ = ["Deployment", "DevnetFederation", "create_devnet_federation", "deploy_federation"]
 
 _FORMAT = 1
 
@@ -116,3 +118,44 @@ def deploy_federation(
         rpc_url=None if chain.is_embedded else chain.target,
     )
     return ledger, deployment
+
+
+@dataclass(frozen=True)
+class DevnetFederation:
+    """A federation set up on a devnet with fresh accounts (demos, benchmarks, tests)."""
+
+    ledger: Ledger
+    deployment: Deployment
+    operator: LocalAccount
+    aggregator: LocalAccount
+    auditor: LocalAccount
+    participants: list[LocalAccount]
+
+
+def create_devnet_federation(
+    chain: Chain,
+    *,
+    participants: int,
+    reward_per_update: int = 10**18,
+    quorum_bps: int = 5_001,
+    fund_wei: int = 10**19,
+) -> DevnetFederation:
+    """Deploy with the devnet's faucet as operator, create and fund an aggregator, an auditor
+    and ``participants`` accounts, admit them and appoint the first as key dealer."""
+    operator = chain.faucet()
+    aggregator, auditor = Account.create(), Account.create()
+    accounts = [Account.create() for _ in range(participants)]
+    for account in (aggregator, auditor, *accounts):
+        chain.fund(account.address, fund_wei, sender=operator)
+    ledger, deployment = deploy_federation(
+        chain,
+        operator,
+        aggregator=aggregator.address,
+        auditors=(auditor.address,),
+        reward_per_update=reward_per_update,
+        quorum_bps=quorum_bps,
+    )
+    for account in accounts:
+        ledger.admit_participant(operator, account.address, public_key_of(account))
+    ledger.appoint_key_dealer(operator, accounts[0].address)
+    return DevnetFederation(ledger, deployment, operator, aggregator, auditor, accounts)
