@@ -53,6 +53,20 @@ def machine() -> dict[str, Any]:
     }
 
 
+def busy_cpu_s() -> float | None:
+    """CPU-seconds the whole machine has been busy since boot (Linux ``/proc/stat``), or None.
+
+    The difference of two readings is the CPU every process used in between, whoever ran it.
+    """
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    ticks = [int(f) for f in first[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def emit(result: dict[str, Any], *, as_json: bool) -> None:
     """Print the result: one JSON object, or indented JSON for humans."""
     sys.stdout.write(json.dumps(result, indent=None if as_json else 2, sort_keys=False) + "\n")
