@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from busy import spin
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -17,15 +18,9 @@ from round import CpuMeter
 pytestmark = pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux /proc")
 
 
-def _spin(seconds: float) -> None:
-    end = time.process_time() + seconds
-    while time.process_time() < end:
-        pass
-
-
 def test_machine_counter_sees_this_process_work() -> None:
     before = busy_cpu_s()
-    _spin(0.3)
+    spin(0.3)
     after = busy_cpu_s()
     assert before is not None and after is not None
     assert after - before >= 0.25
@@ -34,13 +29,13 @@ def test_machine_counter_sees_this_process_work() -> None:
 def test_meter_splits_this_process_from_client_processes() -> None:
     meter = CpuMeter()
     context = multiprocessing.get_context("spawn")
-    child = context.Process(target=_spin, args=(3.0,))
+    child = context.Process(target=spin, args=(3.0,))
     child.start()
     try:
         time.sleep(1.5)  # past the child's interpreter start-up, into its spinning
         meter.mark("start")
         meter.mark("start")  # the first mark of a name counts
-        _spin(0.4)
+        spin(0.4)
         time.sleep(0.5)
         meter.mark("end")
     finally:
