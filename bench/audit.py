@@ -18,14 +18,27 @@ import argparse
 import contextlib
 import os
 import statistics
+import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
-from _report import emit, machine, median, native_stdout_to_stderr, table, timed, update_section
+from _report import (
+    ROOT,
+    emit,
+    machine,
+    median,
+    native_stdout_to_stderr,
+    table,
+    timed,
+    update_section,
+)
+
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # the polling helper shared with tests
+
+from harness import wait_for
 
 import fedledger_crypto as fc
 from fedledger_clients.keydealer import KeyDealer
@@ -48,16 +61,6 @@ ROWS = 100  # the model is one weight matrix of ROWS × (params / ROWS) values
 def _state(params: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {"layer.weight": torch.randn(ROWS, params // ROWS, generator=g)}
-
-
-def _wait(predicate: Any, what: str, timeout_s: float = 300.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager
@@ -99,10 +102,11 @@ def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int
         p.receive_key()
     observer = AggregatorClient(server.url)
     for number in range(1, rounds + 1):
-        _wait(
+        wait_for(
             lambda n=number: (
                 (c := observer.current_round()) and c["number"] == n and c["phase"] == "open"
             ),
+            300.0,
             f"round {number} to open",
         )
         base = people[0].base_model(number)
@@ -115,10 +119,18 @@ def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int
                 update=update, weight=10 + i, metrics={"correct": i, "total": 10 + i}
             )
             p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
-        _wait(lambda n=number: ledger.get_round(n).status is RoundStatus.CLOSED, f"round {number}")
+        wait_for(
+            lambda n=number: ledger.get_round(n).status is RoundStatus.CLOSED,
+            300.0,
+            f"round {number}",
+        )
         for p in people:
             p.finish(number, base, aggregation=Aggregation.MEAN, next_state=mean_update_next_state)
-        _wait(lambda n=number: observer.round(n)["phase"] == "published", f"round {number} model")
+        wait_for(
+            lambda n=number: observer.round(n)["phase"] == "published",
+            300.0,
+            f"round {number} model",
+        )
     blob_size = int(observer.updates(1)[0]["size"])
     observer.close()
     return {

@@ -92,7 +92,8 @@ class CpuMeter:
 
     def mark(self, name: str) -> None:
         """Record the counters now under ``name`` (the first call per name counts)."""
-        self.marks.setdefault(name, (busy_cpu_s(), _tree_cpu_by_role()))
+        if name not in self.marks:  # read the counters only once per name
+            self.marks[name] = (busy_cpu_s(), _tree_cpu_by_role())
 
     def between(self, first: str, last: str, per: int) -> dict[str, Any] | None:
         """CPU-seconds from ``first`` to ``last`` divided by ``per``; None when unmeasured."""
