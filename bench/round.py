@@ -9,10 +9,11 @@ Both systems run, one after the other in the same invocation, the same task code
 FedAvg weighted by each client's sample count, and ``task.evaluate`` of the final model on the
 task's fixed test split.
 
-* **fedledger**: :func:`fedledger_clients.federation.run_federation`, the real system: embedded
-  chain, aggregator on a loopback port, one client daemon per participant over HTTP, every
-  update encrypted (CKKS), committed on chain, aggregated under encryption, decrypted and
-  attested by the participants. A round is timed from its opening to its publication.
+* **fedledger**: :func:`fedledger_clients.federation.run_federation`, the real system: a Hardhat
+  node, the aggregator on a loopback port, one client daemon process per participant over HTTP
+  (``--fedledger-mode embedded``: the in-process chain and daemon threads instead), every update
+  encrypted (CKKS), committed on chain, aggregated under encryption, decrypted and attested by
+  the participants. A round is timed from its opening to its publication.
 * **Flower** (``flwr[simulation]``, plaintext, no chain): ``flwr.simulation.run_simulation``
   with a ``ServerApp`` running the stock ``FedAvg`` strategy and a ``ClientApp`` whose
   ``NumPyClient.fit`` calls ``task.local_update``, on the Ray backend with ``client_resources
@@ -24,8 +25,10 @@ task's fixed test split.
 One-time start-up (Flower: Ray and its actors; fedledger: contracts, accounts, aggregator, key
 dealing) is reported as ``startup_s`` and round 1 (warm-up: data loading inside Ray's actors,
 first-use costs) is reported but not counted: ``round_s_median`` is the median of rounds
-2..R. Torch uses one thread per client on both sides. Nothing is downloaded: Ray's usage stats
-and Flower's telemetry are switched off and Ray is bound to 127.0.0.1.
+2..R. Torch uses one thread per client on both sides. CPU-seconds per steady-state round are
+read from the machine's counters (and, for fedledger, per process: this one, the daemons, the
+chain node), next to the CPU-seconds of the local training alone. Nothing is downloaded: Ray's
+usage stats and Flower's telemetry are switched off and Ray is bound to 127.0.0.1.
 """
 
 from __future__ import annotations
