@@ -313,6 +313,18 @@ class Ledger:
     def _call(self, function: str, *args: Any, block: int | None = None) -> Any:
         view = self._views[function]
         data = view.selector + abi_encode(view.inputs, list(args))
+        if not self.chain.is_embedded:
+            # The lean path. A revert or an undecodable answer is re-run through web3 below,
+            # which reports it as precisely as ever; an unreachable node is reported at once.
+            call = {"to": self.address, "data": "0x" + data.hex()}
+            try:
+                result = self.chain.rpc("eth_call", [call, _block_param(block)])
+                values = abi_decode(view.outputs, HexBytes(result))
+                return values[0] if len(values) == 1 else values
+            except ChainUnavailableError:
+                raise
+            except Exception:  # handled by the full path below
+                pass
         try:
             raw = self.w3.eth.call(
                 {**self._call_from, "to": self.address, "data": HexBytes(data)},  # type: ignore[typeddict-item]
@@ -584,6 +596,10 @@ class Ledger:
                 if event is not None and (wanted is None or event.name in wanted):
                     yield event
             start = end + 1
+
+
+def _block_param(block: int | None) -> str:
+    return "latest" if block is None else hex(block)
 
 
 def _send(

@@ -7,11 +7,17 @@ URL: a Hardhat node, a testnet, an L2.
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
@@ -20,7 +26,7 @@ from web3.types import RPCEndpoint, RPCResponse, Wei
 from fedledger_platform.accounts import DEVNET_CHAIN_IDS, development_accounts
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError
 
-__all__ = ["EMBEDDED", "PRIORITY_FEE", "Chain", "LockedTesterProvider", "connect"]
+__all__ = ["EMBEDDED", "PRIORITY_FEE", "Chain", "LockedTesterProvider", "RpcError", "connect"]
 
 EMBEDDED = "embedded"
 PRIORITY_FEE = 10**9
@@ -48,6 +54,51 @@ class LockedTesterProvider(EthereumTesterProvider):
         return response
 
 
+class RpcError(Exception):
+    """The node answered a JSON-RPC request with an error object (e.g. a reverted call)."""
+
+    def __init__(self, method: str, error: Any) -> None:
+        super().__init__(f"{method}: {error}")
+        self.error = error
+
+
+class _ConnectionPool:
+    """Idle keep-alive HTTP connections to one JSON-RPC node, shared by threads."""
+
+    _MAX_IDLE = 8
+
+    def __init__(self, target: str, timeout_s: float) -> None:
+        parts = urlsplit(target)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port
+        self._https = parts.scheme == "https"
+        self._timeout_s = timeout_s
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> http.client.HTTPConnection:
+        """An idle connection, or a new one."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        factory = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return factory(self._host, self._port, timeout=self._timeout_s)
+
+    def give(self, connection: http.client.HTTPConnection) -> None:
+        """Return a connection whose answer was read completely."""
+        with self._lock:
+            if len(self._idle) < self._MAX_IDLE:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def __del__(self) -> None:
+        # Close explicitly: a socket left to the garbage collector is reported as leaked.
+        for connection in self._idle:
+            connection.close()
+
+
 @dataclass
 class Chain:
     """A connected chain: the web3 handle plus what the rest of the platform needs to know."""
@@ -59,6 +110,70 @@ class Chain:
     _nonces: dict[str, int] = field(default_factory=dict, repr=False)
     _nonce_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _fee: tuple[float, int] = (0.0, 0)
+    timeout_s: float = 30.0
+    proxied: bool = False  # an HTTP(S) proxy from the environment applies to ``target``
+    _connections: _ConnectionPool | None = field(default=None, repr=False)
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC request to a node, without web3's formatting and transport layers.
+
+        For hot reads (``eth_call``): over HTTP it costs a tenth of the CPU of ``w3.eth.call``
+        (measured on a Hardhat node: 0.1 vs 1.1 ms per call). Returns the answer's ``result``;
+        raises :class:`RpcError` for an error answer and :class:`ChainUnavailableError` when
+        the node cannot be reached. Keep-alive connections are shared by the threads (one
+        request at a time each). Not for the embedded chain, whose requests go through web3's
+        formatters.
+        """
+        if self.tester is not None:
+            raise ConfigurationError(
+                "Chain.rpc speaks JSON-RPC over HTTP; the embedded chain does not"
+            )
+        if self.proxied:  # through the proxy, with web3's transport
+            try:
+                answer: Any = self.w3.provider.make_request(RPCEndpoint(method), params)
+            except (requests.RequestException, OSError) as exc:
+                raise ChainUnavailableError(
+                    f"cannot reach the chain at {self.target}: {exc}"
+                ) from exc
+            if "error" in answer:
+                raise RpcError(method, answer["error"])
+            return answer["result"]
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        pool = self._pool()
+        for attempt in (1, 2):  # a kept-alive connection the node has closed fails once
+            connection = pool.take()
+            try:
+                connection.request("POST", pool.path, body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                if attempt == 2:
+                    raise ChainUnavailableError(
+                        f"cannot reach the chain at {self.target}: {exc}"
+                    ) from exc
+                continue
+            pool.give(connection)
+            if response.status != 200:
+                raise ChainUnavailableError(
+                    f"{self.target} answered {method} with HTTP {response.status}"
+                )
+            try:
+                answer = json.loads(payload)
+            except ValueError as exc:
+                raise ChainUnavailableError(
+                    f"{self.target} answered {method} with something other than JSON"
+                ) from exc
+            break
+        if "error" in answer:
+            raise RpcError(method, answer["error"])
+        return answer["result"]
+
+    def _pool(self) -> _ConnectionPool:
+        with self._nonce_lock:
+            if self._connections is None:
+                self._connections = _ConnectionPool(self.target, self.timeout_s)
+            return self._connections
 
     def next_nonce(self, address: str) -> int:
         """The nonce for ``address``'s next transaction, tracked locally after the first read.
@@ -158,12 +273,14 @@ def connect(target: str = EMBEDDED, *, timeout_s: float = 30.0) -> Chain:
         raise ConfigurationError(
             f"chain target {target!r} is neither 'embedded' nor an http(s) JSON-RPC URL"
         )
+    session, proxied = _session_for(target)
     # Cache the requests whose answers never change (eth_chainId): web3's validation asks for
     # the chain id before every call and transaction, which otherwise doubles the traffic.
     w3 = Web3(
         Web3.HTTPProvider(
             target,
             request_kwargs={"timeout": timeout_s},
+            session=session,
             cache_allowed_requests=True,
             cacheable_requests={RPCEndpoint("eth_chainId")},
         )
@@ -172,4 +289,24 @@ def connect(target: str = EMBEDDED, *, timeout_s: float = 30.0) -> Chain:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:  # requests/urllib3 connection errors, HTTP errors, bad JSON
         raise ChainUnavailableError(f"cannot reach the chain at {target}: {exc}") from exc
-    return Chain(w3=w3, chain_id=chain_id, target=target)
+    return Chain(w3=w3, chain_id=chain_id, target=target, timeout_s=timeout_s, proxied=proxied)
+
+
+def _session_for(target: str) -> tuple[requests.Session, bool]:
+    """A requests session for ``target`` with the environment's proxy and CA settings read
+    once, here, instead of on every request (requests re-reads the whole environment per
+    request: a fifth of a transaction's CPU, measured). Returns it and whether it proxies."""
+    session = requests.Session()
+    session.trust_env = False
+    host = urlsplit(target).hostname or ""
+    proxies = {
+        scheme: url
+        for scheme, url in urllib.request.getproxies().items()
+        if scheme in ("http", "https")
+    }
+    if proxies and not urllib.request.proxy_bypass(host):
+        session.proxies.update(proxies)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    return session, bool(session.proxies)
