@@ -116,7 +116,7 @@ def client_init(
     )
 
 
-def _daemon_from_config(config_path: Path) -> ClientDaemon:
+def _daemon_from_config(config_path: Path, *, owns_process: bool = False) -> ClientDaemon:
     config = load_client_config(config_path)
     if config.chain == "embedded":
         raise ConfigurationError(
@@ -139,7 +139,9 @@ def _daemon_from_config(config_path: Path) -> ClientDaemon:
         account=account,
         scope=fc.RequestScope(chain.chain_id, deployment.ledger),
     )
-    return ClientDaemon(config, account=account, ledger=ledger, client=client)
+    return ClientDaemon(
+        config, account=account, ledger=ledger, client=client, owns_process=owns_process
+    )
 
 
 @client_app.command("run")
@@ -155,7 +157,7 @@ def client_run(
 ) -> None:
     """Run the participant daemon: train, encrypt, commit, upload, attest — every round."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    daemon = _daemon_from_config(config)
+    daemon = _daemon_from_config(config, owns_process=True)
 
     def report(kind: str, data: dict[str, Any]) -> None:
         if kind in {"uploaded", "attested", "excluded", "failed", "key"}:

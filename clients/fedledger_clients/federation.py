@@ -178,7 +178,7 @@ def run_federation(
             chain=chain.target,
             database_url=f"sqlite:///{(out / 'aggregator.db').resolve()}",
             blob_dir=out / "blobs",
-            poll_interval_s=0.05,
+            poll_interval_s=0.25,
             rounds=RoundSettings(
                 count=spec.rounds,
                 min_updates=spec.min_updates or spec.clients,
@@ -295,7 +295,8 @@ def _client_process(config: ClientConfig, key: bytes, chain_url: str, ledger_add
     client = AggregatorClient(
         config.aggregator, account=account, scope=fc.RequestScope(chain.chain_id, ledger_address)
     )
-    ClientDaemon(config, account=account, ledger=ledger, client=client).run(until_done=True)
+    daemon = ClientDaemon(config, account=account, ledger=ledger, client=client, owns_process=True)
+    daemon.run(until_done=True)
 
 
 def _replay_state(daemon: ClientDaemon) -> ClientDaemon:

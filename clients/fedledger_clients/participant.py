@@ -82,6 +82,8 @@ class Participant:
         self.state_dir = state_dir
         self._encryptor: fc.UpdateEncryptor | None = None
         self._secret: bytes | None = None
+        # The last base model fetched, by hash: a round's submit and finish both need it.
+        self._base: tuple[bytes, ModelFile] | None = None
 
     # ------------------------------------------------------------------ keys
 
@@ -149,12 +151,16 @@ class Participant:
         info = info or self.ledger.get_round(round_number)
         if info.status is RoundStatus.NONE:
             raise ProtocolError(f"round {round_number} was never opened on chain")
+        if self._base is not None and self._base[0] == info.base_model_hash:
+            return self._base[1]  # fetched and checked against this same hash before
         blob = self.client.model(info.base_model_hash)
         try:
             blob.verify(info.base_model_hash)
         except ValueError as exc:
             raise ProtocolError(f"round {round_number} base model: {exc}") from exc
-        return decode_model(blob.data)
+        model = decode_model(blob.data)
+        self._base = (info.base_model_hash, model)
+        return model
 
     def encrypt(self, base: ModelFile, result: LocalResult, *, aggregation: Aggregation) -> bytes:
         """Encrypt a local result under the base model's schema."""
@@ -243,29 +249,36 @@ class Participant:
             state, task=base.task, metric_names=base.metric_names, round_number=round_number
         )
         model_hash = fc.keccak256(model_bytes)
-        attested_now = False
+        attested_now = published_now = False
         if included is None:
             included = self.ledger.is_included(round_number, self.address)
         if included:
             if not self.ledger.has_attested(round_number, self.address):
                 try:
-                    self.ledger.attest_model(self.account, round_number, model_hash)
+                    result = self.ledger.attest_model(self.account, round_number, model_hash)
                     attested_now = True
+                    published_now = any(e.name == "ModelPublished" for e in result.events)
                 except ContractRevertError as exc:
                     if exc.error != "LedgerAlreadyAttested":
                         raise
-            self._upload_model(model_hash, round_number, model_bytes)
+            self._upload_model(model_hash, round_number, model_bytes, always=published_now)
         return RoundOutcome(
             round_number, model_hash, decode_model(model_bytes), aggregate, attested_now
         )
 
-    def _upload_model(self, model_hash: bytes, round_number: int, data: bytes) -> None:
-        try:
-            self.client.model(model_hash)
-            return  # already stored
-        except AggregatorError as exc:
-            if exc.status != 404:
-                raise
+    def _upload_model(
+        self, model_hash: bytes, round_number: int, data: bytes, *, always: bool = False
+    ) -> None:
+        """Upload the model bytes unless the aggregator has them. ``always`` when this
+        attestation completed the quorum: the (idempotent) upload also tells the aggregator
+        that the round is published, so it opens the next one without waiting for its poll."""
+        if not always:
+            try:
+                self.client.model_info(model_hash)
+                return  # already stored
+            except AggregatorError as exc:
+                if exc.status != 404:
+                    raise
         self.client.upload_model(model_hash, round_number, data)
 
 

@@ -132,6 +132,40 @@ def test_concurrent_stores_of_the_same_model_are_idempotent(
     assert federation.client(server).model(fc.keccak256(data)).data == data
 
 
+def test_resent_model_wakes_the_coordinator_without_rewriting(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """The attester that completes the quorum re-sends the stored bytes: the coordinator wakes
+    (to publish and open the next round at once) and the stored blob is not written again."""
+    import threading
+
+    from fedledger_platform.modelfile import encode_model
+
+    class RecordingEvent(threading.Event):
+        sets = 0
+
+        def set(self) -> None:
+            self.sets += 1
+            super().set()
+
+    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
+    service = server.server.config.app.state.service  # type: ignore[attr-defined]
+    data = encode_model({"w": torch.arange(10.0)}, task="t", metric_names=("a",), round_number=1)
+    name, new = service.store_model(data, round_number=1, uploaded_by=None)
+    assert new
+    wake = service._wake = RecordingEvent()  # the coordinator waits on whichever is current
+    puts: list[int] = []
+    real_put = service.blobs.put
+    service.blobs.put = lambda blob: puts.append(len(blob)) or real_put(blob)
+    assert service.store_model(data, round_number=1, uploaded_by=None) == (name, False)
+    assert wake.sets == 1 and puts == []
+    # A record whose blob went missing is repaired by the re-send.
+    path = service.blobs.path(fc.hash_from_hex(name))
+    path.unlink()
+    assert service.store_model(data, round_number=1, uploaded_by=None) == (name, False)
+    assert path.read_bytes() == data and puts == [len(data)]
+
+
 def test_long_poll_answers_as_soon_as_the_round_moves(
     federation: Federation, tmp_path: Path
 ) -> None:
@@ -165,3 +199,44 @@ def test_long_poll_answers_as_soon_as_the_round_moves(
     with pytest.raises(AggregatorError) as info:
         client._request("GET", "/v1/rounds/current", params={"after": "x", "wait_s": 1})
     assert info.value.status == 400
+
+
+def test_participants_fetch_the_base_once_and_the_quorum_attester_resends(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """A participant fetches a round's base model once for submit and finish; the first
+    attester uploads the model bytes, the one whose attestation publishes re-sends them (so
+    the aggregator opens the next round at once), and the others only ask for metadata."""
+    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
+    participants = federation.join(server)
+    client = federation.client(server)
+    wait_for(lambda: (c := client.current_round()) and c["phase"] == "open", what="round 1")
+    calls: dict[int, list[str]] = {i: [] for i in range(len(participants))}
+    for i, p in enumerate(participants):
+        for method in ("model", "model_info", "upload_model"):
+            real = getattr(p.client, method)
+
+            def spy(
+                *args: object, _real: object = real, _name: str = method, _i: int = i
+            ) -> object:
+                calls[_i].append(_name)
+                return _real(*args)  # type: ignore[operator]
+
+            setattr(p.client, method, spy)
+    bases = [p.base_model(1) for p in participants]
+    for i, (p, base) in enumerate(zip(participants, bases, strict=True)):
+        p.submit(1, p.encrypt(base, local_result(i, 1), aggregation=Aggregation.MEAN))
+    wait_for(lambda: federation.ledger.get_round(1).status is RoundStatus.CLOSED, what="close")
+    outcomes = [
+        p.finish(
+            1, p.base_model(1), aggregation=Aggregation.MEAN, next_state=mean_update_next_state
+        )
+        for p in participants
+    ]
+    assert all(calls[i].count("model") == 1 for i in calls), calls  # one fetch of the base
+    # Quorum of 3 at 50.01 %: 2. The first attester stores the bytes, the second publishes.
+    assert [o.attested_now for o in outcomes] == [True, True, True]
+    assert calls[0][1:] == ["model_info", "upload_model"]
+    assert calls[1][1:] == ["upload_model"]
+    assert calls[2][1:] == ["model_info"]
+    assert federation.ledger.get_round(1).status is RoundStatus.PUBLISHED

@@ -13,7 +13,10 @@ from fedledger_clients.daemon import ClientDaemon
 from fedledger_platform.aggregator.client import AggregatorClient
 
 
-def make_daemons(fed: Federation, server_url: str, task: str, tmp: Path) -> list[ClientDaemon]:
+def make_daemons(
+    fed: Federation, server_url: str, task: str, tmp: Path, *, owner: int | None = None
+) -> list[ClientDaemon]:
+    """One daemon per participant; daemon ``owner`` (if any) acts as if alone in its process."""
     daemons = []
     for i, account in enumerate(fed.accounts):
         config = ClientConfig(
@@ -32,7 +35,11 @@ def make_daemons(fed: Federation, server_url: str, task: str, tmp: Path) -> list
             scope=fc.RequestScope(fed.chain.chain_id, fed.ledger.address),
         )
         fed.clients.append(client)
-        daemons.append(ClientDaemon(config, account=account, ledger=fed.ledger, client=client))
+        daemons.append(
+            ClientDaemon(
+                config, account=account, ledger=fed.ledger, client=client, owns_process=i == owner
+            )
+        )
     return daemons
 
 

@@ -268,6 +268,11 @@ class AggregatorClient:
         """``GET /v1/models/{hash}``."""
         return self._blob(f"/v1/models/{fc.hash_hex(model_hash)}")
 
+    def model_info(self, model_hash: bytes) -> dict[str, Any]:
+        """``GET /v1/models/{hash}/info``: a stored model's metadata (404 when not stored)."""
+        result: dict[str, Any] = self._json("GET", f"/v1/models/{fc.hash_hex(model_hash)}/info")
+        return result
+
     def latest_model(self) -> Blob:
         """``GET /v1/models/latest``."""
         return self._blob("/v1/models/latest")

@@ -231,12 +231,18 @@ class AggregatorService:
 
         ``nonce`` is recorded in the same transaction as the model row.
         """
+        name = _hex(fc.keccak256(data))
+        with self.db.session() as s:
+            stored = s.get(ModelRecord, name) is not None
+        if stored and self.blobs.exists(fc.hash_from_hex(name)):
+            # Re-sent by the attester that completed the quorum: publish promptly.
+            self._wake.set()
+            return name, False
         try:
             decode_model(data)
         except ModelFileError as exc:
             raise ApiError(400, "malformed_model", str(exc)) from exc
-        digest = self.blobs.put(data)
-        name = _hex(digest)
+        self.blobs.put(data)
         try:
             with self.db.session() as s:
                 if s.get(ModelRecord, name) is not None:
