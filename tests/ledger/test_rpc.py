@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import ClassVar
+
 import pytest
 from eth_account import Account
 
@@ -105,3 +111,66 @@ def test_session_reads_proxies_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "rpc.example.org")
     _, proxied = _session_for("https://rpc.example.org")
     assert not proxied
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """A JSON-RPC endpoint that answers from a script: (HTTP status, body) per request."""
+
+    script: ClassVar[list[tuple[int, bytes]]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:  # http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append(dict(self.headers))
+        status, body = type(self).script.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    _Answers.script, _Answers.seen = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _chain_at(url: str) -> Chain:
+    embedded = connect()
+    return Chain(w3=embedded.w3, chain_id=embedded.chain_id, target=url)
+
+
+def test_answers_by_status_and_body(endpoint: str) -> None:
+    _Answers.script = [
+        (200, b'{"jsonrpc":"2.0","id":1,"result":"0x2a"}'),
+        (500, b'{"jsonrpc":"2.0","id":1,"error":{"code":3,"message":"reverted","data":"0x01"}}'),
+        (502, b"<html>bad gateway</html>"),
+        (200, b'{"jsonrpc":"2.0","id":1}'),
+    ]
+    chain = _chain_at(endpoint)
+    assert chain.rpc("eth_blockNumber", []) == "0x2a"
+    with pytest.raises(RpcError) as caught:  # an error object, whatever the HTTP status
+        chain.rpc("eth_call", [])
+    assert caught.value.error["data"] == "0x01"
+    with pytest.raises(ChainUnavailableError, match="HTTP 502"):
+        chain.rpc("eth_call", [])
+    with pytest.raises(ChainUnavailableError, match="no JSON-RPC result"):
+        chain.rpc("eth_call", [])
+
+
+def test_url_credentials_and_path_are_sent(endpoint: str) -> None:
+    _Answers.script = [(200, b'{"jsonrpc":"2.0","id":1,"result":"0x1"}')] * 3
+    url = endpoint.replace("http://", "http://user%40example:s3cret@") + "/v3/key?x=1"
+    chain = _chain_at(url)
+    for _ in range(3):  # kept alive, or reconnected when the server closed the connection
+        assert chain.rpc("eth_chainId", []) == "0x1"
+    expected = "Basic " + base64.b64encode(b"user@example:s3cret").decode()
+    assert [h["Authorization"] for h in _Answers.seen] == [expected] * 3

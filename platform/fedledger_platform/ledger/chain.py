@@ -7,6 +7,7 @@ URL: a Hardhat node, a testnet, an L2.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -15,7 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -74,13 +75,19 @@ class _ConnectionPool:
         self._port = parts.port
         self._https = parts.scheme == "https"
         self._timeout_s = timeout_s
+        self.headers = {"Content-Type": "application/json"}
+        if parts.username is not None:  # http://user:password@host/ as requests would send it
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self.headers["Authorization"] = "Basic " + base64.b64encode(
+                credentials.encode("utf-8")
+            ).decode("ascii")
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
-    def take(self) -> http.client.HTTPConnection:
-        """An idle connection, or a new one."""
+    def take(self, *, fresh: bool = False) -> http.client.HTTPConnection:
+        """An idle connection (unless ``fresh``), or a new one."""
         with self._lock:
-            if self._idle:
+            if self._idle and not fresh:
                 return self._idle.pop()
         factory = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         return factory(self._host, self._port, timeout=self._timeout_s)
@@ -141,9 +148,9 @@ class Chain:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         pool = self._pool()
         for attempt in (1, 2):  # a kept-alive connection the node has closed fails once
-            connection = pool.take()
+            connection = pool.take(fresh=attempt == 2)
             try:
-                connection.request("POST", pool.path, body, {"Content-Type": "application/json"})
+                connection.request("POST", pool.path, body, pool.headers)
                 response = connection.getresponse()
                 payload = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -154,19 +161,18 @@ class Chain:
                     ) from exc
                 continue
             pool.give(connection)
-            if response.status != 200:
-                raise ChainUnavailableError(
-                    f"{self.target} answered {method} with HTTP {response.status}"
-                )
-            try:
-                answer = json.loads(payload)
-            except ValueError as exc:
-                raise ChainUnavailableError(
-                    f"{self.target} answered {method} with something other than JSON"
-                ) from exc
             break
-        if "error" in answer:
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and "error" in answer:  # whatever the HTTP status
             raise RpcError(method, answer["error"])
+        if response.status != 200 or not isinstance(answer, dict) or "result" not in answer:
+            raise ChainUnavailableError(
+                f"{self.target} answered {method} with HTTP {response.status} and no JSON-RPC "
+                "result"
+            )
         return answer["result"]
 
     def _pool(self) -> _ConnectionPool:
