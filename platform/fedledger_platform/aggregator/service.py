@@ -224,14 +224,16 @@ class AggregatorService:
         round_number: int,
         uploaded_by: str | None,
         nonce: NonceRecord | None = None,
+        digest: bytes | None = None,
     ) -> tuple[str, bool]:
         """Store model bytes (validated as a model file); returns the 0x-hash and whether it
         was new. Idempotent, also under concurrent uploads of the same bytes (every attester
         may upload them at once): the first insert wins, the others find the row.
 
-        ``nonce`` is recorded in the same transaction as the model row.
+        ``nonce`` is recorded in the same transaction as the model row; ``digest`` is the
+        keccak256 of ``data`` when the caller has already computed it.
         """
-        name = _hex(fc.keccak256(data))
+        name = _hex(fc.keccak256(data) if digest is None else digest)
         with self.db.session() as s:
             stored = s.get(ModelRecord, name) is not None
         if stored and self.blobs.exists(fc.hash_from_hex(name)):

@@ -135,7 +135,11 @@ def _store(
     body = pending.path.read_bytes()  # authenticated, hash-checked and attested: now parse it
     try:
         _, new = service.store_model(
-            body, round_number=round_number, uploaded_by=signer.address, nonce=signer.nonce
+            body,
+            round_number=round_number,
+            uploaded_by=signer.address,
+            nonce=signer.nonce,
+            digest=body_hash,
         )
     except IntegrityError as exc:
         raise ApiError(409, "replayed_nonce", "the nonce was used concurrently") from exc
