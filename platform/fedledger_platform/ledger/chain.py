@@ -119,7 +119,11 @@ class Chain:
     _fee: tuple[float, int] = (0.0, 0)
     timeout_s: float = 30.0
     proxied: bool = False  # an HTTP(S) proxy from the environment applies to ``target``
-    _connections: _ConnectionPool | None = field(default=None, repr=False)
+    _connections: _ConnectionPool | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tester is None:
+            self._connections = _ConnectionPool(self.target, self.timeout_s)
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC request to a node, without web3's formatting and transport layers.
@@ -135,18 +139,22 @@ class Chain:
             raise ConfigurationError(
                 "Chain.rpc speaks JSON-RPC over HTTP; the embedded chain does not"
             )
-        if self.proxied:  # through the proxy, with web3's transport
-            try:
-                answer: Any = self.w3.provider.make_request(RPCEndpoint(method), params)
-            except (requests.RequestException, OSError) as exc:
-                raise ChainUnavailableError(
-                    f"cannot reach the chain at {self.target}: {exc}"
-                ) from exc
-            if "error" in answer:
-                raise RpcError(method, answer["error"])
-            return answer["result"]
+        status, answer = (
+            self._proxied_post(method, params) if self.proxied else self._post(method, params)
+        )
+        if isinstance(answer, dict) and "error" in answer:  # whatever the HTTP status
+            raise RpcError(method, answer["error"])
+        if status != 200 or not isinstance(answer, dict) or "result" not in answer:
+            raise ChainUnavailableError(
+                f"{self.target} answered {method} with HTTP {status} and no JSON-RPC result"
+            )
+        return answer["result"]
+
+    def _post(self, method: str, params: list[Any]) -> tuple[int, Any]:
+        """POST one request over a pooled connection; the HTTP status and the parsed body."""
+        assert self._connections is not None  # made for every JSON-RPC target
+        pool = self._connections
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        pool = self._pool()
         for attempt in (1, 2):  # a kept-alive connection the node has closed fails once
             connection = pool.take(fresh=attempt == 2)
             try:
@@ -161,25 +169,18 @@ class Chain:
                     ) from exc
                 continue
             pool.give(connection)
-            break
-        try:
-            answer = json.loads(payload)
-        except ValueError:
-            answer = None
-        if isinstance(answer, dict) and "error" in answer:  # whatever the HTTP status
-            raise RpcError(method, answer["error"])
-        if response.status != 200 or not isinstance(answer, dict) or "result" not in answer:
-            raise ChainUnavailableError(
-                f"{self.target} answered {method} with HTTP {response.status} and no JSON-RPC "
-                "result"
-            )
-        return answer["result"]
+            try:
+                return response.status, json.loads(payload)
+            except ValueError:
+                return response.status, None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _pool(self) -> _ConnectionPool:
-        with self._nonce_lock:
-            if self._connections is None:
-                self._connections = _ConnectionPool(self.target, self.timeout_s)
-            return self._connections
+    def _proxied_post(self, method: str, params: list[Any]) -> tuple[int, Any]:
+        """The same through an HTTP(S) proxy, with web3's transport (it raises on HTTP errors)."""
+        try:
+            return 200, self.w3.provider.make_request(RPCEndpoint(method), params)
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailableError(f"cannot reach the chain at {self.target}: {exc}") from exc
 
     def next_nonce(self, address: str) -> int:
         """The nonce for ``address``'s next transaction, tracked locally after the first read.
