@@ -18,6 +18,7 @@ from fedledger_crypto.codec import (
     BLOB_FORMAT_VERSION,
     BlobHeader,
     BlobKind,
+    check_schema,
     load_blob,
     load_chunk,
     read_chunk,
@@ -26,6 +27,7 @@ from fedledger_crypto.codec import (
 )
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import ContextError, MalformedBlobError, SchemaMismatchError
+from fedledger_crypto.layout import UpdateSchema
 from fedledger_crypto.params import CKKSParams
 
 __all__ = ["StreamingAggregator", "aggregate_blobs"]
@@ -34,11 +36,18 @@ __all__ = ["StreamingAggregator", "aggregate_blobs"]
 class StreamingAggregator:
     """A running sum of encrypted updates (or partial aggregates).
 
-    ``schema_digest`` pins the accepted schema; when ``None`` the first blob fixes it.
-    Not thread-safe: serialize calls to :meth:`add` (the aggregator service does).
+    ``schema`` pins the accepted schema and value counts (``schema_digest`` only the
+    digest); with neither, the first blob fixes them. Not thread-safe: serialize calls to
+    :meth:`add` (the aggregator service does).
     """
 
-    def __init__(self, context: Context, *, schema_digest: bytes | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        schema_digest: bytes | None = None,
+        schema: UpdateSchema | None = None,
+    ) -> None:
         if context.is_private():
             raise ContextError(
                 "StreamingAggregator takes the parameters-only context; it must never hold the "
@@ -46,7 +55,8 @@ class StreamingAggregator:
             )
         self._ctx = context
         self.params: CKKSParams = context_params(context)
-        self._schema_digest = schema_digest
+        self._schema = schema
+        self._schema_digest = schema.digest() if schema is not None else schema_digest
         self._header: BlobHeader | None = None
         self._sum: list[Any] | None = None
         self._contributors = 0
@@ -67,6 +77,8 @@ class StreamingAggregator:
         return header
 
     def _check_header(self, header: BlobHeader) -> None:
+        if self._schema is not None:
+            check_schema(header, self._schema)
         if self._schema_digest is not None and header.schema_digest != self._schema_digest:
             raise SchemaMismatchError(
                 f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "

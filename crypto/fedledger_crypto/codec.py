@@ -10,29 +10,45 @@ Layout (all integers little-endian)::
     8       L     parameter-set id, ASCII (e.g. "ckks-n4096-q60-s35")
     8+L     32    schema digest (keccak256 of the tensor layout and metric names)
     40+L    4     value count V (model values; the weight and metrics follow)
-    44+L    2     extra slot count E (1 weight + number of metric sums)
+    44+L    2     extra value count E (1 weight + number of metric sums)
     46+L    4     contributors (1 for an update, the number of summed updates for an aggregate)
-    50+L    4     chunk count C = ceil((V + E) / slots)
+    50+L    4     chunk count C = ceil((V + E) / N)
     54+L    4*C   byte length of each chunk
-    ...           the C chunks: TenSEAL-serialized CKKS vectors, each holding up to N/2 slots
+    ...           the C chunks: TenSEAL-serialized CKKS vectors (``CKKSVectorProto``), each one
+                  ciphertext of up to N/2 complex slots
 
-Every chunk is encrypted separately at slot-size (TenSEAL's automatic splitting of long vectors
-is not used). Validation is complete *before* anything is summed, so a rejected blob never
-touches a running aggregate; every rejection is a :class:`~fedledger_crypto.errors.BlobError`.
+Two values per slot (format version 2). CKKS slots are complex numbers; value ``2k`` of a chunk
+is the real part of its slot ``k`` and value ``2k + 1`` the imaginary part, so a ciphertext of
+N/2 slots carries N values: half the ciphertexts, bytes and encryption work of real-only
+encoding, and the sums are unchanged (addition is slot-wise on both parts). TenSEAL's own
+vectors encode real numbers only, so the participant encodes, encrypts and decrypts through
+SEAL's API as TenSEAL ships it (``tenseal.sealapi``) and wraps each ciphertext in TenSEAL's
+vector message; the aggregator and auditors load and add chunks as TenSEAL vectors.
+
+Every chunk is encrypted separately (TenSEAL's automatic splitting of long vectors is not used).
+Validation is complete *before* anything is summed, so a rejected blob never touches a running
+aggregate; every rejection is a :class:`~fedledger_crypto.errors.BlobError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
 import struct
+import tempfile
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 import tenseal as ts
+from tenseal import sealapi
 
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import (
@@ -50,6 +66,8 @@ __all__ = [
     "BlobKind",
     "DecryptedSum",
     "UpdateEncryptor",
+    "assemble_blob",
+    "check_schema",
     "load_blob",
     "load_chunk",
     "parse_header",
@@ -60,7 +78,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 BLOB_MAGIC = b"FLDG"
-BLOB_FORMAT_VERSION = 1
+BLOB_FORMAT_VERSION = 2
 _FIXED = struct.Struct("<4sHBB")  # magic, version, kind, params-id length
 _TAIL = struct.Struct("<32sIHII")  # schema digest, values, extra slots, contributors, chunks
 _CHUNK_LEN = struct.Struct("<I")
@@ -93,14 +111,17 @@ class BlobHeader:
         return len(self.chunk_spans)
 
     @property
-    def total_slots(self) -> int:
-        """Values plus extra slots."""
+    def total_values(self) -> int:
+        """Model values plus extra values (weight and metric sums)."""
         return self.value_count + self.extra_slots
 
     def chunk_slots(self, slots: int) -> list[int]:
-        """How many values each chunk holds for a parameter set with ``slots`` slots."""
-        total = self.total_slots
-        return [min(slots, total - i * slots) for i in range(self.chunk_count)]
+        """How many (complex) slots each chunk fills for a parameter set with ``slots`` slots."""
+        per_chunk = 2 * slots
+        total = self.total_values
+        return [
+            math.ceil(min(per_chunk, total - i * per_chunk) / 2) for i in range(self.chunk_count)
+        ]
 
     def encode(self) -> bytes:
         """Header bytes (without the chunks) as they appear at the start of the blob."""
@@ -165,11 +186,11 @@ def parse_header(data: bytes, params: CKKSParams, *, total_size: int | None = No
         raise MalformedBlobError(f"invalid slot counts: {values} values, {extra} extra slots")
     if contributors < 1 or (kind == BlobKind.UPDATE and contributors != 1):
         raise MalformedBlobError(f"invalid contributor count {contributors} for blob kind {kind}")
-    expected_chunks = math.ceil((values + extra) / params.slots)
+    expected_chunks = math.ceil((values + extra) / (2 * params.slots))
     if chunks != expected_chunks:
         raise MalformedBlobError(
-            f"chunk count {chunks} does not match {values + extra} slots "
-            f"({expected_chunks} chunks of {params.slots})"
+            f"chunk count {chunks} does not match {values + extra} values "
+            f"({expected_chunks} chunks of {2 * params.slots})"
         )
     if len(view) < offset + chunks * _CHUNK_LEN.size:
         raise MalformedBlobError("blob truncated inside the chunk table")
@@ -240,7 +261,7 @@ def _load_chunk(
         raise MalformedBlobError(f"chunk {index} is not a fresh two-component ciphertext")
     if vector.size() != expected_slots:
         raise MalformedBlobError(
-            f"chunk {index} holds {vector.size()} values, expected {expected_slots}"
+            f"chunk {index} fills {vector.size()} slots, expected {expected_slots}"
         )
     return vector
 
@@ -251,15 +272,19 @@ def load_blob(
     params: CKKSParams,
     *,
     schema_digest: bytes | None = None,
+    schema: UpdateSchema | None = None,
     kind: int | None = None,
 ) -> tuple[BlobHeader, list[Any]]:
     """Parse and fully validate a blob; return its header and its CKKS vectors.
 
     ``ctx`` may be a secret or a parameters-only context of ``params``. When ``schema_digest``
     (or ``kind``) is given, a blob of another schema (or kind) is rejected with
-    :class:`SchemaMismatchError` (or :class:`MalformedBlobError`).
+    :class:`SchemaMismatchError` (or :class:`MalformedBlobError`); ``schema`` also checks the
+    header's value counts against the schema (see :func:`check_schema`).
     """
     header = parse_header(data, params)
+    if schema is not None:
+        check_schema(header, schema)
     if schema_digest is not None and header.schema_digest != schema_digest:
         raise SchemaMismatchError(
             f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
@@ -275,6 +300,25 @@ def load_blob(
         )
     ]
     return header, vectors
+
+
+def check_schema(header: BlobHeader, schema: UpdateSchema) -> None:
+    """:class:`SchemaMismatchError` unless the header names ``schema`` and its value counts.
+
+    The counts must be checked against the schema itself: with two values per slot, a count
+    one off can describe the same ciphertexts (the last slot's second part is padding).
+    """
+    digest = schema.digest()
+    if header.schema_digest != digest:
+        raise SchemaMismatchError(
+            f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
+            f"0x{digest.hex()[:16]}… (another model layout or metric set)"
+        )
+    if (header.value_count, header.extra_slots) != (schema.layout.size, schema.extra_slots):
+        raise SchemaMismatchError(
+            f"blob declares {header.value_count} values + {header.extra_slots} extra, the "
+            f"schema has {schema.layout.size} + {schema.extra_slots}"
+        )
 
 
 def load_chunk(
@@ -294,8 +338,29 @@ def serialize_blob(
     contributors: int,
     vectors: list[Any],
 ) -> bytes:
-    """Assemble a blob from CKKS vectors (deterministic for equal ciphertexts)."""
-    chunks = [bytes(v.serialize()) for v in vectors]
+    """Assemble a blob from TenSEAL vectors (deterministic for equal ciphertexts)."""
+    return assemble_blob(
+        params=params,
+        kind=kind,
+        schema_digest=schema_digest,
+        value_count=value_count,
+        extra_slots=extra_slots,
+        contributors=contributors,
+        chunks=[bytes(v.serialize()) for v in vectors],
+    )
+
+
+def assemble_blob(
+    *,
+    params: CKKSParams,
+    kind: int,
+    schema_digest: bytes,
+    value_count: int,
+    extra_slots: int,
+    contributors: int,
+    chunks: list[bytes],
+) -> bytes:
+    """A blob from already serialized chunks (header, chunk table, chunks)."""
     spans = []
     position = 0
     for chunk in chunks:
@@ -334,6 +399,77 @@ class DecryptedSum:
         return self.values / self.weight
 
 
+def _proto_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def _ckks_vector_message(slots: int, ciphertext: bytes, scale: float) -> bytes:
+    """TenSEAL's ``CKKSVectorProto`` for one ciphertext filling ``slots`` slots.
+
+    The message (tenseal/proto/tensors.proto) has three fields: ``repeated uint32 sizes = 1``
+    (packed), ``repeated bytes ciphertexts = 2`` and ``double scale = 3``.
+    """
+    sizes = _proto_varint(slots)
+    return b"".join(
+        (
+            b"\x0a" + _proto_varint(len(sizes)) + sizes,
+            b"\x12" + _proto_varint(len(ciphertext)) + ciphertext,
+            b"\x19" + struct.pack("<d", scale),
+        )
+    )
+
+
+class _SealCodec:
+    """Complex encoding, symmetric encryption and decryption of single SEAL ciphertexts.
+
+    SEAL's API as TenSEAL exposes it saves a ciphertext only to a file path, so each encryption
+    is written to a file in a private directory (in memory-backed ``/dev/shm`` where it exists)
+    and read back; the file is overwritten by the next encryption of the same thread.
+    """
+
+    def __init__(self, ctx: Context, params: CKKSParams) -> None:
+        seal_context = ctx.data.seal_context()
+        secret_key = ctx.data.secret_key()
+        self._seal_context = seal_context
+        self._encoder = sealapi.CKKSEncoder(seal_context)
+        self._encryptor = sealapi.Encryptor(seal_context, secret_key)
+        self._decryptor = sealapi.Decryptor(seal_context, secret_key)
+        self._scale = params.scale
+        shm = Path("/dev/shm")
+        base = shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+        self._dir = Path(tempfile.mkdtemp(prefix="fedledger-ct-", dir=base))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+
+    def encrypt(self, pairs: npt.NDArray[np.complex128]) -> bytes:
+        """One chunk: ``pairs`` (at most N/2 complex slots) encrypted, as a TenSEAL message."""
+        plain = sealapi.Plaintext()
+        self._encoder.encode(pairs.tolist(), self._scale, plain)
+        ciphertext = sealapi.Ciphertext()
+        self._encryptor.encrypt_symmetric(plain, ciphertext)
+        path = self._dir / f"{threading.get_ident()}.ct"
+        ciphertext.save(str(path))
+        data = path.read_bytes()
+        return _ckks_vector_message(len(pairs), data, self._scale)
+
+    def decrypt(self, vector: Any) -> npt.NDArray[np.complex128]:
+        """The complex slots a loaded, validated TenSEAL vector fills."""
+        plain = sealapi.Plaintext()
+        self._decryptor.decrypt(vector.data.ciphertext()[0], plain)
+        slots = np.asarray(self._encoder.decode_complex(plain), dtype=np.complex128)
+        return slots[: vector.size()]
+
+    def close(self) -> None:
+        """Remove the private directory now rather than when the object is collected."""
+        with contextlib.suppress(OSError):
+            self._cleanup()
+
+
 class UpdateEncryptor:
     """A participant's side of the codec: encrypts updates and decrypts aggregates.
 
@@ -347,6 +483,7 @@ class UpdateEncryptor:
             )
         self._ctx = secret_context
         self.params = context_params(secret_context)
+        self._seal = _SealCodec(secret_context, self.params)
 
     def encrypt(
         self,
@@ -361,8 +498,9 @@ class UpdateEncryptor:
         """Encrypt one update into a blob.
 
         With ``weighted`` the values are multiplied by ``weight`` before encryption (FedAvg:
-        the aggregate then holds ``Σ w·x`` and ``Σ w``). Every encoded slot is checked against
-        ``headroom``; :class:`~fedledger_crypto.errors.HeadroomExceededError` names the slot.
+        the aggregate then holds ``Σ w·x`` and ``Σ w``). Every slot (a pair of encoded values)
+        is checked against ``headroom`` by its modulus;
+        :class:`~fedledger_crypto.errors.HeadroomExceededError` names the values.
         """
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (schema.layout.size,):
@@ -385,36 +523,43 @@ class UpdateEncryptor:
                 f"weight must be a {'positive' if weighted else 'non-negative'} finite number, "
                 f"got {weight}"
             )
-        slots = np.empty(schema.total_slots, dtype=np.float64)
         n = schema.layout.size
-        np.multiply(values, weight if weighted else 1.0, out=slots[:n])
-        slots[n] = weight
+        total = schema.total_values
+        # Values 2k and 2k+1 become slot k's real and imaginary parts: a float64 array of even
+        # length viewed as complex128 is exactly that pairing.
+        flat = np.zeros(total + total % 2, dtype=np.float64)
+        np.multiply(values, weight if weighted else 1.0, out=flat[:n])
+        flat[n] = weight
         for i, name in enumerate(schema.metric_names):
-            slots[n + 1 + i] = metrics[name]
-        if not np.all(np.isfinite(slots)):
+            flat[n + 1 + i] = metrics[name]
+        if not np.all(np.isfinite(flat)):
             raise ValueError("update contains NaN or infinite values")
-        peak = int(np.argmax(np.abs(slots)))
-        what = "weighted value" if peak < n else "weight or metric sum"
-        headroom.check(float(abs(slots[peak])), what=f"{what} at slot {peak}")
+        pairs = flat.view(np.complex128)
+        peak = int(np.argmax(np.abs(pairs)))
+        first = 2 * peak
+        what = "weighted values" if first + 1 < n else "values (weight or metric sums)"
+        headroom.check(float(abs(pairs[peak])), what=f"{what} {first}-{first + 1} (one slot)")
         size = self.params.slots
-        vectors = [
-            ts.ckks_vector(self._ctx, slots[i : i + size].tolist())
-            for i in range(0, len(slots), size)
-        ]
-        return serialize_blob(
+        chunks = [self._seal.encrypt(pairs[i : i + size]) for i in range(0, len(pairs), size)]
+        return assemble_blob(
             params=self.params,
             kind=BlobKind.UPDATE,
             schema_digest=schema.digest(),
             value_count=n,
             extra_slots=schema.extra_slots,
             contributors=1,
-            vectors=vectors,
+            chunks=chunks,
         )
 
     def decrypt(self, blob: bytes, schema: UpdateSchema) -> DecryptedSum:
         """Validate and decrypt an update or aggregate blob of ``schema``."""
-        header, vectors = load_blob(blob, self._ctx, self.params, schema_digest=schema.digest())
-        slots = np.concatenate([np.asarray(v.decrypt(), dtype=np.float64) for v in vectors])
+        header, vectors = load_blob(blob, self._ctx, self.params, schema=schema)
+        pairs = np.concatenate([self._seal.decrypt(v) for v in vectors])
+        flat = pairs.view(np.float64)
         n = header.value_count
-        metrics = {name: float(slots[n + 1 + i]) for i, name in enumerate(schema.metric_names)}
-        return DecryptedSum(slots[:n].copy(), float(slots[n]), metrics, header.contributors)
+        metrics = {name: float(flat[n + 1 + i]) for i, name in enumerate(schema.metric_names)}
+        return DecryptedSum(flat[:n].copy(), float(flat[n]), metrics, header.contributors)
+
+    def close(self) -> None:
+        """Release the encryptor's scratch directory (also done when it is collected)."""
+        self._seal.close()

@@ -162,8 +162,8 @@ class UpdateSchema:
         return 1 + len(self.metric_names)
 
     @property
-    def total_slots(self) -> int:
-        """Values plus extra slots."""
+    def total_values(self) -> int:
+        """Model values plus extra values (weight and metrics): what one update encodes."""
         return self.layout.size + self.extra_slots
 
     def describe(self) -> dict[str, Any]:

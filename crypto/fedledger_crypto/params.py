@@ -3,14 +3,16 @@
 Aggregation only ever adds ciphertexts, so no multiplicative depth is needed: one data prime
 carries the values and a second, smaller prime is SEAL's special (key-switching) prime. The
 default set, ``ckks-n4096-q60-s35``, is ``N = 4096`` with primes ``[60, 49]`` (109 bits: exactly
-the 128-bit limit for N = 4096) and scale ``2**35``, which costs 32 bytes per parameter on the
-wire — about half of NVFlare's default ``N = 8192, [60, 40, 40]``.
+the 128-bit limit for N = 4096) and scale ``2**35``. With two values per (complex) slot it costs
+16 bytes per parameter on the wire, against about 58 for NVFlare's default
+``N = 8192, [60, 40, 40]`` with real-only encoding.
 
 Headroom. CKKS stores ``round(value * 2**scale_bits)`` modulo the data prime ``q0 ≈ 2**60``;
 a sum whose magnitude reaches ``q0 / 2`` wraps around and decrypts to garbage. With the
-canonical embedding every coefficient is bounded by the largest slot, so the rule is::
+canonical embedding every coefficient is bounded by the largest slot modulus (a slot holds two
+values as one complex number, ``|slot| = sqrt(x_2k**2 + x_2k+1**2)``), so the rule is::
 
-    max_clients × max_weight × max|value| × 2**scale_bits  <  2**(data_prime_bits − 1)
+    max_clients × max_weight × max|slot| × 2**scale_bits  <  2**(data_prime_bits − 1)
 
 :meth:`CKKSParams.capacity` is the right-hand side divided by ``2**scale_bits`` with a 25 %
 safety margin for encryption noise and rounding (``0.75 * 2**24 ≈ 1.26e7`` for the default set);
@@ -125,8 +127,9 @@ class CKKSParams:
 class HeadroomPolicy:
     """Splits a parameter set's capacity over at most ``max_clients`` contributions.
 
-    Every slot a client encodes (weighted value, weight, metric sum) must stay within
-    :attr:`per_client_bound`; then no sum of ``max_clients`` contributions can overflow.
+    Every slot a client encodes (the modulus of a pair of weighted values, weight or metric
+    sums) must stay within :attr:`per_client_bound`; then no sum of ``max_clients``
+    contributions can overflow.
     """
 
     params: CKKSParams
@@ -138,7 +141,7 @@ class HeadroomPolicy:
 
     @property
     def per_client_bound(self) -> float:
-        """Largest absolute slot value one client may encode."""
+        """Largest slot modulus one client may encode."""
         return self.params.capacity() / self.max_clients
 
     def check(self, max_abs_slot: float, *, what: str = "encoded value") -> None:

@@ -114,9 +114,11 @@ def _other_scale_blob(secret: Any, schema: fc.UpdateSchema, values: np.ndarray[A
     """A blob that claims the federation's parameter set but is encoded at scale 2**30."""
     params = fc.DEFAULT_PARAMS
     slots = np.concatenate([values, [1.0], np.zeros(len(schema.metric_names))])
+    # Real-encoded vectors filling as many slots as the packed chunks would (two values each).
+    per_chunk = 2 * params.slots
     vectors = [
-        ts.ckks_vector(secret, slots[i : i + params.slots].tolist(), 2.0**30)
-        for i in range(0, len(slots), params.slots)
+        ts.ckks_vector(secret, slots[i : i + per_chunk : 2].tolist(), 2.0**30)
+        for i in range(0, len(slots), per_chunk)
     ]
     return serialize_blob(
         params=params,
@@ -146,7 +148,7 @@ def _aggregate_posing_as_update(secret: Any, blob: bytes) -> bytes:
 def _mutate(rng: random.Random, blob: bytes) -> bytes:
     """A truncated, extended or corrupted copy of ``blob``."""
     data = bytearray(blob)
-    header_end = 8 + len(fc.DEFAULT_PARAMS.id) + 46 + 4 * 3
+    header_end = fc.parse_header(blob, fc.DEFAULT_PARAMS).chunk_spans[0][0]
     how = rng.randrange(7)
     if how == 0:
         return bytes(data[: rng.randrange(1, len(data))])

@@ -61,7 +61,7 @@ def test_state_round_trip_through_encryption(encryptor: fc.UpdateEncryptor) -> N
     header = fc.parse_header(blob, fc.DEFAULT_PARAMS)
     assert header.kind == fc.BlobKind.UPDATE
     assert header.value_count == layout.size and header.extra_slots == 3
-    assert header.chunk_count == -(-(layout.size + 3) // 2048)
+    assert header.chunk_count == -(-(layout.size + 3) // 4096)  # two values per slot
     decrypted = encryptor.decrypt(blob, schema)
     restored = layout.unflatten(decrypted.values)
     for name, tensor in state.items():
@@ -95,14 +95,15 @@ def test_serialization_survives_a_fresh_context(secret_context: Any) -> None:
 def test_weighted_mean_of_1000_clients_is_within_1e_6(
     encryptor: fc.UpdateEncryptor, parameters_context: Any
 ) -> None:
-    # Prepare: 1,000 clients, sample counts up to 10,000, values in [-1, 1], one metric sum.
+    # Prepare: 1,000 clients, sample counts up to 10,000, slots (value pairs) of modulus at most
+    # 1, one metric sum.
     rng = np.random.default_rng(7)
-    size = 2100  # two chunks, the second partially filled
+    size = 4200  # two chunks, the second partially filled
     schema = fc.UpdateSchema(fc.TensorLayout.vector(size), ("loss_sum",))
     weights = rng.integers(1, 10_001, size=1000)
     weights[0] = 10_000
-    values = rng.uniform(-1, 1, size=(1000, size))
-    values[0, :] = 1.0  # the extreme client
+    values = rng.uniform(-1, 1, size=(1000, size)) / np.sqrt(2)
+    values[0, :] = 1 / np.sqrt(2)  # the extreme client: every slot at modulus 1
     aggregator = fc.StreamingAggregator(parameters_context, schema_digest=schema.digest())
     # Execute
     for w, x in zip(weights, values, strict=True):
@@ -123,8 +124,13 @@ def test_weighted_mean_of_1000_clients_is_within_1e_6(
 def test_headroom_overflow_is_refused_before_encryption(encryptor: fc.UpdateEncryptor) -> None:
     schema = fc.UpdateSchema(fc.TensorLayout.vector(4))
     small = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=10_000)
-    with pytest.raises(fc.HeadroomExceededError, match="slot 2"):
+    with pytest.raises(fc.HeadroomExceededError, match="values 2-3"):
         encryptor.encrypt(schema, np.array([0.0, 0.5, 1.0, 0.0]), weight=5_000.0, headroom=small)
+    # Each value of the pair is within the bound, their slot's modulus is not.
+    near = 0.9 * small.per_client_bound
+    with pytest.raises(fc.HeadroomExceededError, match="values 0-1"):
+        encryptor.encrypt(schema, np.array([near, near, 0.0, 0.0]), weight=1.0, headroom=small)
+    encryptor.encrypt(schema, np.array([near, 0.0, near, 0.0]), weight=1.0, headroom=small)
 
 
 def test_encrypt_rejects_bad_input(encryptor: fc.UpdateEncryptor) -> None:
@@ -161,7 +167,27 @@ def test_encryptor_needs_the_secret_key(parameters_context: Any) -> None:
 
 
 def test_bytes_per_parameter_at_scale(encryptor: fc.UpdateEncryptor) -> None:
-    size = 2048 * 50 - 1
+    size = 4096 * 25 - 1  # 25 full ciphertexts of 2048 slots, two values each
     schema = fc.UpdateSchema(fc.TensorLayout.vector(size))
     blob = encryptor.encrypt(schema, np.zeros(size), weight=1.0, headroom=HEADROOM)
-    assert len(blob) / size <= 32.5
+    assert fc.parse_header(blob, fc.DEFAULT_PARAMS).chunk_count == 25
+    assert len(blob) / size <= 16.1
+
+
+def test_value_count_one_off_is_a_schema_mismatch(
+    encryptor: fc.UpdateEncryptor, parameters_context: Any
+) -> None:
+    # 4 values + 1 weight fill 3 slots; 5 values + 1 weight fill 3 slots as well, so only the
+    # schema can tell that a header claiming 5 values is wrong.
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(4))
+    blob = bytearray(encryptor.encrypt(schema, np.ones(4), weight=1.0, headroom=HEADROOM))
+    offset = 8 + len(fc.DEFAULT_PARAMS.id) + 32
+    blob[offset] = 5
+    forged = bytes(blob)
+    fc.load_blob(forged, parameters_context, fc.DEFAULT_PARAMS)  # structurally valid
+    with pytest.raises(fc.SchemaMismatchError, match="5 values"):
+        fc.load_blob(forged, parameters_context, fc.DEFAULT_PARAMS, schema=schema)
+    with pytest.raises(fc.SchemaMismatchError):
+        fc.StreamingAggregator(parameters_context, schema=schema).add(forged)
+    with pytest.raises(fc.SchemaMismatchError):
+        encryptor.decrypt(forged, schema)

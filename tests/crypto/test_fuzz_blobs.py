@@ -22,7 +22,7 @@ import fedledger_crypto as fc
 from fedledger_crypto.codec import BlobKind, serialize_blob
 
 HEADROOM = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=10)
-SCHEMA = fc.UpdateSchema(fc.TensorLayout.vector(2500), ("total",))
+SCHEMA = fc.UpdateSchema(fc.TensorLayout.vector(6000), ("total",))  # two chunks
 PID = fc.DEFAULT_PARAMS.id.encode()
 HEADER_LEN = 8 + len(PID) + 46  # fixed fields + id + tail, before the chunk table
 FUZZ = settings(
@@ -35,13 +35,13 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def valid(encryptor: fc.UpdateEncryptor) -> bytes:
-    x = np.random.default_rng(3).uniform(-1, 1, 2500)
+    x = np.random.default_rng(3).uniform(-1, 1, 6000)
     return encryptor.encrypt(SCHEMA, x, weight=2.0, metrics={"total": 5}, headroom=HEADROOM)
 
 
 def _check(blob: bytes, ctx: Any) -> None:
     with pytest.raises(fc.BlobError):
-        fc.load_blob(blob, ctx, fc.DEFAULT_PARAMS, schema_digest=SCHEMA.digest())
+        fc.load_blob(blob, ctx, fc.DEFAULT_PARAMS, schema=SCHEMA)
 
 
 def test_the_valid_blob_loads(valid: bytes, parameters_context: Any) -> None:
@@ -134,7 +134,7 @@ def test_wrong_chunk_count_and_swapped_chunks(
         + b"".join(struct.pack("<I", len(c)) for c in reversed(chunks))
         + b"".join(reversed(chunks))
     )
-    with pytest.raises(fc.MalformedBlobError, match="holds"):
+    with pytest.raises(fc.MalformedBlobError, match="fills"):
         fc.load_blob(swapped, parameters_context, fc.DEFAULT_PARAMS)
     # Drop a chunk but keep the declared slot count.
     import tenseal as ts
@@ -144,7 +144,7 @@ def test_wrong_chunk_count_and_swapped_chunks(
         params=fc.DEFAULT_PARAMS,
         kind=BlobKind.UPDATE,
         schema_digest=SCHEMA.digest(),
-        value_count=2500,
+        value_count=6000,
         extra_slots=2,
         contributors=1,
         vectors=vectors,

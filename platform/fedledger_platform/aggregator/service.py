@@ -100,7 +100,7 @@ class _RunningRound:
 
     def __init__(self, context: Any, schema: fc.UpdateSchema) -> None:
         self.schema = schema
-        self.sum = fc.StreamingAggregator(context, schema_digest=schema.digest())
+        self.sum = fc.StreamingAggregator(context, schema=schema)
         self.participants: set[str] = set()
 
 
