@@ -117,11 +117,12 @@ class BlobHeader:
 
     def chunk_slots(self, slots: int) -> list[int]:
         """How many (complex) slots each chunk fills for a parameter set with ``slots`` slots."""
+        return [self.slots_in_chunk(i, slots) for i in range(self.chunk_count)]
+
+    def slots_in_chunk(self, index: int, slots: int) -> int:
+        """How many (complex) slots chunk ``index`` fills: two values per slot."""
         per_chunk = 2 * slots
-        total = self.total_values
-        return [
-            math.ceil(min(per_chunk, total - i * per_chunk) / 2) for i in range(self.chunk_count)
-        ]
+        return math.ceil(min(per_chunk, self.total_values - index * per_chunk) / 2)
 
     def encode(self) -> bytes:
         """Header bytes (without the chunks) as they appear at the start of the blob."""
@@ -325,7 +326,7 @@ def load_chunk(
     ctx: Context, params: CKKSParams, header: BlobHeader, index: int, chunk: bytes
 ) -> Any:
     """Parse and validate chunk ``index`` of a blob whose header was already parsed."""
-    return _load_chunk(ctx, params, chunk, header.chunk_slots(params.slots)[index], index)
+    return _load_chunk(ctx, params, chunk, header.slots_in_chunk(index, params.slots), index)
 
 
 def serialize_blob(

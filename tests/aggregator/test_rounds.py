@@ -53,9 +53,13 @@ def test_two_full_rounds(
             assert ledger.get_round(number).base_model_hash == published[-1]
         results = [local_result(i, number) for i in range(3)]
         # Execute: encrypt, commit on chain, upload
-        for p, base, result in zip(participants, bases, results, strict=True):
+        for k, (p, base, result) in enumerate(zip(participants, bases, results, strict=True)):
+            before = client.current_round()  # the answer is kept until the next write
+            assert before["accepted"] == k and p.address not in before["participants"]
             submitted = p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
             assert submitted.committed_now and submitted.uploaded_now
+            after = client.current_round()
+            assert after["accepted"] == k + 1 and p.address in after["participants"]
         wait_for(
             lambda n=number: (
                 ledger.get_round(n).status is RoundStatus.CLOSED

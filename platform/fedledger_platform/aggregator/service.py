@@ -132,6 +132,8 @@ class AggregatorService:
         self._stop = threading.Event()
         self._wake = threading.Event()  # run the coordinator now (an update or model arrived)
         self.round_signal = RoundSignal()
+        #: ``GET /v1/rounds/current``'s last answer and the database generation it was read at.
+        self.latest_round_view: tuple[int, Any] | None = None
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.status_note = "starting"

@@ -84,10 +84,30 @@ async def rounds(service: ServiceDep) -> list[RoundPublic]:
     return await run_in_threadpool(_rounds, service)
 
 
-def _round_key(service: AggregatorService) -> str:
-    with service.db.session() as s:
-        record = s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
-    return f"{record.number}:{record.phase}" if record else "0:none"
+_LATEST_TABLES = (RoundRecord.__tablename__, UpdateRecord.__tablename__)
+
+
+def _latest_round(service: AggregatorService) -> RoundPublic | None:
+    """The latest round, ``None`` before the first; read again only after a write to the
+    rounds or updates tables (every waiting client asks at each phase change)."""
+    version = service.db.generation(*_LATEST_TABLES)
+    cached = service.latest_round_view
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    try:
+        view: RoundPublic | None = _round(service, None)
+    except ApiError:
+        view = None
+    if service.db.generation(*_LATEST_TABLES) == version:
+        service.latest_round_view = (version, view)
+    return view
+
+
+async def _latest_round_async(service: AggregatorService) -> RoundPublic | None:
+    cached = service.latest_round_view
+    if cached is not None and cached[0] == service.db.generation(*_LATEST_TABLES):
+        return cached[1]  # no worker thread for an unchanged answer
+    return await run_in_threadpool(_latest_round, service)
 
 
 @router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
@@ -111,16 +131,20 @@ async def current_round(
     learn of every phase change at once without polling.
     """
     deadline = asyncio.get_running_loop().time() + wait_s
-    while after is not None:
+    while True:
         event = service.round_signal.current()  # taken before the read: no change is missed
-        if await run_in_threadpool(_round_key, service) != after or event is None:
+        latest = await _latest_round_async(service)
+        key = f"{latest.number}:{latest.phase}" if latest else "0:none"
+        if after is None or key != after or event is None:
             break
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), remaining)
-    return await run_in_threadpool(_round, service, None)
+    if latest is None:
+        raise ApiError(404, "not_found", f"no round opened yet ({service.status_note})")
+    return latest
 
 
 @router.get("/{round_number}", response_model=RoundPublic, responses=ERRORS, summary="One round")
