@@ -103,9 +103,9 @@ class StreamingAggregator:
 
         Every chunk is parsed and validated before any is added, so a rejected blob leaves the
         sum unchanged; memory is the running sum plus this one blob's ciphertexts (both
-        O(model), whatever the number of clients). With ``kind`` (e.g. ``BlobKind.UPDATE``) a blob of
-        another kind is rejected with :class:`MalformedBlobError`: an aggregate-kind blob may
-        claim any number of contributors.
+        O(model), whatever the number of clients). With ``kind`` (e.g. ``BlobKind.UPDATE``) a
+        blob of another kind is rejected with :class:`MalformedBlobError`: an aggregate-kind
+        blob may claim any number of contributors.
         """
         with path.open("rb") as handle:
             header = read_header(handle, self.params)
