@@ -93,7 +93,8 @@ def _latest_round(service: AggregatorService) -> RoundPublic | None:
     version = service.db.generation(*_LATEST_TABLES)
     cached = service.latest_round_view
     if cached is not None and cached[0] == version:
-        return cached[1]
+        kept: RoundPublic | None = cached[1]
+        return kept
     try:
         view: RoundPublic | None = _round(service, None)
     except ApiError:
@@ -106,7 +107,8 @@ def _latest_round(service: AggregatorService) -> RoundPublic | None:
 async def _latest_round_async(service: AggregatorService) -> RoundPublic | None:
     cached = service.latest_round_view
     if cached is not None and cached[0] == service.db.generation(*_LATEST_TABLES):
-        return cached[1]  # no worker thread for an unchanged answer
+        kept: RoundPublic | None = cached[1]
+        return kept  # no worker thread for an unchanged answer
     return await run_in_threadpool(_latest_round, service)
 
 
