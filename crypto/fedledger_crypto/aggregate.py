@@ -19,6 +19,7 @@ from fedledger_crypto.codec import (
     BlobHeader,
     BlobKind,
     check_schema,
+    check_schema_digest,
     load_blob,
     load_chunk,
     read_chunk,
@@ -79,11 +80,8 @@ class StreamingAggregator:
     def _check_header(self, header: BlobHeader) -> None:
         if self._schema is not None:
             check_schema(header, self._schema)
-        if self._schema_digest is not None and header.schema_digest != self._schema_digest:
-            raise SchemaMismatchError(
-                f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
-                f"0x{self._schema_digest.hex()[:16]}… (another model layout or metric set)"
-            )
+        if self._schema_digest is not None:
+            check_schema_digest(header, self._schema_digest)
         if self._header is not None and (
             header.value_count != self._header.value_count
             or header.extra_slots != self._header.extra_slots

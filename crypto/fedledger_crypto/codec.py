@@ -68,6 +68,7 @@ __all__ = [
     "UpdateEncryptor",
     "assemble_blob",
     "check_schema",
+    "check_schema_digest",
     "load_blob",
     "load_chunk",
     "parse_header",
@@ -286,11 +287,8 @@ def load_blob(
     header = parse_header(data, params)
     if schema is not None:
         check_schema(header, schema)
-    if schema_digest is not None and header.schema_digest != schema_digest:
-        raise SchemaMismatchError(
-            f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
-            f"0x{schema_digest.hex()[:16]}… (another model layout or metric set)"
-        )
+    if schema_digest is not None:
+        check_schema_digest(header, schema_digest)
     if kind is not None and header.kind != kind:
         raise MalformedBlobError(f"blob kind {header.kind}, expected {kind}")
     view = memoryview(data)
@@ -303,18 +301,22 @@ def load_blob(
     return header, vectors
 
 
+def check_schema_digest(header: BlobHeader, digest: bytes) -> None:
+    """:class:`SchemaMismatchError` unless the header carries the schema digest ``digest``."""
+    if header.schema_digest != digest:
+        raise SchemaMismatchError(
+            f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
+            f"0x{digest.hex()[:16]}… (another model layout or metric set)"
+        )
+
+
 def check_schema(header: BlobHeader, schema: UpdateSchema) -> None:
     """:class:`SchemaMismatchError` unless the header names ``schema`` and its value counts.
 
     The counts must be checked against the schema itself: with two values per slot, a count
     one off can describe the same ciphertexts (the last slot's second part is padding).
     """
-    digest = schema.digest()
-    if header.schema_digest != digest:
-        raise SchemaMismatchError(
-            f"blob encodes schema 0x{header.schema_digest.hex()[:16]}…, expected "
-            f"0x{digest.hex()[:16]}… (another model layout or metric set)"
-        )
+    check_schema_digest(header, schema.digest())
     if (header.value_count, header.extra_slots) != (schema.layout.size, schema.extra_slots):
         raise SchemaMismatchError(
             f"blob declares {header.value_count} values + {header.extra_slots} extra, the "
