@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -100,6 +101,40 @@ class FederationRun:
         return [r.seconds for r in self.rounds]
 
 
+#: What a run keeps in ``out``: the state of that run's federation.
+_RUN_STATE = (
+    "aggregator.db",
+    "aggregator.db-wal",
+    "aggregator.db-shm",
+    "aggregator.db-journal",
+    "blobs",
+    "clients",
+    "deployment.json",
+    "hardhat.log",
+)
+
+
+def _clear_previous_run(out: Path) -> list[str]:
+    """Remove the state an earlier run left in ``out``; returns what was removed.
+
+    Every run deploys a new federation on a fresh chain, so an earlier run's database, blobs,
+    client state and deployment describe a federation that no longer exists; reused, they mix
+    two federations (the aggregator would take its old rounds for this one's, the clients their
+    old keys). Only these known entries are removed, never anything else in ``out``.
+    """
+    removed = []
+    for name in _RUN_STATE:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
+
+
 @contextlib.contextmanager
 def _chain(target: str, out: Path) -> Iterator[Chain]:
     if target == "hardhat":
@@ -161,6 +196,9 @@ def run_federation(
         )
     out = spec.out
     out.mkdir(parents=True, exist_ok=True)
+    removed = _clear_previous_run(out)
+    if removed:
+        log.info("removed the previous run's state from %s: %s", out, ", ".join(removed))
     started = time.perf_counter()
     task = get_task(spec.task)
     emit("stage", {"stage": "loading data", "task": spec.task})

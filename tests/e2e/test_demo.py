@@ -6,13 +6,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 
-@pytest.mark.slow
-def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
-    out, report = tmp_path / "out", tmp_path / "report.json"
+def _demo(out: Path, report: Path, *, rounds: int, timeout_s: float) -> dict[str, Any]:
     result = subprocess.run(
         [
             sys.executable,
@@ -22,7 +21,7 @@ def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
             "--clients",
             "3",
             "--rounds",
-            "2",
+            str(rounds),
             "--out",
             str(out),
             "--json-report",
@@ -30,14 +29,21 @@ def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout_s,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "audit PASSED" in result.stdout
-    summary = json.loads(report.read_text())
+    summary: dict[str, Any] = json.loads(report.read_text())
     assert summary == json.loads((out / "summary.json").read_text())
     assert summary["audit"] == {"ok": True, "failures": []}
+    return summary
+
+
+@pytest.mark.slow
+def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    summary = _demo(out, report, rounds=2, timeout_s=600)
     assert [r["round"] for r in summary["per_round"]] == [1, 2]
     assert all(r["participants"] == 3 and r["gas"]["total"] > 0 for r in summary["per_round"])
     assert set(summary["balances"].values()) == {2.0}
@@ -45,6 +51,14 @@ def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
     assert (out / "metric.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (out / "audit.html").read_text()
     assert "<html" in html.lower() and "http://" not in html.split("<body", 1)[0]
+
+    # Again into the same folder: a new federation on a fresh chain, not the old one's state
+    # (its database, blobs and client keys); anything else in the folder is left alone.
+    (out / "notes.txt").write_text("mine")
+    again = _demo(out, report, rounds=1, timeout_s=300)
+    assert [r["round"] for r in again["per_round"]] == [1]
+    assert set(again["balances"].values()) == {1.0}
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_demo_refuses_an_unknown_task() -> None:
