@@ -259,8 +259,7 @@ def document(result: dict[str, Any], command: str) -> None:
             + table(rows, ["", "value"])
             + f"\n\nRSS (MiB) after n uploads — {trace}. The first upload starts the round's "
             "running sum, itself one update's worth of ciphertexts; later uploads are streamed "
-            "to disk, validated in full and then added: memory holds the running sum plus the "
-            "one blob being added.",
+            "to disk and validated and added one chunk at a time.",
         )
 
 

@@ -97,28 +97,32 @@ class StreamingAggregator:
         return header, vectors
 
     def add_file(self, path: Path, *, kind: int | None = None) -> BlobHeader:
-        """Validate and add a blob stored in a file.
+        """Validate and add a blob stored in a file, one chunk in memory at a time.
 
-        Every chunk is parsed and validated before any is added, so a rejected blob leaves the
-        sum unchanged; memory is the running sum plus this one blob's ciphertexts (both
-        O(model), whatever the number of clients). With ``kind`` (e.g. ``BlobKind.UPDATE``) a
-        blob of another kind is rejected with :class:`MalformedBlobError`: an aggregate-kind
-        blob may claim any number of contributors.
+        Two passes: every chunk is validated first, then each is parsed again and added, so a
+        rejected blob leaves the sum unchanged and memory stays at the running sum plus one
+        chunk, whatever the blob's size. With ``kind`` (e.g. ``BlobKind.UPDATE``) a blob of
+        another kind is rejected with :class:`MalformedBlobError`: an aggregate-kind blob may
+        claim any number of contributors.
         """
         with path.open("rb") as handle:
             header = read_header(handle, self.params)
             if kind is not None and header.kind != kind:
                 raise MalformedBlobError(f"blob kind {header.kind}, expected {kind}")
             self._check_header(header)
-            vectors = [
+            for i, span in enumerate(header.chunk_spans):
                 load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
-                for i, span in enumerate(header.chunk_spans)
-            ]
-        if self._sum is None:
+            first = self._sum is None
+            vectors: list[Any] = []
+            for i, span in enumerate(header.chunk_spans):
+                vector = load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
+                if first:
+                    vectors.append(vector)
+                else:
+                    assert self._sum is not None
+                    self._sum[i].add_(vector)
+        if first:
             self._sum, self._header, self._schema_digest = vectors, header, header.schema_digest
-        else:
-            for acc, vector in zip(self._sum, vectors, strict=True):
-                acc.add_(vector)
         self._contributors += header.contributors
         return header
 
