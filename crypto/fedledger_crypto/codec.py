@@ -432,8 +432,8 @@ class _SealCodec:
     """Complex encoding, symmetric encryption and decryption of single SEAL ciphertexts.
 
     SEAL's API as TenSEAL exposes it saves a ciphertext only to a file path, so each encryption
-    is written to a file in a private directory (in memory-backed ``/dev/shm`` where it exists)
-    and read back; the file is overwritten by the next encryption of the same thread.
+    is written to a file in a private directory (in memory-backed ``/dev/shm`` where it exists),
+    read back and deleted; the directory is removed with the object.
     """
 
     def __init__(self, ctx: Context, params: CKKSParams) -> None:
@@ -458,6 +458,7 @@ class _SealCodec:
         path = self._dir / f"{threading.get_ident()}.ct"
         ciphertext.save(str(path))
         data = path.read_bytes()
+        path.unlink()  # nothing left behind by a process that is killed
         return _ckks_vector_message(len(pairs), data, self._scale)
 
     def decrypt(self, vector: Any) -> npt.NDArray[np.complex128]:

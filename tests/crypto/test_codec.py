@@ -191,3 +191,13 @@ def test_value_count_one_off_is_a_schema_mismatch(
         fc.StreamingAggregator(parameters_context, schema=schema).add(forged)
     with pytest.raises(fc.SchemaMismatchError):
         encryptor.decrypt(forged, schema)
+
+
+def test_encryption_leaves_no_scratch_files(secret_context: Any) -> None:
+    own = fc.UpdateEncryptor(secret_context)
+    scratch = own._seal._dir  # SEAL saves ciphertexts only to files: they must not pile up
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(5000))
+    own.encrypt(schema, np.ones(5000), weight=1.0, headroom=HEADROOM)
+    assert scratch.is_dir() and list(scratch.iterdir()) == []
+    own.close()
+    assert not scratch.exists()
