@@ -18,13 +18,13 @@ from fedledger_crypto.codec import (
     BLOB_FORMAT_VERSION,
     BlobHeader,
     BlobKind,
+    assemble_blob,
     check_schema,
     check_schema_digest,
     load_blob,
     load_chunk,
     read_chunk,
     read_header,
-    serialize_blob,
 )
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import ContextError, MalformedBlobError, SchemaMismatchError
@@ -79,8 +79,8 @@ class StreamingAggregator:
 
     def _check_header(self, header: BlobHeader) -> None:
         if self._schema is not None:
-            check_schema(header, self._schema)
-        if self._schema_digest is not None:
+            check_schema(header, self._schema)  # the digest and the value counts
+        elif self._schema_digest is not None:
             check_schema_digest(header, self._schema_digest)
         if self._header is not None and (
             header.value_count != self._header.value_count
@@ -143,14 +143,14 @@ class StreamingAggregator:
         """The aggregate blob (kind ``AGGREGATE``); deterministic bytes for the same inputs."""
         if self._sum is None or self._header is None:
             raise ValueError("no update has been added yet; there is nothing to aggregate")
-        return serialize_blob(
+        return assemble_blob(
             params=self.params,
             kind=BlobKind.AGGREGATE,
             schema_digest=self._header.schema_digest,
             value_count=self._header.value_count,
             extra_slots=self._header.extra_slots,
             contributors=self._contributors,
-            vectors=self._sum,
+            chunks=[bytes(v.serialize()) for v in self._sum],
         )
 
     def write_result(self, path: Path) -> int:

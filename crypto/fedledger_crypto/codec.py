@@ -32,7 +32,6 @@ aggregate; every rejection is a :class:`~fedledger_crypto.errors.BlobError`.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
@@ -115,10 +114,6 @@ class BlobHeader:
     def total_values(self) -> int:
         """Model values plus extra values (weight and metric sums)."""
         return self.value_count + self.extra_slots
-
-    def chunk_slots(self, slots: int) -> list[int]:
-        """How many (complex) slots each chunk fills for a parameter set with ``slots`` slots."""
-        return [self.slots_in_chunk(i, slots) for i in range(self.chunk_count)]
 
     def slots_in_chunk(self, index: int, slots: int) -> int:
         """How many (complex) slots chunk ``index`` fills: two values per slot."""
@@ -293,10 +288,8 @@ def load_blob(
         raise MalformedBlobError(f"blob kind {header.kind}, expected {kind}")
     view = memoryview(data)
     vectors = [
-        _load_chunk(ctx, params, bytes(view[start:end]), slots, i)
-        for i, ((start, end), slots) in enumerate(
-            zip(header.chunk_spans, header.chunk_slots(params.slots), strict=True)
-        )
+        _load_chunk(ctx, params, bytes(view[start:end]), header.slots_in_chunk(i, params.slots), i)
+        for i, (start, end) in enumerate(header.chunk_spans)
     ]
     return header, vectors
 
@@ -329,28 +322,6 @@ def load_chunk(
 ) -> Any:
     """Parse and validate chunk ``index`` of a blob whose header was already parsed."""
     return _load_chunk(ctx, params, chunk, header.slots_in_chunk(index, params.slots), index)
-
-
-def serialize_blob(
-    *,
-    params: CKKSParams,
-    kind: int,
-    schema_digest: bytes,
-    value_count: int,
-    extra_slots: int,
-    contributors: int,
-    vectors: list[Any],
-) -> bytes:
-    """Assemble a blob from TenSEAL vectors (deterministic for equal ciphertexts)."""
-    return assemble_blob(
-        params=params,
-        kind=kind,
-        schema_digest=schema_digest,
-        value_count=value_count,
-        extra_slots=extra_slots,
-        contributors=contributors,
-        chunks=[bytes(v.serialize()) for v in vectors],
-    )
 
 
 def assemble_blob(
@@ -439,7 +410,6 @@ class _SealCodec:
     def __init__(self, ctx: Context, params: CKKSParams) -> None:
         seal_context = ctx.data.seal_context()
         secret_key = ctx.data.secret_key()
-        self._seal_context = seal_context
         self._encoder = sealapi.CKKSEncoder(seal_context)
         self._encryptor = sealapi.Encryptor(seal_context, secret_key)
         self._decryptor = sealapi.Decryptor(seal_context, secret_key)
@@ -470,8 +440,7 @@ class _SealCodec:
 
     def close(self) -> None:
         """Remove the private directory now rather than when the object is collected."""
-        with contextlib.suppress(OSError):
-            self._cleanup()
+        self._cleanup()
 
 
 class UpdateEncryptor:

@@ -45,7 +45,7 @@ import fedledger_crypto as fc
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
-from fedledger_crypto.codec import serialize_blob
+from fedledger_crypto.codec import assemble_blob
 from fedledger_platform.aggregator import AggregatorSettings
 from fedledger_platform.aggregator.client import AggregatorClient, AggregatorUnavailableError
 from fedledger_platform.aggregator.server import ServerThread
@@ -120,28 +120,28 @@ def _other_scale_blob(secret: Any, schema: fc.UpdateSchema, values: np.ndarray[A
         ts.ckks_vector(secret, slots[i : i + per_chunk : 2].tolist(), 2.0**30)
         for i in range(0, len(slots), per_chunk)
     ]
-    return serialize_blob(
+    return assemble_blob(
         params=params,
         kind=fc.BlobKind.UPDATE,
         schema_digest=schema.digest(),
         value_count=schema.layout.size,
         extra_slots=schema.extra_slots,
         contributors=1,
-        vectors=vectors,
+        chunks=[bytes(v.serialize()) for v in vectors],
     )
 
 
 def _aggregate_posing_as_update(secret: Any, blob: bytes) -> bytes:
     """A valid blob re-labelled as an aggregate of 1,000 contributors."""
     header, vectors = fc.load_blob(blob, secret, fc.DEFAULT_PARAMS)
-    return serialize_blob(
+    return assemble_blob(
         params=fc.DEFAULT_PARAMS,
         kind=fc.BlobKind.AGGREGATE,
         schema_digest=header.schema_digest,
         value_count=header.value_count,
         extra_slots=header.extra_slots,
         contributors=1_000,
-        vectors=vectors,
+        chunks=[bytes(v.serialize()) for v in vectors],
     )
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fedledger_crypto as fc
-from fedledger_crypto.codec import BlobKind, serialize_blob
+from fedledger_crypto.codec import BlobKind, assemble_blob
 
 HEADROOM = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=10)
 SCHEMA = fc.UpdateSchema(fc.TensorLayout.vector(6000), ("total",))  # two chunks
@@ -140,14 +140,14 @@ def test_wrong_chunk_count_and_swapped_chunks(
     import tenseal as ts
 
     vectors = [ts.ckks_vector_from(parameters_context, chunks[0])]
-    short = serialize_blob(
+    short = assemble_blob(
         params=fc.DEFAULT_PARAMS,
         kind=BlobKind.UPDATE,
         schema_digest=SCHEMA.digest(),
         value_count=6000,
         extra_slots=2,
         contributors=1,
-        vectors=vectors,
+        chunks=[bytes(v.serialize()) for v in vectors],
     )
     with pytest.raises(fc.MalformedBlobError, match="chunk count"):
         fc.load_blob(short, parameters_context, fc.DEFAULT_PARAMS)

@@ -87,14 +87,9 @@ async def rounds(service: ServiceDep) -> list[RoundPublic]:
 _LATEST_TABLES = (RoundRecord.__tablename__, UpdateRecord.__tablename__)
 
 
-def _latest_round(service: AggregatorService) -> RoundPublic | None:
-    """The latest round, ``None`` before the first; read again only after a write to the
-    rounds or updates tables (every waiting client asks at each phase change)."""
-    version = service.db.generation(*_LATEST_TABLES)
-    cached = service.latest_round_view
-    if cached is not None and cached[0] == version:
-        kept: RoundPublic | None = cached[1]
-        return kept
+def _read_latest_round(service: AggregatorService, version: int) -> RoundPublic | None:
+    """Read the latest round and keep it as the answer for database generation ``version``
+    (unless a write landed meanwhile)."""
     try:
         view: RoundPublic | None = _round(service, None)
     except ApiError:
@@ -104,12 +99,16 @@ def _latest_round(service: AggregatorService) -> RoundPublic | None:
     return view
 
 
-async def _latest_round_async(service: AggregatorService) -> RoundPublic | None:
+async def _latest_round(service: AggregatorService) -> RoundPublic | None:
+    """The latest round, ``None`` before the first. Every waiting client asks at each phase
+    change, so the answer is kept until the rounds or updates tables are written again; an
+    unchanged answer needs neither the database nor a worker thread."""
+    version = service.db.generation(*_LATEST_TABLES)
     cached = service.latest_round_view
-    if cached is not None and cached[0] == service.db.generation(*_LATEST_TABLES):
+    if cached is not None and cached[0] == version:
         kept: RoundPublic | None = cached[1]
-        return kept  # no worker thread for an unchanged answer
-    return await run_in_threadpool(_latest_round, service)
+        return kept
+    return await run_in_threadpool(_read_latest_round, service, version)
 
 
 @router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
@@ -135,7 +134,7 @@ async def current_round(
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         event = service.round_signal.current()  # taken before the read: no change is missed
-        latest = await _latest_round_async(service)
+        latest = await _latest_round(service)
         key = f"{latest.number}:{latest.phase}" if latest else "0:none"
         if after is None or key != after or event is None:
             break
