@@ -21,6 +21,7 @@ is checked against the chain.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -40,6 +41,7 @@ import fedledger_crypto as fc
 from fedledger_clients.config import ClientConfig
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, ProtocolError
+from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.base import Aggregation, ClientData, LocalResult, Task, TrainConfig
 from fedledger_platform.aggregator.client import (
@@ -112,6 +114,7 @@ class ClientDaemon:
         data: ClientData | None = None,
         on_event: EventSink | None = None,
         owns_process: bool = False,
+        training_slots: TrainingSlots | None = None,
     ) -> None:
         self.config = config
         self.account = account
@@ -136,8 +139,10 @@ class ClientDaemon:
         self._rounds_planned: int | None = None
         self._last_seen: tuple[int, str] | None = None
         self._latest_hint: dict[str, Any] | None = None  # the last long-poll's answer
+        self._offered: set[int] = set()  # rounds whose published model bytes were offered
         self._rounds: dict[int, RoundLog] = self._load_state()
         self.on_event: EventSink = on_event or (lambda _kind, _data: None)
+        self._training_slots = training_slots
         # A daemon alone in its process may freeze the process's heap (see _freeze_heap).
         self._freeze_pending = 2 if owns_process else 0
         self._stop = threading.Event()
@@ -264,6 +269,10 @@ class ClientDaemon:
         if seen == self._last_seen or seen[1] == "closing":
             # Nothing moved since the last complete step, or the aggregator is summing: no
             # participant owes anything until the round is closed on chain.
+            if seen == self._last_seen and seen[1] == "published":
+                # Published a whole long-poll ago and the next round still not open: the
+                # aggregator may be waiting for the model bytes (their uploader stopped).
+                self._offer_model(seen[0])
             self._last_seen = seen
             return self._done(seen[0], max_rounds, until_done)
         # Finish any round we took part in that has closed (oldest first), then the latest.
@@ -304,7 +313,25 @@ class ClientDaemon:
         if status is not RoundStatus.PUBLISHED:
             return False
         entry = self._rounds.get(planned)
-        return entry is None or entry.finished or not entry.committed
+        if entry is None or not entry.committed:
+            return True
+        if entry.finished:
+            self._offer_model(planned)  # the last model's bytes must reach the aggregator
+        return entry.finished
+
+    def _offer_model(self, number: int) -> None:
+        """Supply round ``number``'s published model bytes if this participant attested them
+        and the aggregator lacks them (once per round)."""
+        if number in self._offered:
+            return
+        info = self.ledger.get_round(number)
+        if info.status is not RoundStatus.PUBLISHED:
+            return
+        self._offered.add(number)
+        if self.participant.offer_model(number, info.published_model_hash):
+            self._emit(
+                "model", {"round": number, "model_hash": fc.hash_hex(info.published_model_hash)}
+            )
 
     def _advance(self, number: int) -> None:
         info = self.ledger.get_round(number)  # read once per step, handed down
@@ -356,14 +383,15 @@ class ClientDaemon:
 
     def _train_and_encrypt(self, number: int, entry: RoundLog, info: RoundInfo) -> bytes:
         base = self.participant.base_model(number, info)
-        started = time.perf_counter()
-        result = self.task.local_update(
-            base.state,
-            self.data,
-            round_number=number,
-            config=self.train_config,
-            private_dir=self.state_dir / "private",
-        )
+        with self._training_slot():
+            started = time.perf_counter()
+            result = self.task.local_update(
+                base.state,
+                self.data,
+                round_number=number,
+                config=self.train_config,
+                private_dir=self.state_dir / "private",
+            )
         if self.task.aggregation is Aggregation.MEAN:
             result = protect_update(
                 result,
@@ -374,6 +402,13 @@ class ClientDaemon:
         entry.train_s = time.perf_counter() - started
         self._emit("trained", {"round": number, "seconds": entry.train_s, "weight": result.weight})
         return self.participant.encrypt(base, result, aggregation=self.task.aggregation)
+
+    def _training_slot(self) -> contextlib.AbstractContextManager[None]:
+        """A slot shared with co-located participants (see :mod:`.slots`), largest shard first;
+        none for a participant alone on its machine."""
+        if self._training_slots is None:
+            return contextlib.nullcontext()
+        return self._training_slots.slot(self.config.task.client_index, self.data.num_train)
 
     def _finish(self, number: int, info: RoundInfo) -> None:
         entry = self._rounds[number]

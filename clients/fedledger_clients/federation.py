@@ -5,6 +5,13 @@ node it starts, or any devnet URL), admits N participants and appoints the key d
 real aggregator on a loopback port (SQLite, a blob folder), and runs N client daemons over real
 HTTP until the planned rounds are published. Nothing is simulated: the daemons encrypt, commit,
 upload, decrypt and attest exactly as ``fedledger client run`` does.
+
+What differs from a deployment is that every participant shares one machine with the others
+and with the aggregator and the chain node. Two scheduling rules stand in for the separate
+machines: the participants share one :class:`~fedledger_clients.slots.TrainingSlots` (one
+training at a time per core, the largest shard first), and client processes run at a lower CPU
+priority (:data:`CLIENT_NICENESS`), so the services every participant waits on — the
+aggregator and the chain node — are not starved by participants' background work.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import shutil
 import threading
 import time
@@ -27,6 +35,7 @@ import fedledger_crypto as fc
 from fedledger_clients.commands import initial_model_bytes
 from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig
 from fedledger_clients.daemon import ClientDaemon
+from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.base import ClientData, State
 from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, create_app
@@ -42,6 +51,9 @@ __all__ = ["FederationRun", "FederationSpec", "RoundSummary", "run_federation"]
 
 log = logging.getLogger("fedledger.federation")
 Progress = Callable[[str, dict[str, Any]], None]
+
+#: ``nice`` increment of each client process (see the module docstring).
+CLIENT_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -234,6 +246,7 @@ def run_federation(
         with ServerThread(app) as server:
             emit("stage", {"stage": "federation running", "aggregator": server.url})
             clients = [AggregatorClient(server.url, account=a, scope=scope) for a in accounts]
+            slots = TrainingSlots(os.cpu_count() or 1, spec.clients)
             daemons = [
                 ClientDaemon(
                     ClientConfig(
@@ -257,6 +270,7 @@ def run_federation(
                     task=get_task(spec.task),
                     data=data[i],
                     on_event=emit,
+                    training_slots=slots,
                 )
                 for i, (account, client) in enumerate(zip(accounts, clients, strict=True))
             ]
@@ -269,6 +283,7 @@ def run_federation(
                     chain=chain,
                     ledger=ledger,
                     watcher=reader,
+                    slots=slots,
                     spec=spec,
                     emit=emit,
                 )
@@ -324,16 +339,26 @@ def run_federation(
             return run
 
 
-def _client_process(config: ClientConfig, key: bytes, chain_url: str, ledger_address: str) -> None:
+def _client_process(
+    config: ClientConfig, key: bytes, chain_url: str, ledger_address: str, slots: TrainingSlots
+) -> None:
     """Body of a client process: connect, load this shard, run the daemon to the end."""
     logging.basicConfig(level=logging.WARNING)
+    os.nice(CLIENT_NICENESS)
     chain = connect(chain_url)
     account = Account.from_key(key)
     ledger = Ledger(chain, ledger_address)
     client = AggregatorClient(
         config.aggregator, account=account, scope=fc.RequestScope(chain.chain_id, ledger_address)
     )
-    daemon = ClientDaemon(config, account=account, ledger=ledger, client=client, owns_process=True)
+    daemon = ClientDaemon(
+        config,
+        account=account,
+        ledger=ledger,
+        client=client,
+        owns_process=True,
+        training_slots=slots,
+    )
     daemon.run(until_done=True)
 
 
@@ -355,6 +380,7 @@ def _run_processes(
     chain: Chain,
     ledger: Ledger,
     watcher: AggregatorClient,
+    slots: TrainingSlots,
     spec: FederationSpec,
     emit: Progress,
 ) -> dict[int, float]:
@@ -363,7 +389,7 @@ def _run_processes(
     processes = [
         context.Process(
             target=_client_process,
-            args=(config, bytes(account.key), chain.target, ledger.address),
+            args=(config, bytes(account.key), chain.target, ledger.address, slots),
             name=f"client-{i + 1}",
             daemon=True,
         )

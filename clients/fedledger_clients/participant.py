@@ -10,7 +10,9 @@ drive directly):
    upload it (idempotent: after a restart it reads its own commitment from the chain and never
    commits twice);
 4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt, build the next
-   model, attest its hash on chain and upload the bytes if the aggregator lacks them.
+   model and attest its hash on chain; the attester whose attestation publishes the model
+   uploads its bytes (:meth:`offer_model` lets any attester supply them later, should that
+   upload never arrive).
 """
 
 from __future__ import annotations
@@ -82,8 +84,11 @@ class Participant:
         self.state_dir = state_dir
         self._encryptor: fc.UpdateEncryptor | None = None
         self._secret: bytes | None = None
-        # The last base model fetched, by hash: a round's submit and finish both need it.
+        # The last base model fetched or built, by hash: a round's submit and finish both need
+        # it, and the model a round publishes is the next round's base.
         self._base: tuple[bytes, ModelFile] | None = None
+        # The bytes of the last model this participant attested, by hash (see offer_model).
+        self._attested: tuple[bytes, bytes] | None = None
 
     # ------------------------------------------------------------------ keys
 
@@ -249,10 +254,14 @@ class Participant:
             state, task=base.task, metric_names=base.metric_names, round_number=round_number
         )
         model_hash = fc.keccak256(model_bytes)
+        model = decode_model(model_bytes)
+        # Once published, this is the next round's base: no need to fetch it back.
+        self._base = (model_hash, model)
         attested_now = published_now = False
         if included is None:
             included = self.ledger.is_included(round_number, self.address)
         if included:
+            self._attested = (model_hash, model_bytes)
             if not self.ledger.has_attested(round_number, self.address):
                 try:
                     result = self.ledger.attest_model(self.account, round_number, model_hash)
@@ -261,25 +270,30 @@ class Participant:
                 except ContractRevertError as exc:
                     if exc.error != "LedgerAlreadyAttested":
                         raise
-            self._upload_model(model_hash, round_number, model_bytes, always=published_now)
-        return RoundOutcome(
-            round_number, model_hash, decode_model(model_bytes), aggregate, attested_now
-        )
+            if published_now:
+                # The (idempotent) upload also tells the aggregator that the round is
+                # published, so it opens the next one without waiting for its poll.
+                self.client.upload_model(model_hash, round_number, model_bytes)
+        return RoundOutcome(round_number, model_hash, model, aggregate, attested_now)
 
-    def _upload_model(
-        self, model_hash: bytes, round_number: int, data: bytes, *, always: bool = False
-    ) -> None:
-        """Upload the model bytes unless the aggregator has them. ``always`` when this
-        attestation completed the quorum: the (idempotent) upload also tells the aggregator
-        that the round is published, so it opens the next one without waiting for its poll."""
-        if not always:
-            try:
-                self.client.model_info(model_hash)
-                return  # already stored
-            except AggregatorError as exc:
-                if exc.status != 404:
-                    raise
-        self.client.upload_model(model_hash, round_number, data)
+    def offer_model(self, round_number: int, published_hash: bytes) -> bool:
+        """Upload the bytes of round ``round_number``'s published model if this participant
+        attested that hash and the aggregator still lacks them; returns whether it uploaded.
+
+        Only the attester that completes the quorum uploads in :meth:`finish`; should it stop
+        before its upload, any other attester holding the same bytes supplies them here.
+        """
+        if self._attested is None or self._attested[0] != published_hash:
+            return False
+        try:
+            self.client.model_info(published_hash)
+            return False  # already stored
+        except AggregatorError as exc:
+            if exc.status != 404:
+                raise
+        self.client.upload_model(published_hash, round_number, self._attested[1])
+        log.info("%s supplied the bytes of round %d's published model", self.address, round_number)
+        return True
 
 
 def mean_update_next_state(base: State, aggregate: AggregateResult) -> State:

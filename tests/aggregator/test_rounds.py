@@ -205,13 +205,13 @@ def test_long_poll_answers_as_soon_as_the_round_moves(
     assert info.value.status == 400
 
 
-def test_participants_fetch_the_base_once_and_the_quorum_attester_resends(
+def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
     federation: Federation, tmp_path: Path
 ) -> None:
-    """A participant fetches a round's base model once for submit and finish; the first
-    attester uploads the model bytes, the one whose attestation publishes re-sends them (so
-    the aggregator opens the next round at once), and the others only ask for metadata."""
-    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
+    """A participant fetches a round's base model once for submit and finish, and not at all
+    when the model it built is the next round's base; only the attester whose attestation
+    publishes uploads the model bytes; another attester supplies them only when missing."""
+    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=2))
     participants = federation.join(server)
     client = federation.client(server)
     wait_for(lambda: (c := client.current_round()) and c["phase"] == "open", what="round 1")
@@ -238,9 +238,18 @@ def test_participants_fetch_the_base_once_and_the_quorum_attester_resends(
         for p in participants
     ]
     assert all(calls[i].count("model") == 1 for i in calls), calls  # one fetch of the base
-    # Quorum of 3 at 50.01 %: 2. The first attester stores the bytes, the second publishes.
+    # Quorum of 3 at 50.01 %: 2. The second attestation publishes; its sender uploads.
     assert [o.attested_now for o in outcomes] == [True, True, True]
-    assert calls[0][1:] == ["model_info", "upload_model"]
-    assert calls[1][1:] == ["upload_model"]
-    assert calls[2][1:] == ["model_info"]
+    assert calls[0][1:] == [] and calls[1][1:] == ["upload_model"] and calls[2][1:] == []
+    published = federation.ledger.get_round(1).published_model_hash
+    assert client.model_info(published)["hash"] == fc.hash_hex(published)
+    # The bytes are stored: offering them again asks for metadata and uploads nothing.
+    assert participants[0].offer_model(1, published) is False
+    assert calls[0][1:] == ["model_info"]
+    # Each participant built the published model itself: it is round 2's base, unfetched.
+    wait_for(lambda: federation.ledger.current_round() == 2, what="round 2 to open")
+    assert federation.ledger.get_round(2).base_model_hash == published
+    for p, outcome in zip(participants, outcomes, strict=True):
+        assert p.base_model(2) is outcome.model
+    assert all(calls[i].count("model") == 1 for i in calls), calls
     assert federation.ledger.get_round(1).status is RoundStatus.PUBLISHED

@@ -5,6 +5,7 @@ and the result equals the plaintext FedAvg pipeline on the same shards and seeds
 from __future__ import annotations
 
 import gc
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,25 @@ from harness import make_federation
 import fedledger_crypto as fc
 from fedledger_clients.commands import initial_model_bytes
 from fedledger_clients.simulation import run_plaintext_fedavg
+from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.recommendation import ITEM_SIDE_KEYS
 from fedledger_platform.ledger import RoundStatus
 from fedledger_platform.modelfile import decode_model
 
 ROUNDS = 2
+
+
+class RecordingSlots(TrainingSlots):
+    """One training at a time, recording who asked with which job size."""
+
+    def __init__(self, participants: int) -> None:
+        super().__init__(1, participants)
+        self.calls: list[tuple[int, float]] = []
+
+    def slot(self, index: int, size: float) -> AbstractContextManager[None]:
+        self.calls.append((index, size))
+        return super().slot(index, size)
 
 
 @pytest.mark.slow
@@ -38,12 +52,19 @@ def test_two_rounds_of_each_task_through_the_daemons(task_name: str, tmp_path: P
         owner = 0 if task_name == "sentiment" else None
         frozen_before = gc.get_freeze_count()
         daemons = make_daemons(fed, server.url, task_name, tmp_path, owner=owner)
+        slots = RecordingSlots(len(daemons))
+        for d in daemons:
+            d._training_slots = slots
         # Execute
         run_daemons(daemons)
         if owner is not None:
             assert gc.get_freeze_count() > frozen_before
             assert daemons[owner]._freeze_pending == 0
-        # Assert: both rounds published, everyone derived and attested the same model
+        # Assert: each participant trained in the shared slots, sized by its shard
+        assert sorted(slots.calls) == sorted(
+            (d.config.task.client_index, d.data.num_train) for d in daemons for _ in range(ROUNDS)
+        )
+        # Both rounds published, everyone derived and attested the same model
         ledger = fed.ledger
         for number in range(1, ROUNDS + 1):
             info = ledger.get_round(number)

@@ -3,9 +3,12 @@ resumes; an aggregator outage during uploads is retried until it succeeds."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_helpers import make_daemons, run_daemons
@@ -103,5 +106,74 @@ def test_aggregator_outage_during_upload_is_retried(tmp_path: Path) -> None:
         assert not runner.is_alive()
         info = fed.ledger.get_round(1)
         assert info.status is RoundStatus.PUBLISHED and info.included_count == 3
+    finally:
+        fed.close()
+
+
+@pytest.mark.slow
+def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_it(
+    tmp_path: Path,
+) -> None:
+    """Only the attester whose attestation publishes a model uploads its bytes. If it stops
+    before that upload, the next round cannot open (its base is missing) until another
+    attester, seeing the round still published after a whole long-poll, supplies them."""
+    fed = make_federation(tmp_path)
+    try:
+        server = fed.serve(
+            fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=2),
+            model=initial_model_bytes("sentiment", 0),
+        )
+        daemons = make_daemons(fed, server.url, "sentiment", tmp_path)
+        events: list[tuple[str, dict[str, object]]] = []
+        killed: list[ClientDaemon] = []
+        lock = threading.Lock()
+        for d in daemons:
+            d.config = replace(d.config, long_poll_s=1.0)
+            d.on_event = lambda kind, data: events.append((kind, data))
+            real = d.client.upload_model
+
+            def upload(*args: Any, _d: ClientDaemon = d, _real: Any = real) -> bool:
+                with lock:
+                    first = not killed
+                    if first:
+                        killed.append(_d)
+                if first:
+                    raise Killed  # the publisher dies right before its upload
+                return bool(_real(*args))
+
+            d.client.upload_model = upload  # type: ignore[method-assign]
+
+        def run(d: ClientDaemon) -> None:
+            with contextlib.suppress(Killed):
+                d.run(until_done=True)
+
+        threads = {d: threading.Thread(target=run, args=(d,), daemon=True) for d in daemons}
+        for t in threads.values():
+            t.start()
+        wait_for(lambda: bool(killed), timeout_s=120, what="the publisher to stop")
+        (victim,) = killed
+        threads[victim].join(30)
+        info = fed.ledger.get_round(1)
+        assert info.status is RoundStatus.PUBLISHED
+        reader = fed.client(server)
+        # A surviving attester supplies the bytes; round 2 opens on them.
+        wait_for(lambda: fed.ledger.current_round() == 2, timeout_s=60, what="round 2 to open")
+        assert reader.model_info(info.published_model_hash)["round"] == 1
+        supplied = [data for kind, data in events if kind == "model"]
+        assert supplied and all(s["round"] == 1 for s in supplied)  # both survivors may race
+        assert victim.account.address not in {s["participant"] for s in supplied}
+        # The stopped participant resumes on its state folder and takes part in round 2.
+        resumed = ClientDaemon(
+            victim.config,
+            account=victim.account,
+            ledger=fed.ledger,
+            client=fed.client(server, victim.account),
+        )
+        resumed.run(until_done=True)
+        for t in threads.values():
+            t.join(120)
+        final = fed.ledger.get_round(2)
+        assert final.status is RoundStatus.PUBLISHED and final.included_count == 3
+        assert reader.model_info(final.published_model_hash)["round"] == 2
     finally:
         fed.close()
