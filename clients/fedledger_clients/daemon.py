@@ -269,10 +269,6 @@ class ClientDaemon:
         if seen == self._last_seen or seen[1] == "closing":
             # Nothing moved since the last complete step, or the aggregator is summing: no
             # participant owes anything until the round is closed on chain.
-            if seen == self._last_seen and seen[1] == "published":
-                # Published a whole long-poll ago and the next round still not open: the
-                # aggregator may be waiting for the model bytes (their uploader stopped).
-                self._offer_model(seen[0])
             self._last_seen = seen
             return self._done(seen[0], max_rounds, until_done)
         # Finish any round we took part in that has closed (oldest first), then the latest.
@@ -321,7 +317,8 @@ class ClientDaemon:
 
     def _offer_model(self, number: int) -> None:
         """Supply round ``number``'s published model bytes if this participant attested them
-        and the aggregator lacks them (once per round)."""
+        and the aggregator lacks them (once per round). Mid-federation, a participant does so
+        when its next update is refused for the missing base (:meth:`Participant.submit`)."""
         if number in self._offered:
             return
         info = self.ledger.get_round(number)

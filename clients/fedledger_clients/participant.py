@@ -11,8 +11,8 @@ drive directly):
    commits twice);
 4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt, build the next
    model and attest its hash on chain; the attester whose attestation publishes the model
-   uploads its bytes (:meth:`offer_model` lets any attester supply them later, should that
-   upload never arrive).
+   uploads its bytes (:meth:`offer_model` lets any attester supply them, should that upload
+   never arrive: :meth:`submit` does when the aggregator reports the round's base missing).
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
 from fedledger_clients.tasks.base import AggregateResult, Aggregation, LocalResult, State
-from fedledger_platform.aggregator.client import AggregatorClient, AggregatorError
+from fedledger_platform.aggregator.client import (
+    AggregatorClient,
+    AggregatorError,
+    AggregatorUnavailableError,
+)
 from fedledger_platform.errors import ContractRevertError, FedledgerError
 from fedledger_platform.ledger import Ledger, RoundInfo, RoundStatus
 from fedledger_platform.modelfile import ModelFile, decode_model, encode_model
@@ -158,7 +162,18 @@ class Participant:
             raise ProtocolError(f"round {round_number} was never opened on chain")
         if self._base is not None and self._base[0] == info.base_model_hash:
             return self._base[1]  # fetched and checked against this same hash before
-        blob = self.client.model(info.base_model_hash)
+        try:
+            blob = self.client.model(info.base_model_hash)
+        except AggregatorError as exc:
+            if exc.status != 404:
+                raise
+            # The round opened on chain before the publishing attester's upload arrived.
+            raise AggregatorUnavailableError(
+                404,
+                "base_model_missing",
+                f"round {round_number}'s base model {fc.hash_hex(info.base_model_hash)} is not "
+                "stored at the aggregator yet",
+            ) from exc
         try:
             blob.verify(info.base_model_hash)
         except ValueError as exc:
@@ -209,7 +224,15 @@ class Participant:
                 f"round {round_number}: this account already committed {fc.hash_hex(on_chain)}; "
                 "upload the bytes that were committed"
             )
-        receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
+        try:
+            receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
+        except AggregatorUnavailableError as exc:
+            # The aggregator opened the round before the publishing attester's upload of the
+            # base model arrived (or that attester stopped): supply the bytes if we hold them.
+            base = self.ledger.get_round(round_number).base_model_hash
+            if exc.code != "base_model_missing" or not self.offer_model(round_number - 1, base):
+                raise
+            receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
         return SubmittedUpdate(round_number, digest, committed_now, bool(receipt["new"]))
 
     def finish(
@@ -281,7 +304,8 @@ class Participant:
         attested that hash and the aggregator still lacks them; returns whether it uploaded.
 
         Only the attester that completes the quorum uploads in :meth:`finish`; should it stop
-        before its upload, any other attester holding the same bytes supplies them here.
+        before its upload, any other attester holding the same bytes supplies them here (when
+        its next update is refused for the missing base, or at the end of the federation).
         """
         if self._attested is None or self._attested[0] != published_hash:
             return False

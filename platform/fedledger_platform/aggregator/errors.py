@@ -13,7 +13,7 @@ Body: ``{"error": {"status": 409, "code": "round_not_open", "message": "..."}}``
 | 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested`` |
 | 500 | ``internal_error`` (a bug: the server log has the traceback) |
 | 502 | ``chain_error`` (the chain refused a read or transaction) |
-| 503 | ``chain_unavailable``, ``not_ready`` (retry later; ``Retry-After`` is set) |
+| 503 | ``chain_unavailable``, ``not_ready``, ``base_model_missing`` (retry; ``Retry-After`` set) |
 """
 
 from __future__ import annotations

@@ -212,6 +212,13 @@ class AggregatorService:
     def base_model(self, record: RoundRecord) -> ModelFile:
         """The decoded base model of a round (its layout fixes the round's update schema)."""
         digest = fc.hash_from_hex(record.base_model_hash)
+        if not self.blobs.exists(digest):
+            raise ApiError(
+                503,
+                "base_model_missing",
+                f"the bytes of round {record.number}'s base model {record.base_model_hash} are "
+                "not stored yet; an attester of that model uploads them",
+            )
         try:
             return decode_model(self.blobs.get(digest))
         except (OSError, ModelFileError) as exc:
@@ -535,10 +542,11 @@ class AggregatorService:
                 self.status_note = "waiting for the initial model"
                 return
         elif previous.phase == RoundPhase.PUBLISHED and previous.published_model_hash:
+            # Opened without waiting for the bytes: every attester built them and trains on
+            # its own copy, and the publishing attester's upload is on its way. Until they are
+            # stored, an update is answered 503 base_model_missing, and a participant holding
+            # the bytes supplies them (Participant.submit).
             base = previous.published_model_hash
-            if not self.blobs.exists(fc.hash_from_hex(base)):
-                self.status_note = f"waiting for the bytes of published model {base[:10]}"
-                return
         else:
             base = previous.base_model_hash
         if not self._params_committed:
