@@ -188,7 +188,10 @@ MODES = {
 
 
 _MODE_TEXT = {
-    "processes": "a Hardhat node, the aggregator on loopback, one process per client daemon",
+    "processes": (
+        "a Hardhat node, the aggregator on loopback, one process per client daemon (at nice 10,"
+        " one training per core at a time, largest shard first)"
+    ),
     "embedded": "the embedded chain, the aggregator and the daemons all in one process",
 }
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from harness import wait_for
+from slot_helpers import hold_slot
 
 from fedledger_clients.slots import TrainingSlots
 
@@ -75,17 +76,11 @@ def test_a_slot_is_released_when_training_fails() -> None:
         assert slots._free.value == 0
 
 
-def _hold_in_child(slots: TrainingSlots, held: threading.Event, release: threading.Event) -> None:
-    with slots.slot(1, 1.0):
-        held.set()
-        release.wait(30)
-
-
 def test_slots_are_shared_with_spawned_processes() -> None:
     context = multiprocessing.get_context("spawn")
     slots = TrainingSlots(1, 2, context=context)
     held, release = context.Event(), context.Event()
-    child = context.Process(target=_hold_in_child, args=(slots, held, release))
+    child = context.Process(target=hold_slot, args=(slots, held, release))
     child.start()
     try:
         assert held.wait(60), "the child process never got the slot"
