@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from daemon_helpers import make_daemons, run_daemons
-from harness import make_federation, wait_for
+from harness import Federation, make_federation, wait_for
 
 from fedledger_clients.commands import initial_model_bytes
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_platform.aggregator.client import AggregatorError
+from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.ledger import RoundStatus
 from fedledger_platform.ledger.devnet import free_port
 
@@ -24,15 +25,22 @@ class Killed(BaseException):
     """Stands for the process dying: nothing in the daemon catches it."""
 
 
+def _serve_sentiment(
+    fed: Federation, tmp_path: Path, *, rounds: int
+) -> tuple[ServerThread, list[ClientDaemon]]:
+    """The aggregator for ``rounds`` sentiment rounds, and a daemon per participant."""
+    server = fed.serve(
+        fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=rounds),
+        model=initial_model_bytes("sentiment", 0),
+    )
+    return server, make_daemons(fed, server.url, "sentiment", tmp_path)
+
+
 @pytest.mark.slow
 def test_participant_killed_after_commit_uploads_exactly_once(tmp_path: Path) -> None:
     fed = make_federation(tmp_path)
     try:
-        server = fed.serve(
-            fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1),
-            model=initial_model_bytes("sentiment", 0),
-        )
-        daemons = make_daemons(fed, server.url, "sentiment", tmp_path)
+        server, daemons = _serve_sentiment(fed, tmp_path, rounds=1)
         victim = daemons[1]
 
         def die(*_args: object, **_kwargs: object) -> object:
@@ -120,11 +128,7 @@ def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_
     model supplies the bytes — which it does on that refusal."""
     fed = make_federation(tmp_path)
     try:
-        server = fed.serve(
-            fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=2),
-            model=initial_model_bytes("sentiment", 0),
-        )
-        daemons = make_daemons(fed, server.url, "sentiment", tmp_path)
+        server, daemons = _serve_sentiment(fed, tmp_path, rounds=2)
         killed: list[ClientDaemon] = []
         lock = threading.Lock()
         for d in daemons:
