@@ -113,7 +113,7 @@ def _round_table(run: FederationRun) -> Table:
             str(r.number),
             str(r.participants),
             f"{r.test_metrics.get(metric, math.nan):.4f}",
-            "" if loss is None else f"{loss:.4f}",
+            "n/a" if loss is None else f"{loss:.4f}",  # hashtag counting has no loss
             r.aggregate_hash[:18] + "…",
             f"{r.gas.get('total', 0):,}",
             f"{r.seconds:.2f}",

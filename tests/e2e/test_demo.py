@@ -11,13 +11,17 @@ from typing import Any
 import pytest
 
 
-def _demo(out: Path, report: Path, *, rounds: int, timeout_s: float) -> dict[str, Any]:
+def _demo(
+    out: Path, report: Path, *, rounds: int, timeout_s: float, task: str = "sentiment"
+) -> dict[str, Any]:
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "fedledger_clients.cli",
             "demo",
+            "--task",
+            task,
             "--clients",
             "3",
             "--rounds",
@@ -36,7 +40,9 @@ def _demo(out: Path, report: Path, *, rounds: int, timeout_s: float) -> dict[str
     assert "audit PASSED" in result.stdout
     summary: dict[str, Any] = json.loads(report.read_text())
     assert summary == json.loads((out / "summary.json").read_text())
+    assert summary["task"] == task
     assert summary["audit"] == {"ok": True, "failures": []}
+    summary["stdout"] = result.stdout
     return summary
 
 
@@ -59,6 +65,25 @@ def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
     assert [r["round"] for r in again["per_round"]] == [1]
     assert set(again["balances"].values()) == {1.0}
     assert (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_demo_runs_the_recommendation_and_hashtag_tasks(tmp_path: Path) -> None:
+    rec = _demo(
+        tmp_path / "rec", tmp_path / "rec.json", rounds=1, timeout_s=300, task="recommendation"
+    )
+    tags = _demo(
+        tmp_path / "tags", tmp_path / "tags.json", rounds=1, timeout_s=300, task="hashtags"
+    )
+
+    (rec_round,) = rec["per_round"]
+    assert 0.5 < rec_round["test"]["rmse"] < 1.5
+    assert rec_round["federation"]["loss"] == pytest.approx(rec_round["federation"]["rmse"] ** 2)
+    assert f"{rec_round['federation']['loss']:.4f}" in rec["stdout"]  # the table's loss column
+    (tags_round,) = tags["per_round"]
+    assert tags_round["test"]["exact"] == 1.0  # encrypted counting is exact
+    assert "loss" not in tags_round["federation"] and "n/a" in tags["stdout"]
+    assert all((d / "metric.png").is_file() for d in (tmp_path / "rec", tmp_path / "tags"))
 
 
 def test_demo_refuses_an_unknown_task() -> None:

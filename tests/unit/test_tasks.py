@@ -287,6 +287,28 @@ def test_recommendation_evaluate_folds_in_users_from_the_item_side(
     assert "rmse_trained_users" not in untrained
 
 
+def test_recommendation_round_metrics_are_the_federation_test_errors(
+    recommendation: RecommendationTask,
+) -> None:
+    # Prepare: 4 held-out ratings in all, squared errors summing to 9, absolute errors to 5.
+    aggregate = AggregateResult(
+        update={},
+        total_weight=10,
+        metrics={"squared_error_sum": 9.0, "absolute_error_sum": 5.0, "count": 4.0},
+        contributors=2,
+    )
+
+    # Execute
+    metrics = recommendation.round_metrics(aggregate)
+    empty = recommendation.round_metrics(
+        AggregateResult(update={}, total_weight=0, metrics={"count": 0.0}, contributors=0)
+    )
+
+    # Assert: the loss is the mean squared error, the RMSE its root.
+    assert metrics == {"rmse": 1.5, "mae": 1.25, "loss": 2.25, "count": 4.0}
+    assert empty["count"] == 0.0 and all(np.isnan(empty[k]) for k in ("rmse", "mae", "loss"))
+
+
 # -- hashtags -------------------------------------------------------------------------------------
 
 

@@ -376,10 +376,13 @@ class RecommendationTask(Task):
     def round_metrics(self, aggregate: AggregateResult) -> dict[str, float]:
         count = aggregate.metrics.get("count", 0.0)
         if count <= 0:
-            return {"rmse": math.nan, "mae": math.nan, "count": 0.0}
+            return {"rmse": math.nan, "mae": math.nan, "loss": math.nan, "count": 0.0}
+        mse = aggregate.metrics["squared_error_sum"] / count
         return {
-            "rmse": math.sqrt(aggregate.metrics["squared_error_sum"] / count),
+            "rmse": math.sqrt(mse),
             "mae": aggregate.metrics["absolute_error_sum"] / count,
+            # The squared-error term of the training objective, on the held-out ratings.
+            "loss": mse,
             "count": count,
         }
 
