@@ -14,6 +14,7 @@ import typer
 import fedledger_crypto as fc
 from fedledger_clients import bench as bench_module
 from fedledger_clients.commands import client_app, federation_app
+from fedledger_clients.tasks import UnknownTaskError
 from fedledger_platform import cli as platform_cli
 from fedledger_platform.errors import FedledgerError
 
@@ -66,9 +67,7 @@ def demo(
     """Run a complete encrypted, audited federation end to end and report on it."""
     from fedledger_clients.demo import run_demo
     from fedledger_clients.federation import FederationSpec
-    from fedledger_clients.tasks import get_task
 
-    get_task(task)  # a clear error for an unknown task, before any set-up
     code = run_demo(
         FederationSpec(task=task, clients=clients, rounds=rounds, chain=chain, out=out, seed=seed),
         json_report=json_report,
@@ -87,6 +86,9 @@ def main() -> None:
         app()
     except (FedledgerError, fc.FedledgerCryptoError) as exc:
         platform_cli.console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+    except UnknownTaskError as exc:  # a KeyError: its str() would quote the message
+        platform_cli.console.print(f"[bold red]error:[/] {exc.args[0]}")
         raise SystemExit(2) from exc
 
 

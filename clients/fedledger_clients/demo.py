@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedledger_clients.federation import FederationRun, FederationSpec, run_federation
+from fedledger_clients.federation import FederationRun, FederationSpec, check_spec, run_federation
 from fedledger_clients.tasks import get_task
 from fedledger_platform.audit import AuditReport, render_table, run_audit, write_html
+from fedledger_platform.errors import ConfigurationError
 
 __all__ = ["plot_metric", "run_demo", "summary"]
 
@@ -140,6 +141,9 @@ def _audit_table(audit: AuditReport) -> Table:
 
 def run_demo(spec: FederationSpec, *, json_report: Path | None = None) -> int:
     """Run the demo; returns the exit status (0 when the audit passed)."""
+    check_spec(spec)  # a bad option fails here, before the progress display starts
+    if json_report is not None and json_report.is_dir():
+        raise ConfigurationError(f"--json-report {json_report} is a folder, not a file")
     console = Console()
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s")
     spec.out.mkdir(parents=True, exist_ok=True)

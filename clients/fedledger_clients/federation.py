@@ -47,7 +47,7 @@ from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import decode_model
 
-__all__ = ["FederationRun", "FederationSpec", "RoundSummary", "run_federation"]
+__all__ = ["FederationRun", "FederationSpec", "RoundSummary", "check_spec", "run_federation"]
 
 log = logging.getLogger("fedledger.federation")
 Progress = Callable[[str, dict[str, Any]], None]
@@ -147,6 +147,34 @@ def _clear_previous_run(out: Path) -> list[str]:
     return removed
 
 
+def check_spec(spec: FederationSpec) -> None:
+    """Refuse a spec that cannot run, before anything is started or written.
+
+    Raises :class:`ConfigurationError` naming the offending field.
+    """
+    if spec.clients < 2:
+        raise ConfigurationError(f"clients must be at least 2, got {spec.clients}")
+    if spec.rounds < 1:
+        raise ConfigurationError(f"rounds must be at least 1, got {spec.rounds}")
+    if spec.min_updates is not None and not 1 <= spec.min_updates <= spec.clients:
+        raise ConfigurationError(
+            f"min_updates must be between 1 and clients ({spec.clients}), got {spec.min_updates}"
+        )
+    if spec.chain not in ("embedded", "hardhat") and not spec.chain.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigurationError(
+            f"chain {spec.chain!r} is neither 'embedded', 'hardhat' nor an http(s) JSON-RPC URL"
+        )
+    if spec.client_processes and spec.chain == "embedded":
+        raise ConfigurationError(
+            "client processes need a chain outside this process: use chain='hardhat' or a URL"
+        )
+    if spec.out.exists() and not spec.out.is_dir():
+        raise ConfigurationError(f"output folder {spec.out} exists and is not a folder")
+    get_task(spec.task)  # an unknown task is named with the valid ones
+
+
 @contextlib.contextmanager
 def _chain(target: str, out: Path) -> Iterator[Chain]:
     if target == "hardhat":
@@ -202,10 +230,7 @@ def run_federation(
     needs its read API); its return value is kept in ``run.extra["on_complete"]``.
     """
     emit = progress or (lambda _kind, _data: None)
-    if spec.client_processes and spec.chain == "embedded":
-        raise ConfigurationError(
-            "client processes need a chain outside this process: use chain='hardhat' or a URL"
-        )
+    check_spec(spec)
     out = spec.out
     out.mkdir(parents=True, exist_ok=True)
     removed = _clear_previous_run(out)

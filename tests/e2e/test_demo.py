@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,13 +87,32 @@ def test_demo_runs_the_recommendation_and_hashtag_tasks(tmp_path: Path) -> None:
     assert all((d / "metric.png").is_file() for d in (tmp_path / "rec", tmp_path / "tags"))
 
 
-def test_demo_refuses_an_unknown_task() -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--task", "nope"], "unknown task 'nope'; valid tasks: hashtags, recommendation"),
+        (["--chain", "bogus"], "chain 'bogus' is neither 'embedded', 'hardhat' nor an http(s)"),
+        (["--out", "{file}"], "exists and is not a folder"),
+        (["--json-report", "{dir}"], "is a folder, not a file"),
+    ],
+)
+def test_demo_refuses_bad_options_before_starting(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    (tmp_path / "a-file").write_text("kept")
+    out = tmp_path / "out"
+    options = [o.format(file=tmp_path / "a-file", dir=tmp_path) for o in options]
+    if "--out" not in options:
+        options += ["--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "fedledger_clients.cli", "demo", "--task", "nope"],
+        [sys.executable, "-m", "fedledger_clients.cli", "demo", *options],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "COLUMNS": "200"},
     )
-    assert result.returncode != 0
-    assert "unknown task 'nope'" in result.stdout + result.stderr
+    assert result.returncode == 2
+    assert message in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not out.exists() and (tmp_path / "a-file").read_text() == "kept"
