@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,3 +88,25 @@ def test_deploy_needs_an_account_and_names_the_fix(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot reach the chain" in result.stderr
+
+
+def test_devnet_names_a_port_it_cannot_listen_on() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, message in [
+            (["--port", str(port)], f"cannot listen on 127.0.0.1:{port} (Address already in use)"),
+            (["--port", "70000"], "port 70000 is not a TCP port (1-65535)"),
+        ]:
+            result = subprocess.run(
+                [*FEDLEDGER, "devnet", *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                env={**os.environ, "COLUMNS": "200"},
+            )
+            assert result.returncode == 2, result.stdout + result.stderr
+            output = result.stdout + result.stderr
+            assert message in output and "Traceback" not in output

@@ -61,6 +61,7 @@ class HardhatNode:
             raise ConfigurationError(
                 f"Hardhat is not installed in {project}; run `make setup` first"
             )
+        self._check_address()
         self._process = subprocess.Popen(
             [
                 str(self.root / "scripts" / "with-node"),
@@ -91,6 +92,20 @@ class HardhatNode:
         raise ChainUnavailableError(
             f"hardhat node did not answer on {self.url} in {self._timeout} s"
         )
+
+    def _check_address(self) -> None:
+        """Name the usual causes of a node that cannot listen, which it only logs."""
+        if not 1 <= self.port <= 65535:
+            raise ConfigurationError(f"port {self.port} is not a TCP port (1-65535)")
+        with socket.socket() as sock:
+            try:
+                sock.bind((self.host, self.port))
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot listen on {self.host}:{self.port} ({exc.strerror}): another "
+                    "process (a devnet already running?) holds the port, or the address is "
+                    "not this machine's; choose another --port or --host"
+                ) from exc
 
     def is_ready(self) -> bool:
         """Whether the node answers ``eth_chainId``."""
