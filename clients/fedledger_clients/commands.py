@@ -14,7 +14,13 @@ from rich.table import Table
 from web3 import Web3
 
 import fedledger_crypto as fc
-from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig, load_client_config
+from fedledger_clients.config import (
+    ClientConfig,
+    TaskConfig,
+    TrainingConfig,
+    check_client_config,
+    load_client_config,
+)
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_clients.tasks import get_task
 from fedledger_platform.accounts import (
@@ -87,24 +93,28 @@ def client_init(
     Prints the address and public key: give them to the operator, who admits them on chain
     (`fedledger federation admit --public-key …`).
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    keystore = directory / "keystore.json"
+    generate_passphrase = passphrase_file is None
     if passphrase_file is None:
         passphrase_file = directory / "passphrase"
-        if not passphrase_file.exists():
-            _write_secret(passphrase_file, secrets.token_urlsafe(24))
-    account = create_keystore(
-        directory / "keystore.json", read_passphrase(passphrase_file), scrypt_n=scrypt_n
-    )
     config = ClientConfig(
         aggregator=aggregator,
         chain=rpc_url,
         deployment=deployment.resolve(),
-        keystore=(directory / "keystore.json").resolve(),
+        keystore=keystore.resolve(),
         passphrase_file=passphrase_file.resolve(),
         state_dir=(directory / "state").resolve(),
         task=TaskConfig(name=task, client_index=client_index, num_clients=num_clients, seed=seed),
         training=TrainingConfig(clip_norm=clip_norm, noise_multiplier=noise_multiplier),
     )
+    # Everything is checked before the first file is written: a refused init leaves nothing
+    # behind that would block the corrected command.
+    check_client_config(config, "fedledger client init")
+    new_passphrase = generate_passphrase and not passphrase_file.exists()
+    passphrase = secrets.token_urlsafe(24) if new_passphrase else read_passphrase(passphrase_file)
+    account = create_keystore(keystore, passphrase, scrypt_n=scrypt_n)  # never overwrites one
+    if new_passphrase:
+        _write_secret(passphrase_file, passphrase)
     (directory / "client.toml").write_text(config.to_toml(directory.resolve()))
     load_client_config(directory / "client.toml")  # validate what was written
     emit_json(

@@ -180,22 +180,7 @@ def load_client_config(path: Path) -> ClientConfig:
         training = TrainingConfig(**data.get("training", {}))
     except TypeError as exc:
         raise ConfigurationError(f"client config {path}: {exc}") from exc
-    get_task(task.name)  # raises with the valid names
-    if not 0 <= task.client_index < task.num_clients:
-        raise ConfigurationError(
-            f"client config {path}: task.client_index {task.client_index} must be in "
-            f"0..{task.num_clients - 1}"
-        )
-    if training.clip_norm < 0 or training.noise_multiplier < 0:
-        raise ConfigurationError(
-            f"client config {path}: clip_norm and noise_multiplier must be ≥ 0"
-        )
-    if training.noise_multiplier > 0 and training.clip_norm == 0:
-        raise ConfigurationError(
-            f"client config {path}: noise_multiplier needs a clip_norm (noise std = multiplier × "
-            "clip norm)"
-        )
-    return ClientConfig(
+    config = ClientConfig(
         aggregator=str(data["aggregator"]),
         chain=str(data.get("chain", "http://127.0.0.1:8545")),
         deployment=_path(base, data.get("deployment"), "deployment"),
@@ -208,3 +193,30 @@ def load_client_config(path: Path) -> ClientConfig:
         max_backoff_s=float(data.get("max_backoff_s", 30.0)),
         long_poll_s=float(data.get("long_poll_s", 5.0)),
     )
+    check_client_config(config, f"client config {path}")
+    return config
+
+
+def check_client_config(config: ClientConfig, source: str) -> None:
+    """Refuse settings a daemon cannot run with; the error names ``source`` and the key."""
+    if not config.aggregator.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"{source}: aggregator {config.aggregator!r} is not an http(s) URL"
+        )
+    if config.chain != "embedded" and not config.chain.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{source}: chain {config.chain!r} is not an http(s) JSON-RPC URL")
+    task, training = config.task, config.training
+    get_task(task.name)  # raises with the valid names
+    if not 0 <= task.client_index < task.num_clients:
+        raise ConfigurationError(
+            f"{source}: task.client_index {task.client_index} must be in 0..{task.num_clients - 1}"
+        )
+    if training.clip_norm < 0 or training.noise_multiplier < 0:
+        raise ConfigurationError(f"{source}: clip_norm and noise_multiplier must be ≥ 0")
+    if training.noise_multiplier > 0 and training.clip_norm == 0:
+        raise ConfigurationError(
+            f"{source}: noise_multiplier needs a clip_norm (noise std = multiplier × clip norm)"
+        )
+    for key in ("poll_interval_s", "max_backoff_s", "long_poll_s"):
+        if not getattr(config, key) > 0:
+            raise ConfigurationError(f"{source}: {key} must be > 0, got {getattr(config, key)}")
