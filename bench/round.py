@@ -1,11 +1,12 @@
 """Wall time per federated round: fedledger (CKKS + chain + HTTP) against Flower's simulation.
 
-    fedledger bench round --json [--rounds 6] [--clients 8] [--flower-client-cpus 1]
-                                 [--update-docs]
+    fedledger bench round --json [--rounds 6] [--clients 8] [--local-epochs E]
+                                 [--flower-client-cpus 1] [--update-docs]
 
 Both systems run, one after the other in the same invocation, the same task code: the
 ``sentiment`` task, its Dirichlet partition over ``clients`` clients (seed 0), its initial model
-(seed 0), its default local training settings, ``task.local_update`` on every client every round,
+(seed 0), its default local training settings (``--local-epochs`` changes the number of local
+epochs on both sides), ``task.local_update`` on every client every round,
 FedAvg weighted by each client's sample count, and ``task.evaluate`` of the final model on the
 task's fixed test split.
 
@@ -34,6 +35,7 @@ usage stats and Flower's telemetry are switched off and Ray is bound to 127.0.0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import itertools
 import logging
@@ -152,7 +154,19 @@ def _tree_cpu_by_role() -> dict[str, float]:
     return roles
 
 
-def training_cpu_s(clients_data: list[Any], repeats: int = 3) -> float:
+def train_config(local_epochs: int | None) -> Any:
+    """The task's default training settings, with ``local_epochs`` if given (both sides)."""
+    from fedledger_clients.tasks import get_task
+
+    config = get_task(TASK).default_config()
+    if local_epochs is None:
+        return config
+    return dataclasses.replace(config, local_epochs=local_epochs)
+
+
+def training_cpu_s(
+    clients_data: list[Any], local_epochs: int | None = None, repeats: int = 3
+) -> float:
     """CPU-seconds of one round of local training on every client, run alone on one thread
     (median of ``repeats``): the work both systems must do each round whatever else they do."""
     import torch
@@ -161,15 +175,16 @@ def training_cpu_s(clients_data: list[Any], repeats: int = 3) -> float:
 
     task = get_task(TASK)
     state = task.initial_state(seed=SEED)
+    config = train_config(local_epochs)
     saved = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        task.local_update(state, clients_data[0], round_number=1, config=task.default_config())
+        task.local_update(state, clients_data[0], round_number=1, config=config)
         samples = []
         for _ in range(repeats):
             started = time.process_time()
             for data in clients_data:
-                task.local_update(state, data, round_number=2, config=task.default_config())
+                task.local_update(state, data, round_number=2, config=config)
             samples.append(time.process_time() - started)
     finally:
         torch.set_num_threads(saved)
@@ -197,7 +212,11 @@ _MODE_TEXT = {
 
 
 def run_fedledger(
-    rounds: int, clients: int, clients_data: list[Any], mode: str = "processes"
+    rounds: int,
+    clients: int,
+    clients_data: list[Any],
+    mode: str = "processes",
+    local_epochs: int | None = None,
 ) -> dict[str, Any]:
     """One federation of ``rounds`` rounds; per-round wall time."""
     from fedledger_clients.federation import FederationSpec, run_federation
@@ -220,7 +239,13 @@ def run_fedledger(
         started = time.perf_counter()
         run = run_federation(
             FederationSpec(
-                task=TASK, clients=clients, rounds=rounds, out=Path(out), seed=SEED, **MODES[mode]
+                task=TASK,
+                clients=clients,
+                rounds=rounds,
+                out=Path(out),
+                seed=SEED,
+                local_epochs=local_epochs,
+                **MODES[mode],
             ),
             progress=progress,
             clients_data=clients_data,
@@ -288,11 +313,12 @@ def _client_fn(context: Any) -> Any:
             state = {
                 k: torch.from_numpy(np.asarray(p)) for k, p in zip(keys, parameters, strict=True)
             }
+            epochs = int(config["local_epochs"])
             result = task.local_update(
                 state,
                 data,
                 round_number=int(config["round"]),
-                config=task.default_config(),
+                config=dataclasses.replace(task.default_config(), local_epochs=epochs),
             )
             local = add_state(state, result.update)
             metrics = {**result.metrics, "client_fn_at": called_at}
@@ -301,7 +327,9 @@ def _client_fn(context: Any) -> Any:
     return SentimentClient().to_client()
 
 
-def run_flower(rounds: int, clients: int, client_cpus: float) -> dict[str, Any]:
+def run_flower(
+    rounds: int, clients: int, client_cpus: float, local_epochs: int | None = None
+) -> dict[str, Any]:
     """Flower's simulation (Ray backend) of the same task; server-side per-round wall time."""
     os.environ.update(OFFLINE_ENV)  # before flwr and ray are imported: they read it then
     import torch
@@ -316,6 +344,7 @@ def run_flower(rounds: int, clients: int, client_cpus: float) -> dict[str, Any]:
     task = get_task(TASK)
     initial = task.initial_state(seed=SEED)
     keys = list(initial)
+    epochs = train_config(local_epochs).local_epochs
 
     class TimedFedAvg(FedAvg):  # type: ignore[misc]
         """Stock FedAvg (weights = num_examples) that records when each round starts and ends."""
@@ -327,7 +356,10 @@ def run_flower(rounds: int, clients: int, client_cpus: float) -> dict[str, Any]:
                 min_fit_clients=clients,
                 min_evaluate_clients=0,
                 min_available_clients=clients,
-                on_fit_config_fn=lambda server_round: {"round": server_round},
+                on_fit_config_fn=lambda server_round: {
+                    "round": server_round,
+                    "local_epochs": epochs,
+                },
                 initial_parameters=ndarrays_to_parameters([initial[k].numpy() for k in keys]),
                 accept_failures=False,
             )
@@ -419,7 +451,13 @@ def run_flower(rounds: int, clients: int, client_cpus: float) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ run
 
 
-def run(rounds: int, clients: int, client_cpus: float, mode: str = "processes") -> dict[str, Any]:
+def run(
+    rounds: int,
+    clients: int,
+    client_cpus: float,
+    mode: str = "processes",
+    local_epochs: int | None = None,
+) -> dict[str, Any]:
     """Both systems, fedledger first, then Flower (so no Ray process runs beside fedledger)."""
     import torch
 
@@ -431,17 +469,18 @@ def run(rounds: int, clients: int, client_cpus: float, mode: str = "processes") 
     # stdout stays one JSON object: Ray's processes inherit fd 1 and write to it.
     with native_stdout_to_stderr():
         try:
-            fedledger = run_fedledger(rounds, clients, clients_data, mode)
+            fedledger = run_fedledger(rounds, clients, clients_data, mode, local_epochs)
         finally:
             torch.set_num_threads(saved_threads)  # the daemons set 1 thread process-wide
-        flower = run_flower(rounds, clients, client_cpus)
-    training_s = training_cpu_s(clients_data)
+        flower = run_flower(rounds, clients, client_cpus, local_epochs)
+    training_s = training_cpu_s(clients_data, local_epochs)
     return {
         "benchmark": "round",
         "task": TASK,
         "rounds": rounds,
         "clients": clients,
-        "local_epochs": task.default_config().local_epochs,
+        "local_epochs": train_config(local_epochs).local_epochs,
+        "default_local_epochs": task.default_config().local_epochs,
         "training_cpu_s_per_round": training_s,
         "flower": flower,
         "fedledger": fedledger,
@@ -452,7 +491,7 @@ def run(rounds: int, clients: int, client_cpus: float, mode: str = "processes") 
 
 
 def document(result: dict[str, Any], command: str) -> None:
-    """Write the figures to docs/benchmarks.md."""
+    """Write the figures to docs/benchmarks.md (a section of their own for non-default epochs)."""
     fl, ours = result["flower"], result["fedledger"]
     cfg = fl["config"]
 
@@ -474,10 +513,12 @@ def document(result: dict[str, Any], command: str) -> None:
         ["one-time start-up (s)", f"{fl['startup_s']:.1f}", f"{ours['startup_s']:.1f}"],
         ["final test accuracy", f"{fl['accuracy']:.4f}", f"{ours['accuracy']:.4f}"],
     ]
+    epochs = result["local_epochs"]
+    default = epochs == result["default_local_epochs"]
     update_section(
-        "round",
+        "round" if default else f"round-epochs-{epochs}",
         f"## Round overhead against Flower ({result['task']}, {result['clients']} clients, "
-        f"{result['rounds']} rounds)\n\n"
+        f"{result['rounds']} rounds{'' if default else f', {epochs} local epochs'})\n\n"
         f"Command: `{command}` — one run, both systems in the same invocation, the same task code "
         f"(Dirichlet partition, seed 0, {result['local_epochs']} local epochs, FedAvg weighted by "
         "sample count). Flower: plaintext, no chain, "
@@ -538,9 +579,17 @@ def main(argv: list[str] | None = None) -> None:
         help="processes: Hardhat node + aggregator + one process per client (the deployment "
         "shape); embedded: everything in one process on the in-process chain",
     )
+    parser.add_argument(
+        "--local-epochs",
+        type=int,
+        default=None,
+        help="local epochs per round on both sides (default: the task's, 2)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
+    if args.local_epochs is not None and args.local_epochs < 1:
+        parser.error("--local-epochs must be at least 1")
     if args.rounds < 2:
         parser.error("--rounds must be at least 2 (round 1 is warm-up)")
     if importlib.util.find_spec("flwr") is None or importlib.util.find_spec("ray") is None:
@@ -548,10 +597,14 @@ def main(argv: list[str] | None = None) -> None:
             "Flower's simulation is not installed: `make bench` installs it "
             "(or `pip install -e '.[bench]'`: flwr[simulation])"
         )
-    result = run(args.rounds, args.clients, args.flower_client_cpus, args.fedledger_mode)
+    result = run(
+        args.rounds, args.clients, args.flower_client_cpus, args.fedledger_mode, args.local_epochs
+    )
     emit(result, as_json=args.json)
     if args.update_docs:
         command = f"fedledger bench round --rounds {args.rounds} --clients {args.clients}"
+        if args.local_epochs is not None:
+            command += f" --local-epochs {args.local_epochs}"
         if args.flower_client_cpus != 1.0:
             command += f" --flower-client-cpus {args.flower_client_cpus:g}"
         if args.fedledger_mode != "processes":

@@ -1,7 +1,9 @@
-"""CPU accounting of `fedledger bench round`: machine counters, the process tree by role."""
+"""`fedledger bench round`: CPU accounting (machine counters, the process tree by role) and
+its training settings."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import sys
 import time
@@ -12,12 +14,14 @@ from busy import spin
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
 
+import round as round_bench
 from _report import busy_cpu_s
 from round import CpuMeter
 
-pytestmark = pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux /proc")
+needs_proc = pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux /proc")
 
 
+@needs_proc
 def test_machine_counter_sees_this_process_work() -> None:
     before = busy_cpu_s()
     spin(0.3)
@@ -26,6 +30,7 @@ def test_machine_counter_sees_this_process_work() -> None:
     assert after - before >= 0.25
 
 
+@needs_proc
 def test_meter_splits_this_process_from_client_processes() -> None:
     meter = CpuMeter()
     context = multiprocessing.get_context("spawn")
@@ -48,3 +53,16 @@ def test_meter_splits_this_process_from_client_processes() -> None:
     assert roles["client daemons"] >= 0.1
     assert measured["machine"] >= roles["this process"] + roles["client daemons"] - 0.05
     assert meter.between("start", "missing", per=1) is None
+
+
+def test_local_epochs_change_only_the_epochs_of_the_task_defaults() -> None:
+    default = round_bench.train_config(None)
+    assert default.local_epochs == 2  # the sentiment task's default, documented in the docs
+    assert round_bench.train_config(5) == dataclasses.replace(default, local_epochs=5)
+
+
+def test_local_epochs_below_one_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        round_bench.main(["--local-epochs", "0"])
+    assert exit_info.value.code == 2
+    assert "--local-epochs must be at least 1" in capsys.readouterr().err
