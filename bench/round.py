@@ -93,25 +93,26 @@ class CpuMeter:
     """
 
     def __init__(self) -> None:
-        self.marks: dict[str, tuple[float | None, dict[str, float]]] = {}
+        self.marks: dict[str, tuple[float, float | None, dict[str, float]]] = {}
 
     def mark(self, name: str) -> None:
         """Record the counters now under ``name`` (the first call per name counts)."""
         if name not in self.marks:  # read the counters only once per name
-            self.marks[name] = (busy_cpu_s(), _tree_cpu_by_role())
+            self.marks[name] = (time.perf_counter(), busy_cpu_s(), _tree_cpu_by_role())
 
     def between(self, first: str, last: str, per: int) -> dict[str, Any] | None:
-        """CPU-seconds from ``first`` to ``last`` divided by ``per``; None when unmeasured."""
+        """CPU-seconds (and wall seconds) from ``first`` to ``last`` divided by ``per``; None
+        when unmeasured."""
         if first not in self.marks or last not in self.marks:
             return None
-        (busy0, roles0), (busy1, roles1) = self.marks[first], self.marks[last]
+        (wall0, busy0, roles0), (wall1, busy1, roles1) = self.marks[first], self.marks[last]
         machine_s = (busy1 - busy0) / per if busy0 is not None and busy1 is not None else None
         roles = {
             role: round((roles1[role] - roles0.get(role, 0.0)) / per, 3)
             for role in roles1
             if roles1[role] - roles0.get(role, 0.0) > 0
         }
-        return {"machine": machine_s, "by_role": roles}
+        return {"machine": machine_s, "by_role": roles, "wall_s": (wall1 - wall0) / per}
 
 
 def _tree_cpu_by_role() -> dict[str, float]:
@@ -547,7 +548,8 @@ def _cpu_text(result: dict[str, Any]) -> str:
         return ""
     roles = ", ".join(f"{role} {seconds:.2f}" for role, seconds in ours["by_role"].items())
     cpus = result["machine"]["cpus"] or 1
-    busy = ours["machine"] / (cpus * result["fedledger"]["round_s_median"])
+    # Over the same window as the CPU figures (round 2's opening to the last publication).
+    busy = ours["machine"] / (cpus * ours["wall_s"])
     return (
         "\n\nCPU-seconds per steady-state round, whole machine: Flower "
         f"{fl['machine']:.2f}, fedledger {ours['machine']:.2f} ({roles}). Local training alone "

@@ -33,6 +33,7 @@ ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("quality", ("--task", "hashtags")),
     ("audit", ()),
     ("round", ()),
+    ("round", ("--local-epochs", "5")),  # the same comparison with heavier local training
 )
 
 

@@ -52,6 +52,7 @@ def test_meter_splits_this_process_from_client_processes() -> None:
     assert 0.18 <= roles["this process"] <= 0.3
     assert roles["client daemons"] >= 0.1
     assert measured["machine"] >= roles["this process"] + roles["client daemons"] - 0.05
+    assert 0.4 <= measured["wall_s"] <= 1.0  # ~0.9 s between the marks, per=2
     assert meter.between("start", "missing", per=1) is None
 
 
