@@ -110,11 +110,10 @@ def client_init(
     # Everything is checked before the first file is written: a refused init leaves nothing
     # behind that would block the corrected command.
     check_client_config(config, "fedledger client init")
-    new_passphrase = generate_passphrase and not passphrase_file.exists()
-    passphrase = secrets.token_urlsafe(24) if new_passphrase else read_passphrase(passphrase_file)
-    account = create_keystore(keystore, passphrase, scrypt_n=scrypt_n)  # never overwrites one
-    if new_passphrase:
-        _write_secret(passphrase_file, passphrase)
+    if generate_passphrase and not passphrase_file.exists():
+        # Written first: a keystore is never left without the passphrase that unlocks it.
+        _write_secret(passphrase_file, secrets.token_urlsafe(24))
+    account = create_keystore(keystore, read_passphrase(passphrase_file), scrypt_n=scrypt_n)
     (directory / "client.toml").write_text(config.to_toml(directory.resolve()))
     load_client_config(directory / "client.toml")  # validate what was written
     emit_json(
