@@ -246,6 +246,7 @@ def run_fedledger(
                 out=Path(out),
                 seed=SEED,
                 local_epochs=local_epochs,
+                freeze_heap=True,  # as `fedledger serve` does; this process runs nothing else
                 **MODES[mode],
             ),
             progress=progress,

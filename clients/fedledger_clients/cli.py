@@ -69,7 +69,15 @@ def demo(
     from fedledger_clients.federation import FederationSpec
 
     code = run_demo(
-        FederationSpec(task=task, clients=clients, rounds=rounds, chain=chain, out=out, seed=seed),
+        FederationSpec(
+            task=task,
+            clients=clients,
+            rounds=rounds,
+            chain=chain,
+            out=out,
+            seed=seed,
+            freeze_heap=True,  # this command owns its process
+        ),
         json_report=json_report,
     )
     raise typer.Exit(code)

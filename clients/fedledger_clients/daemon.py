@@ -22,7 +22,6 @@ is checked against the chain.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import math
@@ -50,6 +49,7 @@ from fedledger_platform.aggregator.client import (
     AggregatorUnavailableError,
 )
 from fedledger_platform.errors import ChainUnavailableError, LedgerError
+from fedledger_platform.heap import freeze_heap
 from fedledger_platform.ledger import Ledger, RoundInfo, RoundStatus
 
 __all__ = ["ClientDaemon", "RoundLog", "protect_update"]
@@ -220,16 +220,10 @@ class ClientDaemon:
                 self._stop.wait(max(self.config.poll_interval_s, 1.0))
 
     def _freeze_heap(self) -> None:
-        """Collect once, then exempt every surviving object from the cyclic GC.
-
-        The shard, the model and the libraries are about half a million long-lived objects;
-        unfrozen, every full collection rescans them all — 0.2 CPU-s each, measured, and up to
-        a second of wall time on a loaded machine, in the middle of a round. Done after start-up
-        and again after the first finished round (which creates the libraries' lazily built
-        state). Only for a daemon that owns its process: freezing is process-wide.
-        """
-        gc.collect()
-        gc.freeze()
+        """Exempt the long-lived heap from the cyclic GC (:func:`~fedledger_platform.heap.
+        freeze_heap`): after start-up and after the first finished round. Only for a daemon
+        that owns its process: freezing is process-wide."""
+        freeze_heap()
         self._freeze_pending -= 1
 
     def _wait_for_change(self) -> None:

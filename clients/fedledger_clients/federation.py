@@ -74,6 +74,10 @@ class FederationSpec:
     #: Run each client daemon in its own process (not on the embedded chain, which lives in
     #: this process): no shared interpreter lock, as separate machines would be.
     client_processes: bool = False
+    #: The caller owns this process (the demo and benchmark commands, not a test run): the
+    #: aggregator exempts the long-lived heap — data, libraries — from the cyclic GC
+    #: (:mod:`fedledger_platform.heap`), as `fedledger serve` does.
+    freeze_heap: bool = False
 
 
 @dataclass
@@ -266,6 +270,7 @@ def run_federation(
             ledger=ledger,
             account=aggregator_account,
             initial_model=initial_model_bytes(spec.task, spec.seed),
+            freeze_heap=spec.freeze_heap,
         )
         scope = fc.RequestScope(chain.chain_id, ledger.address)
         with ServerThread(app) as server:

@@ -270,7 +270,7 @@ def serve(
     settings = load_settings(config, **overrides)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),  # this process serves nothing else
         host=settings.host,
         port=settings.port,
         log_level=log_level,

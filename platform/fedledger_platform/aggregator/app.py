@@ -8,6 +8,7 @@ AGGREGATOR_ROLE. OpenAPI is served at ``/openapi.json`` and the interactive docs
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -79,8 +80,14 @@ def create_app(
     ledger: Ledger | None = None,
     account: LocalAccount | None = None,
     initial_model: bytes | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """The aggregator app; ``ledger``/``account`` may be injected (embedded chain, tests)."""
+    """The aggregator app; ``ledger``/``account`` may be injected (embedded chain, tests).
+
+    ``freeze_heap`` (for a process that serves nothing else, e.g. ``fedledger serve``) exempts
+    the long-lived heap from the cyclic GC after start-up and after the first published round
+    (:mod:`fedledger_platform.heap`).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +96,7 @@ def create_app(
         model = initial_model
         if model is None and settings.initial_model is not None:
             model = settings.initial_model.read_bytes()
-        await run_in_threadpool(service.start, model)
+        await run_in_threadpool(functools.partial(service.start, model, freeze_heap=freeze_heap))
         app.state.service = service
         log.info("aggregator for ledger %s serving", service.ledger.address)
         try:

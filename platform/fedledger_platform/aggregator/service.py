@@ -30,6 +30,7 @@ import fedledger_crypto as fc
 from fedledger_platform.aggregator.errors import ApiError
 from fedledger_platform.aggregator.settings import AggregatorSettings
 from fedledger_platform.errors import ChainUnavailableError, ContractRevertError, LedgerError
+from fedledger_platform.heap import freeze_heap, unfreeze_heap
 from fedledger_platform.ledger import Ledger, RoundStatus
 from fedledger_platform.modelfile import ModelFile, ModelFileError, decode_model
 from fedledger_platform.storage import (
@@ -135,6 +136,8 @@ class AggregatorService:
         #: ``GET /v1/rounds/current``'s last answer and the database generation it was read at.
         self.latest_round_view: tuple[int, Any] | None = None
         self._thread: threading.Thread | None = None
+        self._freeze_heap_pending = 0  # full-heap freezes still to do (start, first round)
+        self._froze_heap = False
         self.last_error: str | None = None
         self.status_note = "starting"
         self._participants_cache: tuple[float, int] = (0.0, 0)
@@ -155,8 +158,12 @@ class AggregatorService:
             return data
         return fc.parameters_bytes(fc.create_secret_context(self.params))
 
-    def start(self, initial_model: bytes | None = None) -> None:
-        """Migrate, recover the running sums, store the initial model, start the coordinator."""
+    def start(self, initial_model: bytes | None = None, *, freeze_heap: bool = False) -> None:
+        """Migrate, recover the running sums, store the initial model, start the coordinator.
+
+        ``freeze_heap``: this process serves nothing else; exempt its long-lived heap from the
+        cyclic GC now and after the first published round (:mod:`fedledger_platform.heap`).
+        """
         self.db.migrate()
         swept = self.blobs.sweep_temporary()
         if swept:
@@ -164,15 +171,26 @@ class AggregatorService:
         if initial_model is not None:
             self.store_model(initial_model, round_number=0, uploaded_by=None)
         self._recover()
+        if freeze_heap:
+            self._freeze_heap_pending = 2
+            self._freeze_heap()
         self._thread = threading.Thread(target=self._run, name="round-coordinator", daemon=True)
         self._thread.start()
 
+    def _freeze_heap(self) -> None:
+        frozen = freeze_heap()
+        self._froze_heap = True
+        self._freeze_heap_pending -= 1
+        log.info("%d long-lived objects exempted from the cyclic GC", frozen)
+
     def stop(self) -> None:
-        """Stop the coordinator thread."""
+        """Stop the coordinator thread (and unfreeze the heap if :meth:`start` froze it)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._froze_heap:
+            unfreeze_heap()
 
     def _recover(self) -> None:
         """Rebuild the running sum of any open or closing round from the stored blobs."""
@@ -676,6 +694,8 @@ class AggregatorService:
                 row.published_at = int(time.time())
             self.round_signal.notify()
             log.info("round %d published %s", record.number, _hex(info.published_model_hash)[:10])
+            if self._freeze_heap_pending:  # the first round built the libraries' lazy state
+                self._freeze_heap()
         elif info.status is RoundStatus.FAILED:
             self._mark_failed(record.number, "failed on chain")
         elif (
