@@ -34,6 +34,7 @@ from typing import Any
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.base import TrainConfig
 from fedledger_platform.errors import ConfigurationError
+from fedledger_platform.ledger import EMBEDDED, is_rpc_url
 
 __all__ = ["ClientConfig", "TaskConfig", "TrainingConfig", "load_client_config"]
 
@@ -203,7 +204,7 @@ def check_client_config(config: ClientConfig, source: str) -> None:
         raise ConfigurationError(
             f"{source}: aggregator {config.aggregator!r} is not an http(s) URL"
         )
-    if config.chain != "embedded" and not config.chain.startswith(("http://", "https://")):
+    if config.chain != EMBEDDED and not is_rpc_url(config.chain):
         raise ConfigurationError(f"{source}: chain {config.chain!r} is not an http(s) JSON-RPC URL")
     task, training = config.task, config.training
     get_task(task.name)  # raises with the valid names

@@ -42,7 +42,15 @@ from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, cre
 from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.errors import ConfigurationError
-from fedledger_platform.ledger import Chain, Deployment, Ledger, RoundStatus, connect
+from fedledger_platform.ledger import (
+    EMBEDDED,
+    Chain,
+    Deployment,
+    Ledger,
+    RoundStatus,
+    connect,
+    is_rpc_url,
+)
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import decode_model
@@ -164,13 +172,11 @@ def check_spec(spec: FederationSpec) -> None:
         raise ConfigurationError(
             f"min_updates must be between 1 and clients ({spec.clients}), got {spec.min_updates}"
         )
-    if spec.chain not in ("embedded", "hardhat") and not spec.chain.startswith(
-        ("http://", "https://")
-    ):
+    if spec.chain not in (EMBEDDED, "hardhat") and not is_rpc_url(spec.chain):
         raise ConfigurationError(
             f"chain {spec.chain!r} is neither 'embedded', 'hardhat' nor an http(s) JSON-RPC URL"
         )
-    if spec.client_processes and spec.chain == "embedded":
+    if spec.client_processes and spec.chain == EMBEDDED:
         raise ConfigurationError(
             "client processes need a chain outside this process: use chain='hardhat' or a URL"
         )

@@ -10,7 +10,7 @@ from fedledger_platform.ledger.binding import (
     RoundStatus,
     TxResult,
 )
-from fedledger_platform.ledger.chain import EMBEDDED, Chain, connect
+from fedledger_platform.ledger.chain import EMBEDDED, Chain, connect, is_rpc_url
 from fedledger_platform.ledger.deployment import Deployment
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "RoundStatus",
     "TxResult",
     "connect",
+    "is_rpc_url",
 ]

@@ -27,7 +27,15 @@ from web3.types import RPCEndpoint, RPCResponse, Wei
 from fedledger_platform.accounts import DEVNET_CHAIN_IDS, development_accounts
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError
 
-__all__ = ["EMBEDDED", "PRIORITY_FEE", "Chain", "LockedTesterProvider", "RpcError", "connect"]
+__all__ = [
+    "EMBEDDED",
+    "PRIORITY_FEE",
+    "Chain",
+    "LockedTesterProvider",
+    "RpcError",
+    "connect",
+    "is_rpc_url",
+]
 
 EMBEDDED = "embedded"
 PRIORITY_FEE = 10**9
@@ -270,13 +278,18 @@ class Chain:
         w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05)
 
 
+def is_rpc_url(target: str) -> bool:
+    """Whether ``target`` is a JSON-RPC URL a node can be reached at (http or https)."""
+    return target.startswith(("http://", "https://"))
+
+
 def connect(target: str = EMBEDDED, *, timeout_s: float = 30.0) -> Chain:
     """Connect to ``target``: ``"embedded"`` for a fresh in-process chain, or a JSON-RPC URL."""
     if target == EMBEDDED:
         tester = EthereumTester(PyEVMBackend())
         w3 = Web3(LockedTesterProvider(tester))
         return Chain(w3=w3, chain_id=int(w3.eth.chain_id), target=EMBEDDED, tester=tester)
-    if not target.startswith(("http://", "https://")):
+    if not is_rpc_url(target):
         raise ConfigurationError(
             f"chain target {target!r} is neither 'embedded' nor an http(s) JSON-RPC URL"
         )
