@@ -261,7 +261,9 @@ def serve(
     import uvicorn
 
     from fedledger_platform.aggregator import create_app, load_settings
+    from fedledger_platform.heap import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before uvicorn's threads exist: see fedledger_platform.heap
     overrides: dict[str, Any] = {}
     if host is not None:
         overrides["host"] = host
