@@ -258,8 +258,9 @@ def document(result: dict[str, Any], command: str) -> None:
             "started and opened round 1.\n\n"
             + table(rows, ["", "value"])
             + f"\n\nRSS (MiB) after n uploads — {trace}. The first upload starts the round's "
-            "running sum, itself one update's worth of ciphertexts; later uploads are streamed "
-            "to disk and validated and added one chunk at a time.",
+            "running sum: the update's ciphertexts with their mask polynomials expanded from "
+            "their seeds, twice the update's bytes. Later uploads are streamed to disk and "
+            "validated and added one chunk at a time.",
         )
 
 

@@ -559,8 +559,9 @@ def _cpu_text(result: dict[str, Any]) -> str:
         f"{cpus} cores it bounds a round from below at "
         f"{result['training_cpu_s_per_round'] / cpus:.2f} s. fedledger kept the cores "
         f"{busy:.0%} busy: beyond training, every round each daemon encrypts, hashes, commits, "
-        "uploads, downloads, verifies and decrypts a full-size encrypted update, and the "
-        "aggregator receives, validates and sums them."
+        "uploads an encrypted update of the whole model and downloads, verifies and "
+        "decrypts the encrypted sum, and the aggregator receives, validates and sums the "
+        "updates."
     )
 
 

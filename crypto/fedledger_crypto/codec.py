@@ -25,6 +25,10 @@ vectors encode real numbers only, so the participant encodes, encrypts and decry
 SEAL's API as TenSEAL ships it (``tenseal.sealapi``) and wraps each ciphertext in TenSEAL's
 vector message; the aggregator and auditors load and add chunks as TenSEAL vectors.
 
+An update's chunks are *seeded*: the mask polynomial of each symmetric encryption is stored as
+the seed it was drawn from and expanded again on load, so an update is half the size of an
+aggregate (whose summed masks have no seed).
+
 Every chunk is encrypted separately (TenSEAL's automatic splitting of long vectors is not used).
 Validation is complete *before* anything is summed, so a rejected blob never touches a running
 aggregate; every rejection is a :class:`~fedledger_crypto.errors.BlobError`.
@@ -423,8 +427,9 @@ class _SealCodec:
         """One chunk: ``pairs`` (at most N/2 complex slots) encrypted, as a TenSEAL message."""
         plain = sealapi.Plaintext()
         self._encoder.encode(pairs.tolist(), self._scale, plain)
-        ciphertext = sealapi.Ciphertext()
-        self._encryptor.encrypt_symmetric(plain, ciphertext)
+        # The serializable form of a symmetric encryption stores the second polynomial as the
+        # seed it was drawn from (SEAL expands it on load): half the bytes of a chunk.
+        ciphertext = self._encryptor.encrypt_symmetric(plain)
         path = self._dir / f"{threading.get_ident()}.ct"
         ciphertext.save(str(path))
         data = path.read_bytes()

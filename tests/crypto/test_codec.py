@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tenseal as ts
 import torch
 
 import fedledger_crypto as fc
@@ -166,12 +167,43 @@ def test_encryptor_needs_the_secret_key(parameters_context: Any) -> None:
         fc.UpdateEncryptor(parameters_context)
 
 
-def test_bytes_per_parameter_at_scale(encryptor: fc.UpdateEncryptor) -> None:
+def test_bytes_per_parameter_at_scale(
+    encryptor: fc.UpdateEncryptor, parameters_context: Any
+) -> None:
     size = 4096 * 25 - 1  # 25 full ciphertexts of 2048 slots, two values each
     schema = fc.UpdateSchema(fc.TensorLayout.vector(size))
-    blob = encryptor.encrypt(schema, np.zeros(size), weight=1.0, headroom=HEADROOM)
-    assert fc.parse_header(blob, fc.DEFAULT_PARAMS).chunk_count == 25
-    assert len(blob) / size <= 16.1
+    blobs = [
+        encryptor.encrypt(schema, np.zeros(size), weight=1.0, headroom=HEADROOM) for _ in range(2)
+    ]
+    assert fc.parse_header(blobs[0], fc.DEFAULT_PARAMS).chunk_count == 25
+    # An update stores each mask polynomial as its seed: 8 bytes per parameter. A sum of
+    # updates holds both polynomials in full: 16.
+    assert len(blobs[0]) / size <= 8.1
+    aggregate = fc.aggregate_blobs(parameters_context, blobs)
+    assert 15.9 <= len(aggregate) / size <= 16.1
+
+
+def _chunk_mask(ctx: Any, blob: bytes, index: int, count: int = 8) -> list[int]:
+    """The first coefficients of chunk ``index``'s second polynomial (its seed-derived mask)."""
+    start, end = fc.parse_header(blob, fc.DEFAULT_PARAMS).chunk_spans[index]
+    ciphertext = ts.ckks_vector_from(ctx, blob[start:end]).data.ciphertext()[0]
+    n = fc.DEFAULT_PARAMS.poly_modulus_degree
+    return [ciphertext[n + i] for i in range(count)]
+
+
+def test_every_chunk_is_masked_with_a_fresh_seed(
+    encryptor: fc.UpdateEncryptor, parameters_context: Any
+) -> None:
+    # A repeated seed would repeat the mask, and the difference of two ciphertexts would then
+    # reveal the difference of their plaintexts.
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(3 * 4096))
+    first, second = (
+        encryptor.encrypt(schema, np.zeros(3 * 4096), weight=1.0, headroom=HEADROOM)
+        for _ in range(2)
+    )
+    masks = [_chunk_mask(parameters_context, blob, i) for blob in (first, second) for i in (0, 1)]
+    assert len({tuple(mask) for mask in masks}) == 4
+    assert all(any(mask) for mask in masks)
 
 
 def test_value_count_one_off_is_a_schema_mismatch(
