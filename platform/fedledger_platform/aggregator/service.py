@@ -41,6 +41,7 @@ from fedledger_platform.storage import (
     RoundPhase,
     RoundRecord,
     UpdateRecord,
+    latest_round,
 )
 from fedledger_platform.storage.blobs import PendingBlob, keccak_file
 
@@ -491,7 +492,7 @@ class AggregatorService:
 
     def _latest(self) -> RoundRecord | None:
         with self.db.session() as s:
-            return s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
+            return latest_round(s)
 
     def tick(self) -> bool:
         """One coordination step; returns whether the latest round changed (number or phase)."""

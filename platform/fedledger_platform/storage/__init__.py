@@ -11,6 +11,7 @@ from fedledger_platform.storage.tables import (
     RoundRecord,
     SealedKeyRecord,
     UpdateRecord,
+    latest_round,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "RoundRecord",
     "SealedKeyRecord",
     "UpdateRecord",
+    "latest_round",
 ]

@@ -100,7 +100,9 @@ async def model_info(model_hash: str, service: ServiceDep) -> ModelPublic:
     with service.db.session() as s:
         published = (
             s.scalars(
-                select(RoundRecord).where(RoundRecord.published_model_hash == record.hash)
+                select(RoundRecord.number)
+                .where(RoundRecord.published_model_hash == record.hash)
+                .limit(1)
             ).first()
             is not None
         )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 
@@ -26,7 +27,7 @@ from fedledger_platform.aggregator.routers._common import (
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.ledger import AUDITOR_ROLE
-from fedledger_platform.storage import RoundRecord, UpdateRecord
+from fedledger_platform.storage import RoundRecord, UpdateRecord, latest_round
 
 router = APIRouter(prefix="/rounds", tags=["rounds"])
 #: The database stores round numbers as INTEGER (32-bit on PostgreSQL): a larger number in a
@@ -35,13 +36,21 @@ MAX_ROUND = 2**31 - 1
 RoundNumber = Annotated[int, Path(ge=1, le=MAX_ROUND, description="round number, from 1")]
 
 
-def _public(service: AggregatorService, record: RoundRecord) -> RoundPublic:
-    with service.db.session() as s:
-        updates = s.scalars(
-            select(UpdateRecord.participant)
-            .where(UpdateRecord.round_number == record.number)
-            .order_by(UpdateRecord.participant)
-        ).all()
+def _participants(session: Session, number: int | None = None) -> dict[int, list[str]]:
+    """Accepted participants by round, in address order: of round ``number``, or of every
+    round in one query."""
+    query = select(UpdateRecord.round_number, UpdateRecord.participant).order_by(
+        UpdateRecord.round_number, UpdateRecord.participant
+    )
+    if number is not None:
+        query = query.where(UpdateRecord.round_number == number)
+    by_round: dict[int, list[str]] = {}
+    for round_number, participant in session.execute(query):
+        by_round.setdefault(round_number, []).append(participant)
+    return by_round
+
+
+def _public(record: RoundRecord, updates: list[str]) -> RoundPublic:
     return RoundPublic(
         number=record.number,
         phase=record.phase,
@@ -62,20 +71,21 @@ def _public(service: AggregatorService, record: RoundRecord) -> RoundPublic:
 def _round(service: AggregatorService, number: int | None) -> RoundPublic:
     with service.db.session() as s:
         if number is None:
-            record = s.scalars(select(RoundRecord).order_by(RoundRecord.number.desc())).first()
+            record = latest_round(s)
             if record is None:
                 raise ApiError(404, "not_found", f"no round opened yet ({service.status_note})")
         else:
             record = s.get(RoundRecord, number)
             if record is None:
                 raise ApiError(404, "not_found", f"round {number} does not exist")
-    return _public(service, record)
+        return _public(record, _participants(s, record.number).get(record.number, []))
 
 
 def _rounds(service: AggregatorService) -> list[RoundPublic]:
     with service.db.session() as s:
         records = s.scalars(select(RoundRecord).order_by(RoundRecord.number)).all()
-    return [_public(service, r) for r in records]
+        participants = _participants(s)
+        return [_public(r, participants.get(r.number, [])) for r in records]
 
 
 @router.get("", response_model=list[RoundPublic], summary="Every round")
