@@ -1,8 +1,9 @@
 """Streaming homomorphic aggregation with a parameters-only context.
 
-Each accepted blob is validated completely, then added chunk by chunk into a running sum, so
-memory stays O(model size) whatever the number of clients. Additions use ``+=`` (TenSEAL's
-in-place ``add_``): ``CKKSVector.copy()`` deep-copies the whole context and is never needed.
+Each blob is validated and added chunk by chunk into a running sum, and a rejected blob leaves
+the sum as it was, so memory stays O(model size) whatever the number of clients. Additions use
+TenSEAL's in-place ``add_``: ``CKKSVector.copy()`` deep-copies the whole context and is never
+needed.
 CKKS addition is exact modular arithmetic, so the serialized sum is byte-identical whatever the
 order of addition and in whatever process it is computed.
 """
@@ -27,7 +28,12 @@ from fedledger_crypto.codec import (
     read_header,
 )
 from fedledger_crypto.context import Context, context_params
-from fedledger_crypto.errors import ContextError, MalformedBlobError, SchemaMismatchError
+from fedledger_crypto.errors import (
+    BlobError,
+    ContextError,
+    MalformedBlobError,
+    SchemaMismatchError,
+)
 from fedledger_crypto.layout import UpdateSchema
 from fedledger_crypto.params import CKKSParams
 
@@ -99,30 +105,41 @@ class StreamingAggregator:
     def add_file(self, path: Path, *, kind: int | None = None) -> BlobHeader:
         """Validate and add a blob stored in a file, one chunk in memory at a time.
 
-        Two passes: every chunk is validated first, then each is parsed again and added, so a
-        rejected blob leaves the sum unchanged and memory stays at the running sum plus one
-        chunk, whatever the blob's size. With ``kind`` (e.g. ``BlobKind.UPDATE``) a blob of
-        another kind is rejected with :class:`MalformedBlobError`: an aggregate-kind blob may
-        claim any number of contributors.
+        One pass: each chunk is parsed, validated and added. When a chunk is rejected, the
+        chunks already added are read again and subtracted — CKKS addition is exact modular
+        arithmetic, so the sum is byte-identical to what it was — and the error is raised: a
+        rejected blob (:class:`~fedledger_crypto.errors.BlobError`) leaves the sum unchanged,
+        and memory stays at the running sum plus one chunk, whatever the blob's size. Any other
+        error (reading the file, memory) may leave the sum half-updated: discard this
+        aggregator and rebuild the sum from the stored blobs, as the aggregator service does.
+        With ``kind`` (e.g. ``BlobKind.UPDATE``) a blob of another kind is rejected with
+        :class:`MalformedBlobError`: an aggregate-kind blob may claim any number of
+        contributors.
         """
         with path.open("rb") as handle:
             header = read_header(handle, self.params)
             if kind is not None and header.kind != kind:
                 raise MalformedBlobError(f"blob kind {header.kind}, expected {kind}")
             self._check_header(header)
-            for i, span in enumerate(header.chunk_spans):
-                load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
-            first = self._sum is None
-            vectors: list[Any] = []
-            for i, span in enumerate(header.chunk_spans):
-                vector = load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
-                if first:
-                    vectors.append(vector)
-                else:
-                    assert self._sum is not None
-                    self._sum[i].add_(vector)
-        if first:
-            self._sum, self._header, self._schema_digest = vectors, header, header.schema_digest
+
+            def chunk(i: int) -> Any:
+                span = header.chunk_spans[i]
+                return load_chunk(self._ctx, self.params, header, i, read_chunk(handle, span))
+
+            if self._sum is None:
+                vectors = [chunk(i) for i in range(header.chunk_count)]
+                self._sum, self._header = vectors, header
+                self._schema_digest = header.schema_digest
+            else:
+                added = 0
+                try:
+                    for i, acc in enumerate(self._sum):
+                        acc.add_(chunk(i))
+                        added += 1
+                except BlobError:
+                    for i in range(added):
+                        self._sum[i].sub_(chunk(i))
+                    raise
         self._contributors += header.contributors
         return header
 

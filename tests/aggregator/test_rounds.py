@@ -253,3 +253,44 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
         assert p.base_model(2) is outcome.model
     assert all(calls[i].count("model") == 1 for i in calls), calls
     assert federation.ledger.get_round(1).status is RoundStatus.PUBLISHED
+
+
+def test_an_error_inside_the_sum_rebuilds_it_from_the_store(
+    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the second upload's bytes reach the running sum, then the request fails with
+    # an error that is not a rejected blob (as a failed read or memory would).
+    server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
+    participants = federation.join(server)
+    client = federation.client(server)
+    wait_for(lambda: (c := client.current_round()) and c["phase"] == "open", what="round 1")
+    blobs = [
+        p.encrypt(p.base_model(1), local_result(i, 1), aggregation=Aggregation.MEAN)
+        for i, p in enumerate(participants)
+    ]
+    add_file = fc.StreamingAggregator.add_file
+    failures: list[Path] = []
+
+    def add_then_fail(
+        self: fc.StreamingAggregator, path: Path, *, kind: int | None = None
+    ) -> fc.BlobHeader:
+        header = add_file(self, path, kind=kind)
+        if kind == fc.BlobKind.UPDATE and self.contributors == 2 and not failures:
+            failures.append(path)
+            raise OSError("simulated failure after the sum changed")
+        return header
+
+    monkeypatch.setattr(fc.StreamingAggregator, "add_file", add_then_fail)
+
+    # Execute: the failed upload is retried, as a participant does
+    participants[0].submit(1, blobs[0])
+    with pytest.raises(AggregatorError):
+        participants[1].submit(1, blobs[1])
+    assert failures and client.current_round()["accepted"] == 1  # nothing stored
+    assert participants[1].submit(1, blobs[1]).uploaded_now
+    participants[2].submit(1, blobs[2])
+
+    # Assert: the aggregate holds every update exactly once
+    wait_for(lambda: federation.ledger.get_round(1).aggregate_hash != bytes(32), what="close")
+    public = fc.load_parameters_context(client.parameters(), fc.DEFAULT_PARAMS)
+    assert client.aggregate(1).data == fc.aggregate_blobs(public, blobs)

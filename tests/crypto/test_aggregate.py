@@ -166,3 +166,47 @@ def test_a_rejected_file_leaves_the_sum_unchanged(
         aggregator.add_file(forged)
     assert aggregator.contributors == 1
     assert aggregator.result() == fc.aggregate_blobs(parameters_context, blobs[:1])
+
+
+def test_a_blob_refused_at_its_last_chunk_is_subtracted_again(
+    parameters_context: Any,
+    encryptor: fc.UpdateEncryptor,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prepare: updates of four chunks; the second one's last chunk is corrupted.
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(3 * 4096))
+    rng = np.random.default_rng(2)
+    good = [
+        encryptor.encrypt(schema, rng.uniform(-1, 1, 3 * 4096), weight=1.0, headroom=HEADROOM)
+        for _ in range(2)
+    ]
+    header = fc.parse_header(good[1], fc.DEFAULT_PARAMS)
+    assert header.chunk_count == 4
+    bad = bytearray(good[1])
+    start, _ = header.chunk_spans[-1]
+    bad[start : start + 8] = b"\xff" * 8
+    (tmp_path / "bad.blob").write_bytes(bytes(bad))
+    (tmp_path / "good.blob").write_bytes(good[1])
+    aggregator = fc.StreamingAggregator(parameters_context, schema=schema)
+    aggregator.add(good[0])
+    before = aggregator.result()
+    loads: list[int] = []
+    load_chunk = fc.aggregate.load_chunk
+
+    def counted(*args: Any) -> Any:
+        loads.append(args[3])  # the chunk index
+        return load_chunk(*args)
+
+    monkeypatch.setattr(fc.aggregate, "load_chunk", counted)
+
+    # Execute / Assert: chunks 0-2 are added, chunk 3 is refused, 0-2 are subtracted again
+    with pytest.raises(fc.MalformedBlobError, match="chunk 3"):
+        aggregator.add_file(tmp_path / "bad.blob")
+    assert loads == [0, 1, 2, 3, 0, 1, 2]
+    assert aggregator.result() == before and aggregator.contributors == 1
+    # An accepted file is read once, one chunk at a time.
+    loads.clear()
+    aggregator.add_file(tmp_path / "good.blob")
+    assert loads == [0, 1, 2, 3]
+    assert aggregator.result() == fc.aggregate_blobs(parameters_context, good)

@@ -194,7 +194,8 @@ class AggregatorService:
             unfreeze_heap()
 
     def _recover(self) -> None:
-        """Rebuild the running sum of any open or closing round from the stored blobs."""
+        """Rebuild, from the stored blobs, the running sum of every open or closing round that
+        has none in memory (at start-up, or after a failure dropped it)."""
         with self.db.session() as s:
             active = s.scalars(
                 select(RoundRecord).where(
@@ -210,6 +211,8 @@ class AggregatorService:
                 for r in active
             }
         for record in active:
+            if record.number in self._running:
+                continue  # its running sum is intact; only dropped sums are rebuilt
             running = self._running_round(record)
             for update in updates[record.number]:
                 running.sum.add_file(self.blobs.path(fc.hash_from_hex(update.blob_hash)))
@@ -368,6 +371,12 @@ class AggregatorService:
                 raise ApiError(422, "wrong_schema", str(exc)) from exc
             except fc.BlobError as exc:
                 raise ApiError(400, "malformed_blob", str(exc)) from exc
+            except BaseException:
+                # Not a rejected blob (reading the file, memory): the sum may be half-updated.
+                # Rebuild it from the store, which holds exactly the accepted updates.
+                self._running.pop(round_number, None)
+                self._recover()
+                raise
             # The blob is in the running sum: persist it now, and rebuild the sum from the
             # store if persisting fails (the sum must never run ahead of what is stored).
             try:
