@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from records import round_record
 from sqlalchemy import delete, select
 
 from fedledger_platform.storage import Database, NonceRecord, RoundPhase, RoundRecord
@@ -17,21 +18,10 @@ def db(tmp_path: Path) -> Database:
     return database
 
 
-def _round(number: int) -> RoundRecord:
-    return RoundRecord(
-        number=number,
-        phase=RoundPhase.OPEN,
-        base_model_hash="0x" + "11" * 32,
-        deadline=0,
-        min_updates=1,
-        opened_at=0,
-    )
-
-
 def test_writes_count_reads_and_rollbacks_do_not(db: Database) -> None:
     assert db.generation("rounds") == 0
     with db.session() as s:
-        s.add(_round(1))
+        s.add(round_record(1))
     assert db.generation("rounds") == 1
     assert db.generation("updates") == 0  # another table
     with db.session() as s:
@@ -43,7 +33,7 @@ def test_writes_count_reads_and_rollbacks_do_not(db: Database) -> None:
         row.phase = RoundPhase.CLOSING
     assert db.generation("rounds") == 2  # an attribute change
     with pytest.raises(RuntimeError), db.session() as s:
-        s.add(_round(2))
+        s.add(round_record(2))
         s.flush()
         raise RuntimeError("abandoned")
     assert db.generation("rounds") == 2  # rolled back: nothing was written

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from records import round_record
 from sqlalchemy import event
 
 from fedledger_platform.aggregator.routers.rounds import _round, _rounds
@@ -30,16 +31,7 @@ def db(tmp_path: Path) -> Database:
     database.migrate()
     with database.session() as s:
         for number in range(1, ROUNDS + 1):
-            s.add(
-                RoundRecord(
-                    number=number,
-                    phase=RoundPhase.PUBLISHED,
-                    base_model_hash="0x" + "11" * 32,
-                    deadline=0,
-                    min_updates=1,
-                    opened_at=0,
-                )
-            )
+            s.add(round_record(number, RoundPhase.PUBLISHED))
             for p in (2, 1) if number % 2 else (3,):  # stored out of address order
                 s.add(
                     UpdateRecord(
