@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 
 import fedledger_crypto as fc
 from fedledger_platform.accounts import check_key_allowed, development_accounts
@@ -260,6 +261,39 @@ def test_events_paginate_by_block_range(fed: Federation) -> None:
     assert names.index("EncryptionParamsCommitted") < names.index("RoundOpened")
     committed = list(fed.ledger.events(from_block=start, names=["UpdateCommitted"], page_size=2))
     assert [e.args["participant"] for e in committed] == [p.address for p in fed.participants]
+
+
+def test_events_decode_as_web3_decodes_them(fed: Federation) -> None:
+    """The binding's own event decoder against web3's, on every log of a whole round."""
+    ledger, (a, b, _c) = fed.ledger, fed.participants
+    fed.open(1)
+    for i, p in enumerate((a, b)):
+        ledger.commit_update(p, 1, H[i + 2])
+    ledger.close_round(fed.aggregator, 1, aggregate_hash=H[7], included=[b.address, a.address])
+    ledger.attest_model(a, 1, H[8])
+    ledger.attest_model(b, 1, H[8])
+    start = fed.deployment.block_number
+    ours = list(ledger.events(from_block=start))
+    logs = fed.chain.w3.eth.get_logs(
+        {"address": [ledger.address, ledger.token.address], "fromBlock": start}
+    )
+    contracts = {ledger.address: ledger.contract, ledger.token.address: ledger.token}
+    theirs = []
+    for log in sorted(logs, key=lambda x: (x["blockNumber"], x["logIndex"])):
+        contract = contracts[log["address"]]
+        name = next(
+            e.event_name for e in contract.all_events() if HexBytes(e.topic) == log["topics"][0]
+        )
+        decoded = contract.events[name]().process_log(log)
+        args = {
+            k: list(v) if isinstance(v, tuple) else bytes(v) if isinstance(v, bytes) else v
+            for k, v in decoded["args"].items()
+        }
+        theirs.append((name, args, decoded["blockNumber"], decoded["logIndex"]))
+    assert [(e.name, e.args, e.block_number, e.log_index) for e in ours] == theirs
+    names = {e.name for e in ours}
+    assert {"RoleGranted", "ParticipantAdmitted", "RoundClosed", "Transfer"} <= names
+    assert {"ModelAttested", "ModelPublished", "EncryptionParamsCommitted"} <= names
 
 
 def test_unreachable_chain_is_a_clear_error() -> None:

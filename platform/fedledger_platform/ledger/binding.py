@@ -1,9 +1,12 @@
 """The Python binding of ``FederationLedger`` and its ``ContributionToken``.
 
 Transactions are signed locally with eth-account and sent raw, so the same code runs against
-the embedded chain, a Hardhat node or any JSON-RPC endpoint. Before sending, each transaction is
-simulated (``eth_estimateGas``); a revert there — or a mined failure, replayed as a call — becomes
-a :class:`~fedledger_platform.errors.ContractRevertError` carrying the contract's custom error
+the embedded chain, a Hardhat node or any JSON-RPC endpoint. Calldata is encoded, and receipts'
+events decoded, from selector and type tables computed once from the ABIs; a JSON-RPC node is
+spoken to directly (:meth:`~fedledger_platform.ledger.chain.Chain.rpc`), the embedded chain
+through web3. Off devnets each transaction is simulated first (``eth_estimateGas``). A revert —
+at simulation, at sending, or mined and replayed as a call — becomes a
+:class:`~fedledger_platform.errors.ContractRevertError` carrying the contract's custom error
 name and arguments, whichever backend produced it. Connection failures become
 :class:`~fedledger_platform.errors.ChainUnavailableError`.
 """
@@ -15,7 +18,8 @@ import contextlib
 import enum
 import re
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +37,9 @@ from web3.exceptions import (
     ContractLogicError,
     ContractPanicError,
     ProviderConnectionError,
-    TimeExhausted,
+    TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import LogReceipt, Nonce, TxParams, TxReceipt, Wei
 
 from fedledger_platform.errors import (
     ChainUnavailableError,
@@ -45,7 +48,7 @@ from fedledger_platform.errors import (
     TransactionFailedError,
 )
 from fedledger_platform.ledger.artifacts import load_artifact
-from fedledger_platform.ledger.chain import PRIORITY_FEE, Chain
+from fedledger_platform.ledger.chain import PRIORITY_FEE, Chain, RpcError
 
 __all__ = [
     "AGGREGATOR_ROLE",
@@ -220,30 +223,132 @@ def _revert_data(exc: BaseException) -> bytes | None:
                         return value
         elif isinstance(item, BaseException):
             pending.extend(
-                [getattr(item, "data", None), getattr(item, "rpc_response", None), *item.args]
+                [
+                    getattr(item, "data", None),
+                    getattr(item, "rpc_response", None),
+                    getattr(item, "error", None),  # RpcError: the node's error object
+                    *item.args,
+                ]
             )
             pending.extend([item.__cause__, item.__context__])
     return None
 
 
 @dataclass(frozen=True)
-class _View:
-    """A view function's selector and ABI types, computed once."""
+class _Function:
+    """A contract function's selector and ABI types, computed once."""
 
     selector: bytes
     inputs: list[str]
     outputs: list[str]
 
 
-def _views(abi: list[dict[str, Any]]) -> dict[str, _View]:
-    views = {}
+def _functions(abi: list[dict[str, Any]]) -> dict[str, _Function]:
+    functions = {}
     for item in abi:
-        if item.get("type") != "function" or item.get("stateMutability") not in ("view", "pure"):
+        if item.get("type") != "function":
             continue
         inputs = [_abi_type(i) for i in item["inputs"]]
         selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(inputs)})")
-        views[item["name"]] = _View(selector, inputs, [_abi_type(o) for o in item["outputs"]])
-    return views
+        functions[item["name"]] = _Function(
+            selector, inputs, [_abi_type(o) for o in item["outputs"]]
+        )
+    return functions
+
+
+def _as_bytes(value: Any) -> bytes:
+    """A JSON-RPC hex string or web3's HexBytes as bytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def _as_int(value: Any) -> int:
+    """A JSON-RPC hex quantity or web3's int as int."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+@dataclass(frozen=True)
+class _Log:
+    """One log entry, from a JSON-RPC answer (hex strings) or from web3 (formatted)."""
+
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    tx_hash: bytes
+    log_index: int
+
+    @classmethod
+    def of(cls, log: Mapping[str, Any]) -> _Log:
+        return cls(
+            address=Web3.to_checksum_address(log["address"]),
+            topics=tuple(_as_bytes(t) for t in log["topics"]),
+            data=_as_bytes(log["data"]),
+            block_number=_as_int(log["blockNumber"]),
+            tx_hash=_as_bytes(log["transactionHash"]),
+            log_index=_as_int(log["logIndex"]),
+        )
+
+
+@dataclass(frozen=True)
+class _Receipt:
+    """A transaction receipt, from a JSON-RPC answer or from web3."""
+
+    tx_hash: bytes
+    block_number: int
+    gas_used: int
+    status: int
+    contract_address: str | None
+    logs: tuple[_Log, ...]
+
+    @classmethod
+    def of(cls, receipt: Mapping[str, Any]) -> _Receipt:
+        created = receipt.get("contractAddress")
+        return cls(
+            tx_hash=_as_bytes(receipt["transactionHash"]),
+            block_number=_as_int(receipt["blockNumber"]),
+            gas_used=_as_int(receipt["gasUsed"]),
+            status=_as_int(receipt["status"]),
+            contract_address=Web3.to_checksum_address(created) if created else None,
+            logs=tuple(_Log.of(log) for log in receipt["logs"]),
+        )
+
+
+@dataclass(frozen=True)
+class _Event:
+    """An event's name and ABI, split into the indexed (topic) and the data fields."""
+
+    name: str
+    indexed: list[tuple[str, str]]  # (name, type), in topic order
+    fields: list[tuple[str, str]]  # (name, type), in data order
+    order: list[str]  # every argument name in declaration order
+
+
+def _events(abis: Sequence[list[dict[str, Any]]]) -> dict[bytes, _Event]:
+    events: dict[bytes, _Event] = {}
+    for abi in abis:
+        for item in abi:
+            if item.get("type") != "event" or item.get("anonymous"):
+                continue
+            types = [_abi_type(i) for i in item["inputs"]]
+            topic = bytes(Web3.keccak(text=f"{item['name']}({','.join(types)})"))
+            pairs = [(i["name"], t) for i, t in zip(item["inputs"], types, strict=True)]
+            flags = [bool(i["indexed"]) for i in item["inputs"]]
+            events[topic] = _Event(
+                name=item["name"],
+                indexed=[p for p, f in zip(pairs, flags, strict=True) if f],
+                fields=[p for p, f in zip(pairs, flags, strict=True) if not f],
+                order=[name for name, _ in pairs],
+            )
+    return events
+
+
+def _event_value(abi_type: str, value: Any) -> Any:
+    """A decoded value as events report it: checksummed addresses, bytes, lists."""
+    if abi_type == "address":
+        return Web3.to_checksum_address(value)
+    if abi_type.endswith("[]"):
+        return [_event_value(abi_type[:-2], v) for v in value]
+    return _plain(value)
 
 
 class Ledger:
@@ -259,9 +364,11 @@ class Ledger:
             address=self.address, abi=ledger_artifact.abi
         )
         self._errors = _ErrorDecoder([ledger_artifact.abi, token_artifact.abi])
-        # Reads skip web3's contract-function machinery (ABI lookup and address normalization
-        # on every call): selectors and types are computed once, calldata encoded directly.
-        self._views = _views(ledger_artifact.abi)
+        # Calls and transactions skip web3's contract-function machinery (ABI lookup, argument
+        # validation and normalization on every use): selectors and types are computed once,
+        # calldata is encoded directly, and events are decoded from the same tables.
+        self._functions = _functions(ledger_artifact.abi)
+        self._events = _events([ledger_artifact.abi, token_artifact.abi])
         # eth-tester insists that a call's sender can afford its gas; JSON-RPC nodes need none.
         self._call_from: dict[str, Any] = (
             {"from": chain.faucet().address} if chain.is_embedded else {}
@@ -273,11 +380,6 @@ class Ledger:
         self.token: Contract = self.w3.eth.contract(
             address=Web3.to_checksum_address(token_address), abi=token_artifact.abi
         )
-        self._event_by_topic: dict[HexBytes, Any] = {
-            HexBytes(event.topic): event
-            for contract in (self.contract, self.token)
-            for event in contract.all_events()
-        }
 
     # ------------------------------------------------------------------ deployment
 
@@ -293,15 +395,18 @@ class Ledger:
     ) -> tuple[Ledger, TxResult]:
         """Deploy a new ledger (which creates its own token); returns it and the deploy receipt."""
         artifact = load_artifact("FederationLedger")
-        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        constructor = factory.constructor(admin or deployer.address, reward_per_update, quorum_bps)
+        constructor = next(item for item in artifact.abi if item["type"] == "constructor")
+        data = _as_bytes(artifact.bytecode) + abi_encode(
+            [_abi_type(i) for i in constructor["inputs"]],
+            [Web3.to_checksum_address(admin or deployer.address), reward_per_update, quorum_bps],
+        )
         errors = _ErrorDecoder([artifact.abi, load_artifact("ContributionToken").abi])
         receipt = _send(
-            chain, deployer, constructor, "constructor", errors, timeout_s=120.0, lock=None
+            chain, deployer, "constructor", errors, to=None, data=data, timeout_s=120.0, lock=None
         )
-        if receipt["contractAddress"] is None:
+        if receipt.contract_address is None:
             raise TransactionFailedError("deployment receipt carries no contract address")
-        ledger = cls(chain, receipt["contractAddress"])
+        ledger = cls(chain, receipt.contract_address)
         return ledger, ledger._result(receipt)
 
     # ------------------------------------------------------------------ low level
@@ -311,7 +416,7 @@ class Ledger:
             return self._send_locks.setdefault(address.lower(), threading.Lock())
 
     def _call(self, function: str, *args: Any, block: int | None = None) -> Any:
-        view = self._views[function]
+        view = self._functions[function]
         data = view.selector + abi_encode(view.inputs, list(args))
         if not self.chain.is_embedded:
             # The lean path. A revert or an undecodable answer is re-run through web3 below,
@@ -338,44 +443,54 @@ class Ledger:
     def _transact(
         self, sender: LocalAccount, function: str, *args: Any, gas_hint: int | None = None
     ) -> TxResult:
-        fn = getattr(self.contract.functions, function)(*args)
+        spec = self._functions[function]
         receipt = _send(
             self.chain,
             sender,
-            fn,
             function,
             self._errors,
+            to=self.address,
+            data=spec.selector + abi_encode(spec.inputs, list(args)),
             timeout_s=self._receipt_timeout_s,
             lock=self._lock_for(sender.address),
             gas_hint=gas_hint if gas_hint is not None else _DEVNET_GAS.get(function),
         )
         return self._result(receipt)
 
-    def _result(self, receipt: TxReceipt) -> TxResult:
+    def _result(self, receipt: _Receipt) -> TxResult:
         return TxResult(
-            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-            events=tuple(e for e in (self._decode(log) for log in receipt["logs"]) if e),
+            tx_hash="0x" + receipt.tx_hash.hex(),
+            block_number=receipt.block_number,
+            gas_used=receipt.gas_used,
+            events=tuple(e for e in (self._decode(log) for log in receipt.logs) if e),
         )
 
-    def _decode(self, log: LogReceipt) -> LedgerEvent | None:
-        if not log["topics"]:
+    def _decode(self, log: _Log) -> LedgerEvent | None:
+        """The ledger's or the token's event in ``log`` (``None`` for anything else)."""
+        if not log.topics or log.address not in (self.address, self.token.address):
             return None
-        event = self._event_by_topic.get(HexBytes(log["topics"][0]))
-        if event is None or Web3.to_checksum_address(log["address"]) not in (
-            self.address,
-            self.token.address,
-        ):
+        event = self._events.get(log.topics[0])
+        if event is None or len(log.topics) != len(event.indexed) + 1:
             return None
-        data = event.process_log(log)
+        values = {
+            name: abi_decode([abi_type], topic)[0]
+            for (name, abi_type), topic in zip(event.indexed, log.topics[1:], strict=True)
+        }
+        values.update(
+            zip(
+                (name for name, _ in event.fields),
+                abi_decode([t for _, t in event.fields], log.data),
+                strict=True,
+            )
+        )
+        types = dict(event.indexed + event.fields)
         return LedgerEvent(
-            name=data["event"],
-            args={k: _plain(v) for k, v in data["args"].items()},
-            block_number=int(data["blockNumber"]),
-            tx_hash="0x" + bytes(data["transactionHash"]).hex(),
-            log_index=int(data["logIndex"]),
-            address=Web3.to_checksum_address(log["address"]),
+            name=event.name,
+            args={name: _event_value(types[name], values[name]) for name in event.order},
+            block_number=log.block_number,
+            tx_hash="0x" + log.tx_hash.hex(),
+            log_index=log.log_index,
+            address=log.address,
         )
 
     # ------------------------------------------------------------------ roles and set-up
@@ -591,7 +706,7 @@ class Ledger:
                 )
             except Exception as exc:
                 raise _translate(exc, "eth_getLogs", self._errors) from exc
-            for log in sorted(logs, key=lambda x: (x["blockNumber"], x["logIndex"])):
+            for log in sorted(map(_Log.of, logs), key=lambda x: (x.block_number, x.log_index)):
                 event = self._decode(log)
                 if event is not None and (wanted is None or event.name in wanted):
                     yield event
@@ -605,38 +720,50 @@ def _block_param(block: int | None) -> str:
 def _send(
     chain: Chain,
     sender: LocalAccount,
-    fn: Any,
     function: str,
     errors: _ErrorDecoder,
     *,
+    to: str | None,
+    data: bytes,
     timeout_s: float,
     lock: threading.Lock | None,
     gas_hint: int | None = None,
-) -> TxReceipt:
-    """Sign, send and await one transaction; translate every failure.
+) -> _Receipt:
+    """Sign, send and await one transaction to ``to`` (``None``: a contract creation); translate
+    every failure.
 
     Off devnets the transaction is simulated first (``eth_estimateGas``), so a revert costs
     nothing and its custom error is reported. On devnets, where gas is free and the node
     executes a transaction as it arrives, a known function gets a fixed generous limit instead
     (a revert then surfaces at sending, or in the receipt, and is decoded the same way).
+
+    A JSON-RPC node is spoken to directly (:meth:`Chain.rpc`: a third of the CPU of web3's
+    contract functions, transport and receipt formatting per transaction); the embedded chain
+    is reached through web3.
     """
-    w3 = chain.w3
+    call: dict[str, Any] = {"from": sender.address, "data": data}
+    if to is not None:
+        call["to"] = to
     guard = lock or threading.Lock()
     with guard:  # one in-flight transaction per sender keeps nonces consecutive
         try:
-            params: TxParams = {
-                "from": sender.address,
-                "gas": _gas_limit(chain, sender, fn, function, gas_hint),
-                "maxFeePerGas": Wei(chain.max_fee()),
-                "maxPriorityFeePerGas": Wei(PRIORITY_FEE),
+            params = {
+                **call,
+                "value": 0,
+                "gas": _gas_limit(chain, call, function, gas_hint),
+                "maxFeePerGas": chain.max_fee(),
+                "maxPriorityFeePerGas": PRIORITY_FEE,
                 "chainId": chain.chain_id,
                 "type": 2,
             }
-            params["nonce"] = Nonce(chain.next_nonce(sender.address))
+            del params["from"]  # the signature names the sender
+            params["nonce"] = chain.next_nonce(sender.address)
             try:
-                tx = fn.build_transaction(params)
-                signed = sender.sign_transaction(tx)
-                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+                raw = bytes(sender.sign_transaction(params).raw_transaction)
+                if chain.is_embedded:
+                    tx_hash = bytes(chain.w3.eth.send_raw_transaction(raw))
+                else:
+                    tx_hash = _as_bytes(chain.rpc("eth_sendRawTransaction", ["0x" + raw.hex()]))
             except BaseException:
                 chain.forget_nonce(sender.address)
                 raise
@@ -644,28 +771,63 @@ def _send(
             raise
         except Exception as exc:
             raise _translate(exc, function, errors) from exc
-    try:
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s, poll_latency=0.05)
-    except TimeExhausted as exc:
-        raise TransactionFailedError(
-            f"{function}: no receipt for {tx_hash.hex()} within {timeout_s:.0f} s"
-        ) from exc
-    except Exception as exc:
-        raise _translate(exc, function, errors) from exc
-    if receipt["status"] != 1:
+    receipt = _await_receipt(chain, tx_hash, function, errors, timeout_s)
+    if receipt.status != 1:
         # Replay as a call at the failing block to recover the revert reason.
         try:
-            fn.call({"from": sender.address}, block_identifier=receipt["blockNumber"])
+            _eth_call(chain, call, receipt.block_number)
         except Exception as exc:
             raise _translate(exc, function, errors) from exc
-        raise TransactionFailedError(f"{function}: transaction {tx_hash.hex()} failed (status 0)")
+        raise TransactionFailedError(f"{function}: transaction 0x{tx_hash.hex()} failed (status 0)")
     return receipt
 
 
-def _gas_limit(chain: Chain, sender: LocalAccount, fn: Any, function: str, hint: int | None) -> int:
+def _await_receipt(
+    chain: Chain, tx_hash: bytes, function: str, errors: _ErrorDecoder, timeout_s: float
+) -> _Receipt:
+    """The receipt of ``tx_hash``, polled every 50 ms (a devnet mines at once: one request)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if chain.is_embedded:
+                try:
+                    found: Mapping[str, Any] | None = chain.w3.eth.get_transaction_receipt(
+                        HexBytes(tx_hash)
+                    )
+                except TransactionNotFound:
+                    found = None
+            else:
+                found = chain.rpc("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+        except Exception as exc:
+            raise _translate(exc, function, errors) from exc
+        if found is not None:
+            return _Receipt.of(found)
+        if time.monotonic() > deadline:
+            raise TransactionFailedError(
+                f"{function}: no receipt for 0x{tx_hash.hex()} within {timeout_s:.0f} s"
+            )
+        time.sleep(0.05)
+
+
+def _rpc_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A call object in JSON-RPC form (hex data)."""
+    return {**call, "data": "0x" + bytes(call["data"]).hex()}
+
+
+def _eth_call(chain: Chain, call: Mapping[str, Any], block: int) -> bytes:
+    """``eth_call`` of ``call`` at ``block``; a revert raises."""
+    if chain.is_embedded:
+        return bytes(chain.w3.eth.call(_rpc_call(call), block))  # type: ignore[arg-type]
+    return _as_bytes(chain.rpc("eth_call", [_rpc_call(call), hex(block)]))
+
+
+def _gas_limit(chain: Chain, call: Mapping[str, Any], function: str, hint: int | None) -> int:
     if chain.is_devnet and hint is not None:
         return hint
-    estimate = int(fn.estimate_gas({"from": sender.address}))
+    if chain.is_embedded:
+        estimate = int(chain.w3.eth.estimate_gas(_rpc_call(call)))  # type: ignore[arg-type]
+    else:
+        estimate = _as_int(chain.rpc("eth_estimateGas", [_rpc_call(call)]))
     # The floor covers state changes between estimate and inclusion: an attestation estimated
     # below the quorum can be the one that reaches it when others land first (and publishes).
     return max(int(estimate * _GAS_MARGIN) + 10_000, _GAS_FLOORS.get(function, 0))
@@ -688,7 +850,7 @@ def _translate(exc: BaseException, function: str, errors: _ErrorDecoder) -> Ledg
             return ContractRevertError(function, name, args)
         message = str(exc.args[0]) if exc.args else str(exc)
         return ContractRevertError(function, "Error", (message,))
-    if isinstance(exc, Web3RPCError):
+    if isinstance(exc, Web3RPCError | RpcError):
         data = _revert_data(exc)
         if data:
             name, args = errors.decode(data)
