@@ -227,7 +227,8 @@ class ClientDaemon:
         self._freeze_pending -= 1
 
     def _wait_for_change(self) -> None:
-        """Block until the latest round moves on (a long-poll), or poll after an interval.
+        """Block until the latest round moves on to a state this participant acts on (a
+        long-poll, see :meth:`_awaited`), or poll after an interval.
 
         The dealer waits at most two seconds: it also watches for newly admitted participants.
         """
@@ -236,7 +237,28 @@ class ClientDaemon:
             return
         wait_s = min(self.config.long_poll_s, 2.0) if self._dealer else self.config.long_poll_s
         # The answer is the latest round: the next step starts from it instead of asking again.
-        self._latest_hint = self.client.current_round(after=self._last_seen, wait_s=wait_s)
+        self._latest_hint = self.client.current_round(
+            after=self._awaited(self._last_seen), wait_s=wait_s
+        )
+
+    def _awaited(self, seen: tuple[int, str]) -> tuple[int, str]:
+        """The round state to wait past: the next one this participant acts on.
+
+        Uploaded to an open round: its closing (the aggregator summing) needs nothing from us,
+        so wait for it to be closed or failed. Done with a round before the last: its
+        publication needs nothing either, so wait for the next round to open. Otherwise any
+        change.
+        """
+        number, phase = seen
+        entry = self._rounds.get(number)
+        if entry is None:
+            return seen
+        if phase == "open" and entry.uploaded and not entry.finished:
+            return (number, "closing")
+        planned = self._rounds_planned
+        if phase == "closed" and entry.finished and not (planned and number >= planned):
+            return (number, "published")
+        return seen
 
     def step(self, *, max_rounds: int | None = None, until_done: bool = True) -> bool:
         """One poll: do whatever the latest round asks of this participant.

@@ -200,9 +200,16 @@ def test_long_poll_answers_as_soon_as_the_round_moves(
     started = time.monotonic()
     assert client.current_round(after=(0, "none"), wait_s=25)["number"] == 1  # type: ignore[index]
     assert time.monotonic() - started < 2
-    with pytest.raises(AggregatorError) as info:
-        client._request("GET", "/v1/rounds/current", params={"after": "x", "wait_s": 1})
-    assert info.value.status == 400
+    # Waiting past a later state than the current one: no answer until it is passed (the
+    # round stays open here), then the round as it is.
+    started = time.monotonic()
+    latest = client.current_round(after=(1, "closing"), wait_s=0.6)
+    assert latest is not None and (latest["number"], latest["phase"]) == (1, "open")
+    assert 0.5 <= time.monotonic() - started < 5
+    for bad in ("x", "1:bogus", "1:open:2"):
+        with pytest.raises(AggregatorError) as info:
+            client._request("GET", "/v1/rounds/current", params={"after": bad, "wait_s": 1})
+        assert info.value.status == 400
 
 
 def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(

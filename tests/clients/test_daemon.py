@@ -53,14 +53,29 @@ def test_two_rounds_of_each_task_through_the_daemons(task_name: str, tmp_path: P
         frozen_before = gc.get_freeze_count()
         daemons = make_daemons(fed, server.url, task_name, tmp_path, owner=owner)
         slots = RecordingSlots(len(daemons))
-        for d in daemons:
+        awaited: dict[int, list[tuple[int, str]]] = {i: [] for i in range(len(daemons))}
+        for i, d in enumerate(daemons):
             d._training_slots = slots
+            real = d.client.current_round
+
+            def spy(*, after: tuple[int, str] | None = None, _i: int = i, _real=real, **kw):  # type: ignore[no-untyped-def]
+                if after is not None:
+                    awaited[_i].append(after)
+                return _real(after=after, **kw)
+
+            d.client.current_round = spy  # type: ignore[method-assign]
         # Execute
         run_daemons(daemons)
         if owner is not None:
             assert gc.get_freeze_count() > frozen_before
             assert daemons[owner]._freeze_pending == 0
-        # Assert: each participant trained in the shared slots, sized by its shard
+        # Assert: after uploading, each daemon waited for the round to be closed, not woken
+        # while it was summed; after round 1 it waited for round 2 to open, not for round 1's
+        # publication; never past the last round's publication (nothing would follow it).
+        for states in awaited.values():
+            assert (1, "closing") in states and (2, "closing") in states
+            assert (1, "published") in states and (2, "published") not in states
+        # Each participant trained in the shared slots, sized by its shard
         assert sorted(slots.calls) == sorted(
             (d.config.task.client_index, d.data.num_train) for d in daemons for _ in range(ROUNDS)
         )

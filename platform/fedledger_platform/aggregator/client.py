@@ -218,8 +218,9 @@ class AggregatorClient:
     ) -> dict[str, Any] | None:
         """``GET /v1/rounds/current``; ``None`` before the first round.
 
-        With ``after`` (a ``(number, phase)`` seen before) the server answers as soon as the
-        latest round differs from it, or after ``wait_s`` seconds (a long-poll).
+        With ``after`` (a ``(number, phase)``: the one seen last, or a later one awaited) the
+        server answers as soon as the latest round has moved past it, or after ``wait_s``
+        seconds (a long-poll).
         """
         params: dict[str, Any] | None = None
         if after is not None:

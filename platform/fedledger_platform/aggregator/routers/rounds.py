@@ -27,7 +27,7 @@ from fedledger_platform.aggregator.routers._common import (
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.ledger import AUDITOR_ROLE
-from fedledger_platform.storage import RoundRecord, UpdateRecord, latest_round
+from fedledger_platform.storage import RoundPhase, RoundRecord, UpdateRecord, latest_round
 
 router = APIRouter(prefix="/rounds", tags=["rounds"])
 #: The database stores round numbers as INTEGER (32-bit on PostgreSQL): a larger number in a
@@ -121,14 +121,35 @@ async def _latest_round(service: AggregatorService) -> RoundPublic | None:
     return await run_in_threadpool(_read_latest_round, service, version)
 
 
+#: Where a phase stands in a round's life; a failed round is as final as a published one.
+PHASE_ORDER: dict[str, int] = {
+    "none": 0,
+    RoundPhase.OPEN: 1,
+    RoundPhase.CLOSING: 2,
+    RoundPhase.CLOSED: 3,
+    RoundPhase.PUBLISHED: 4,
+    RoundPhase.FAILED: 4,
+}
+
+
+def _position(key: str) -> tuple[int, int]:
+    """``NUMBER:PHASE`` as a comparable (round, phase order) pair."""
+    number, phase = key.split(":")
+    return (int(number), PHASE_ORDER[phase])
+
+
 @router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
 async def current_round(
     service: ServiceDep,
     after: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9]{1,10}:[a-z]{1,16}$",
-            description="long-poll: answer once the latest round is no longer `NUMBER:PHASE`",
+            pattern=r"^[0-9]{1,10}:(none|open|closing|closed|published|failed)$",
+            description=(
+                "long-poll: answer once the latest round has moved past `NUMBER:PHASE` (phases"
+                " in order: open, closing, closed, then published or failed; `0:none` is"
+                " before the first round)"
+            ),
         ),
     ] = None,
     wait_s: Annotated[
@@ -137,16 +158,19 @@ async def current_round(
 ) -> RoundPublic:
     """The most recent round, whatever its phase.
 
-    With ``after`` (the ``number:phase`` the caller last saw) and ``wait_s``, the answer comes
-    as soon as the round changes, or after ``wait_s`` seconds with the unchanged round: clients
-    learn of every phase change at once without polling.
+    With ``after`` and ``wait_s``, the answer comes as soon as the latest round has moved past
+    ``after``, or after ``wait_s`` seconds with the round as it is: clients learn of every
+    change they wait for at once without polling. A client passes the ``number:phase`` it last
+    saw to hear of any change, or a later one it expects (``3:closing`` after uploading to round
+    3: woken when round 3 is closed or failed, not while it is being summed).
     """
     deadline = asyncio.get_running_loop().time() + wait_s
+    wanted = _position(after) if after is not None else None
     while True:
         event = service.round_signal.current()  # taken before the read: no change is missed
         latest = await _latest_round(service)
         key = f"{latest.number}:{latest.phase}" if latest else "0:none"
-        if after is None or key != after or event is None:
+        if wanted is None or _position(key) > wanted or event is None:
             break
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
