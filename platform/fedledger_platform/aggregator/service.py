@@ -136,6 +136,8 @@ class AggregatorService:
         self.round_signal = RoundSignal()
         #: ``GET /v1/rounds/current``'s last answer and the database generation it was read at.
         self.latest_round_view: tuple[int, Any] | None = None
+        # The read of the latest round in flight, by database generation (event loop only).
+        self.latest_round_read: tuple[int, asyncio.Future[Any]] | None = None
         self._thread: threading.Thread | None = None
         self._freeze_heap_pending = 0  # full-heap freezes still to do (start, first round)
         self._froze_heap = False

@@ -109,16 +109,27 @@ def _read_latest_round(service: AggregatorService, version: int) -> RoundPublic 
     return view
 
 
+def _failed(future: asyncio.Future[object]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
+
+
 async def _latest_round(service: AggregatorService) -> RoundPublic | None:
     """The latest round, ``None`` before the first. Every waiting client asks at each phase
     change, so the answer is kept until the rounds or updates tables are written again; an
-    unchanged answer needs neither the database nor a worker thread."""
+    unchanged answer needs neither the database nor a worker thread, and the clients that ask
+    while it is being read wait for that one read."""
     version = service.db.generation(*_LATEST_TABLES)
     cached = service.latest_round_view
     if cached is not None and cached[0] == version:
         kept: RoundPublic | None = cached[1]
         return kept
-    return await run_in_threadpool(_read_latest_round, service, version)
+    reading = service.latest_round_read
+    if reading is None or reading[0] != version or _failed(reading[1]):
+        task = asyncio.ensure_future(run_in_threadpool(_read_latest_round, service, version))
+        reading = service.latest_round_read = (version, task)
+    # Shielded: a caller that goes away does not cancel the read the others wait for.
+    view: RoundPublic | None = await asyncio.shield(reading[1])
+    return view
 
 
 #: Where a phase stands in a round's life; a failed round is as final as a published one.
