@@ -260,6 +260,12 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
         assert p.base_model(2) is outcome.model
     assert all(calls[i].count("model") == 1 for i in calls), calls
     assert federation.ledger.get_round(1).status is RoundStatus.PUBLISHED
+    # Finishing again (a restart after attesting): the chain refuses the second attestation,
+    # and the participant takes that as done.
+    again = participants[0].finish(
+        1, bases[0], aggregation=Aggregation.MEAN, next_state=mean_update_next_state
+    )
+    assert again.attested_now is False and again.model_hash == outcomes[0].model_hash
 
 
 def test_an_error_inside_the_sum_rebuilds_it_from_the_store(
