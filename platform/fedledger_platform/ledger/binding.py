@@ -320,7 +320,7 @@ class _Event:
     name: str
     indexed: list[tuple[str, str]]  # (name, type), in topic order
     fields: list[tuple[str, str]]  # (name, type), in data order
-    order: list[str]  # every argument name in declaration order
+    types: dict[str, str]  # every argument's type by name, in declaration order
 
 
 def _events(abis: Sequence[list[dict[str, Any]]]) -> dict[bytes, _Event]:
@@ -337,7 +337,7 @@ def _events(abis: Sequence[list[dict[str, Any]]]) -> dict[bytes, _Event]:
                 name=item["name"],
                 indexed=[p for p, f in zip(pairs, flags, strict=True) if f],
                 fields=[p for p, f in zip(pairs, flags, strict=True) if not f],
-                order=[name for name, _ in pairs],
+                types=dict(pairs),
             )
     return events
 
@@ -483,10 +483,9 @@ class Ledger:
                 strict=True,
             )
         )
-        types = dict(event.indexed + event.fields)
         return LedgerEvent(
             name=event.name,
-            args={name: _event_value(types[name], values[name]) for name in event.order},
+            args={name: _event_value(t, values[name]) for name, t in event.types.items()},
             block_number=log.block_number,
             tx_hash="0x" + log.tx_hash.hex(),
             log_index=log.log_index,
@@ -741,14 +740,14 @@ def _send(
     contract functions, transport and receipt formatting per transaction); the embedded chain
     is reached through web3.
     """
-    call: dict[str, Any] = {"from": sender.address, "data": data}
-    if to is not None:
-        call["to"] = to
+    target: dict[str, Any] = {"to": to} if to is not None else {}  # none: a contract creation
+    call: dict[str, Any] = {"from": sender.address, **target, "data": data}
     guard = lock or threading.Lock()
     with guard:  # one in-flight transaction per sender keeps nonces consecutive
         try:
-            params = {
-                **call,
+            params: dict[str, Any] = {
+                **target,
+                "data": data,
                 "value": 0,
                 "gas": _gas_limit(chain, call, function, gas_hint),
                 "maxFeePerGas": chain.max_fee(),
@@ -756,7 +755,6 @@ def _send(
                 "chainId": chain.chain_id,
                 "type": 2,
             }
-            del params["from"]  # the signature names the sender
             params["nonce"] = chain.next_nonce(sender.address)
             try:
                 raw = bytes(sender.sign_transaction(params).raw_transaction)
