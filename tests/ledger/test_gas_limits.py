@@ -12,14 +12,12 @@ CALL = {"from": "0x" + "11" * 20, "to": "0x" + "22" * 20, "data": b"\x01\x02"}
 class _Node:
     """A JSON-RPC node that estimates ``gas`` for every call."""
 
-    is_embedded = False
-
     def __init__(self, gas: int, *, devnet: bool) -> None:
         self.gas = gas
         self.is_devnet = devnet
         self.requests: list[tuple[str, list[Any]]] = []
 
-    def rpc(self, method: str, params: list[Any]) -> Any:
+    def request(self, method: str, params: list[Any]) -> Any:
         self.requests.append((method, params))
         return hex(self.gas)
 

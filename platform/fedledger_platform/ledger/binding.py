@@ -37,7 +37,6 @@ from web3.exceptions import (
     ContractLogicError,
     ContractPanicError,
     ProviderConnectionError,
-    TransactionNotFound,
     Web3RPCError,
 )
 
@@ -736,9 +735,8 @@ def _send(
     executes a transaction as it arrives, a known function gets a fixed generous limit instead
     (a revert then surfaces at sending, or in the receipt, and is decoded the same way).
 
-    A JSON-RPC node is spoken to directly (:meth:`Chain.rpc`: a third of the CPU of web3's
-    contract functions, transport and receipt formatting per transaction); the embedded chain
-    is reached through web3.
+    Requests go out as plain JSON-RPC (:meth:`Chain.request`): a third of the CPU of web3's
+    contract functions, transport and receipt formatting per transaction on a node.
     """
     target: dict[str, Any] = {"to": to} if to is not None else {}  # none: a contract creation
     call: dict[str, Any] = {"from": sender.address, **target, "data": data}
@@ -758,10 +756,7 @@ def _send(
             params["nonce"] = chain.next_nonce(sender.address)
             try:
                 raw = bytes(sender.sign_transaction(params).raw_transaction)
-                if chain.is_embedded:
-                    tx_hash = bytes(chain.w3.eth.send_raw_transaction(raw))
-                else:
-                    tx_hash = _as_bytes(chain.rpc("eth_sendRawTransaction", ["0x" + raw.hex()]))
+                tx_hash = _as_bytes(chain.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
             except BaseException:
                 chain.forget_nonce(sender.address)
                 raise
@@ -787,15 +782,7 @@ def _await_receipt(
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            if chain.is_embedded:
-                try:
-                    found: Mapping[str, Any] | None = chain.w3.eth.get_transaction_receipt(
-                        HexBytes(tx_hash)
-                    )
-                except TransactionNotFound:
-                    found = None
-            else:
-                found = chain.rpc("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+            found = chain.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
         except Exception as exc:
             raise _translate(exc, function, errors) from exc
         if found is not None:
@@ -814,18 +801,13 @@ def _rpc_call(call: Mapping[str, Any]) -> dict[str, Any]:
 
 def _eth_call(chain: Chain, call: Mapping[str, Any], block: int) -> bytes:
     """``eth_call`` of ``call`` at ``block``; a revert raises."""
-    if chain.is_embedded:
-        return bytes(chain.w3.eth.call(_rpc_call(call), block))  # type: ignore[arg-type]
-    return _as_bytes(chain.rpc("eth_call", [_rpc_call(call), hex(block)]))
+    return _as_bytes(chain.request("eth_call", [_rpc_call(call), hex(block)]))
 
 
 def _gas_limit(chain: Chain, call: Mapping[str, Any], function: str, hint: int | None) -> int:
     if chain.is_devnet and hint is not None:
         return hint
-    if chain.is_embedded:
-        estimate = int(chain.w3.eth.estimate_gas(_rpc_call(call)))  # type: ignore[arg-type]
-    else:
-        estimate = _as_int(chain.rpc("eth_estimateGas", [_rpc_call(call)]))
+    estimate = _as_int(chain.request("eth_estimateGas", [_rpc_call(call)]))
     # The floor covers state changes between estimate and inclusion: an attestation estimated
     # below the quorum can be the one that reaches it when others land first (and publishes).
     return max(int(estimate * _GAS_MARGIN) + 10_000, _GAS_FLOORS.get(function, 0))

@@ -158,6 +158,15 @@ class Chain:
             )
         return answer["result"]
 
+    def request(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC request, whichever the chain: to a node with :meth:`rpc`, to the embedded
+        chain through web3's request manager (whose answers come partly formatted: ints and
+        attribute dicts where a node sends hex strings). A node's error raises
+        :class:`RpcError`; the embedded chain raises eth-tester's exceptions."""
+        if self.tester is None:
+            return self.rpc(method, params)
+        return self.w3.manager.request_blocking(RPCEndpoint(method), params)
+
     def _post(self, method: str, params: list[Any]) -> tuple[int, Any]:
         """POST one request over a pooled connection; the HTTP status and the parsed body."""
         assert self._connections is not None  # made for every JSON-RPC target
