@@ -49,10 +49,11 @@ from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.aggregator.settings import RoundSettings
 from fedledger_platform.audit import AuditReport, run_audit
-from fedledger_platform.ledger import EMBEDDED, Ledger, RoundStatus, connect
+from fedledger_platform.ledger import EMBEDDED, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import encode_model
+from fedledger_platform.protocol import RoundPhase
 
 TASK, METRICS = "bench-linear", ("correct", "total")
 ROWS = 100  # the model is one weight matrix of ROWS × (params / ROWS) values
@@ -120,7 +121,7 @@ def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int
             )
             p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
         wait_for(
-            lambda n=number: ledger.get_round(n).status is RoundStatus.CLOSED,
+            lambda n=number: ledger.get_round(n).status is RoundPhase.CLOSED,
             300.0,
             f"round {number}",
         )

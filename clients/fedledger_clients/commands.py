@@ -32,9 +32,10 @@ from fedledger_platform.accounts import (
 from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.cli import console, emit_json, fail, resolve_account
 from fedledger_platform.errors import ConfigurationError
-from fedledger_platform.ledger import Deployment, Ledger, RoundStatus, connect
+from fedledger_platform.ledger import Deployment, Ledger, connect
 from fedledger_platform.ledger.deployment import deploy_federation
 from fedledger_platform.modelfile import encode_model
+from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["client_app", "federation_app", "initial_model_bytes"]
 
@@ -319,7 +320,7 @@ def federation_status(
                 "aggregate_hash": fc.hash_hex(r.aggregate_hash) if any(r.aggregate_hash) else None,
                 "published_model_hash": (
                     fc.hash_hex(r.published_model_hash)
-                    if r.status is RoundStatus.PUBLISHED
+                    if r.status is RoundPhase.PUBLISHED
                     else None
                 ),
             }

@@ -50,7 +50,8 @@ from fedledger_platform.aggregator.client import (
 )
 from fedledger_platform.errors import ChainUnavailableError, LedgerError
 from fedledger_platform.heap import freeze_heap
-from fedledger_platform.ledger import Ledger, RoundInfo, RoundStatus
+from fedledger_platform.ledger import Ledger, RoundInfo
+from fedledger_platform.protocol import RoundPhase, participant_wait_past
 
 __all__ = ["ClientDaemon", "RoundLog", "protect_update"]
 
@@ -137,7 +138,7 @@ class ClientDaemon:
         self._dealer: KeyDealer | None = None
         self._dealer_settled = False  # the dealer is fixed once the parameters are committed
         self._rounds_planned: int | None = None
-        self._last_seen: tuple[int, str] | None = None
+        self._last_seen: tuple[int, RoundPhase] | None = None
         self._latest_hint: dict[str, Any] | None = None  # the last long-poll's answer
         self._offered: set[int] = set()  # rounds whose published model bytes were offered
         self._rounds: dict[int, RoundLog] = self._load_state()
@@ -241,24 +242,20 @@ class ClientDaemon:
             after=self._awaited(self._last_seen), wait_s=wait_s
         )
 
-    def _awaited(self, seen: tuple[int, str]) -> tuple[int, str]:
-        """The round state to wait past: the next one this participant acts on.
-
-        Uploaded to an open round: its closing (the aggregator summing) needs nothing from us,
-        so wait for it to be closed or failed. Done with a round before the last: its
-        publication needs nothing either, so wait for the next round to open. Otherwise any
-        change.
-        """
+    def _awaited(self, seen: tuple[int, RoundPhase]) -> tuple[int, RoundPhase]:
+        """The round state to wait past: the next one this participant acts on
+        (:func:`~fedledger_platform.protocol.participant_wait_past`)."""
         number, phase = seen
         entry = self._rounds.get(number)
         if entry is None:
             return seen
-        if phase == "open" and entry.uploaded and not entry.finished:
-            return (number, "closing")
-        planned = self._rounds_planned
-        if phase == "closed" and entry.finished and not (planned and number >= planned):
-            return (number, "published")
-        return seen
+        return participant_wait_past(
+            number,
+            phase,
+            uploaded=entry.uploaded,
+            finished=entry.finished,
+            last_round=self._rounds_planned,
+        )
 
     def step(self, *, max_rounds: int | None = None, until_done: bool = True) -> bool:
         """One poll: do whatever the latest round asks of this participant.
@@ -281,8 +278,10 @@ class ClientDaemon:
                 return False  # the dealer has not sealed our copy yet
             self._emit("key", {})
         latest, self._latest_hint = self._latest_hint or self.client.current_round(), None
-        seen = (int(latest["number"]), str(latest["phase"])) if latest else (0, "none")
-        if seen == self._last_seen or seen[1] == "closing":
+        seen = (
+            (int(latest["number"]), RoundPhase(latest["phase"])) if latest else (0, RoundPhase.NONE)
+        )
+        if seen == self._last_seen or seen[1] is RoundPhase.CLOSING:
             # Nothing moved since the last complete step, or the aggregator is summing: no
             # participant owes anything until the round is closed on chain.
             self._last_seen = seen
@@ -320,9 +319,9 @@ class ClientDaemon:
         if planned == 0 or current < planned:
             return False
         status = self.ledger.get_round(planned).status
-        if status is RoundStatus.FAILED:
+        if status is RoundPhase.FAILED:
             return True
-        if status is not RoundStatus.PUBLISHED:
+        if status is not RoundPhase.PUBLISHED:
             return False
         entry = self._rounds.get(planned)
         if entry is None or not entry.committed:
@@ -338,7 +337,7 @@ class ClientDaemon:
         if number in self._offered:
             return
         info = self.ledger.get_round(number)
-        if info.status is not RoundStatus.PUBLISHED:
+        if info.status is not RoundPhase.PUBLISHED:
             return
         self._offered.add(number)
         if self.participant.offer_model(number, info.published_model_hash):
@@ -349,13 +348,13 @@ class ClientDaemon:
     def _advance(self, number: int) -> None:
         info = self.ledger.get_round(number)  # read once per step, handed down
         entry = self._rounds.get(number)
-        if info.status is RoundStatus.OPEN:
+        if info.status is RoundPhase.OPEN:
             if entry is None or not entry.uploaded:
                 self._submit(number, info)
-        elif info.status in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
+        elif info.status in (RoundPhase.CLOSED, RoundPhase.PUBLISHED):
             if entry is not None and entry.committed and not entry.finished:
                 self._finish(number, info)
-        elif info.status is RoundStatus.FAILED and entry is not None and not entry.finished:
+        elif info.status is RoundPhase.FAILED and entry is not None and not entry.finished:
             entry.finished = True
             self._save_state()
             self._emit("failed", {"round": number})

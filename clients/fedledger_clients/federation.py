@@ -47,13 +47,13 @@ from fedledger_platform.ledger import (
     Chain,
     Deployment,
     Ledger,
-    RoundStatus,
     connect,
     is_rpc_url,
 )
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import decode_model
+from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["FederationRun", "FederationSpec", "RoundSummary", "check_spec", "run_federation"]
 
@@ -332,7 +332,7 @@ def run_federation(
             gas = _gas_by_round(ledger, deployment.block_number)
             for number in range(1, spec.rounds + 1):
                 info = ledger.get_round(number)
-                if info.status is not RoundStatus.PUBLISHED:
+                if info.status is not RoundPhase.PUBLISHED:
                     raise ConfigurationError(f"round {number} ended {info.status.name}")
                 model = decode_model(reader.model(info.published_model_hash).data)
                 final_state = model.state
@@ -462,14 +462,14 @@ def _watch_rounds(
     """
     opened: dict[int, float] = {}
     published: dict[int, float] = {}
-    seen: tuple[int, str] = (0, "none")
+    seen: tuple[int, RoundPhase] = (0, RoundPhase.NONE)
     deadline = time.monotonic() + spec.rounds * (spec.round_timeout_s + 60)
     while alive() and not failed() and time.monotonic() < deadline:
         latest = watcher.current_round(after=seen, wait_s=0.5)
         now = time.perf_counter()
         if latest is None:
             continue
-        number, phase = int(latest["number"]), str(latest["phase"])
+        number, phase = int(latest["number"]), RoundPhase(latest["phase"])
         seen = (number, phase)
         if number not in opened:
             opened[number] = now

@@ -33,8 +33,9 @@ from fedledger_platform.aggregator.client import (
     AggregatorUnavailableError,
 )
 from fedledger_platform.errors import ContractRevertError, FedledgerError
-from fedledger_platform.ledger import Ledger, RoundInfo, RoundStatus
+from fedledger_platform.ledger import Ledger, RoundInfo
 from fedledger_platform.modelfile import ModelFile, decode_model, encode_model
+from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["Participant", "ProtocolError", "RoundOutcome", "SubmittedUpdate"]
 
@@ -158,7 +159,7 @@ class Participant:
         ``info`` is the round as just read from the chain, when the caller has it.
         """
         info = info or self.ledger.get_round(round_number)
-        if info.status is RoundStatus.NONE:
+        if info.status is RoundPhase.NONE:
             raise ProtocolError(f"round {round_number} was never opened on chain")
         if self._base is not None and self._base[0] == info.base_model_hash:
             return self._base[1]  # fetched and checked against this same hash before
@@ -251,7 +252,7 @@ class Participant:
         when the caller just read them from the chain.
         """
         info = info or self.ledger.get_round(round_number)
-        if info.status not in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
+        if info.status not in (RoundPhase.CLOSED, RoundPhase.PUBLISHED):
             raise ProtocolError(f"round {round_number} is {info.status.name}, not closed")
         blob = self.client.aggregate(round_number)
         try:

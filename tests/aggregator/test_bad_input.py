@@ -49,8 +49,9 @@ from fedledger_crypto.codec import assemble_blob
 from fedledger_platform.aggregator import AggregatorSettings
 from fedledger_platform.aggregator.client import AggregatorClient, AggregatorUnavailableError
 from fedledger_platform.aggregator.server import ServerThread
-from fedledger_platform.ledger import Ledger, RoundStatus, connect
+from fedledger_platform.ledger import Ledger, connect
 from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.protocol import RoundPhase
 
 LIMIT = 512 * 1024  # max_upload_bytes of the service under test (a valid update is ~197 kB)
 ADVERSARIES = 36
@@ -248,7 +249,7 @@ def arena(
         base1 = participants[0].base_model(1)
         for i, p in enumerate(participants):
             p.submit(1, p.encrypt(base1, local_result(i, 1), aggregation=Aggregation.MEAN))
-        wait_for(lambda: fed.ledger.get_round(1).status is RoundStatus.CLOSED, what="close 1")
+        wait_for(lambda: fed.ledger.get_round(1).status is RoundPhase.CLOSED, what="close 1")
         garbage_model = b"these bytes are not a safetensors model file " * 3
         fed.ledger.attest_model(participants[2].account, 1, fc.keccak256(garbage_model))
         for p in participants[:2]:

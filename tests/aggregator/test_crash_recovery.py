@@ -16,7 +16,7 @@ from served import served, upload_retrying
 
 import fedledger_crypto as fc
 from fedledger_clients.tasks.base import Aggregation
-from fedledger_platform.ledger import RoundStatus
+from fedledger_platform.protocol import RoundPhase
 
 N, K = 5, 2
 
@@ -99,7 +99,7 @@ def test_sigkill_after_k_of_n_uploads_resumes_with_the_same_aggregate(
         # The round closed on chain with all N, on the aggregate of an uninterrupted run.
         expected = fc.keccak256(fc.aggregate_blobs(parameters_context, blobs))
         on_chain = fed.ledger.get_round(1)
-        assert on_chain.status in (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
+        assert on_chain.status in (RoundPhase.CLOSED, RoundPhase.PUBLISHED)
         assert on_chain.aggregate_hash == expected
         assert on_chain.included_count == N
         assert all(fed.ledger.is_included(1, p.address) for p in participants)

@@ -14,8 +14,8 @@ import fedledger_crypto as fc
 from fedledger_clients.participant import mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
 from fedledger_platform.aggregator.client import AggregatorError
-from fedledger_platform.ledger import RoundStatus
 from fedledger_platform.modelfile import decode_model
+from fedledger_platform.protocol import RoundPhase
 
 
 @pytest.mark.parametrize(
@@ -62,8 +62,8 @@ def test_two_full_rounds(
             assert after["accepted"] == k + 1 and p.address in after["participants"]
         wait_for(
             lambda n=number: (
-                ledger.get_round(n).status is RoundStatus.CLOSED
-                or ledger.get_round(n).status is RoundStatus.PUBLISHED
+                ledger.get_round(n).status is RoundPhase.CLOSED
+                or ledger.get_round(n).status is RoundPhase.PUBLISHED
             ),
             what="close",
         )
@@ -84,7 +84,7 @@ def test_two_full_rounds(
         assert outcomes[0].aggregate.metrics["total"] == pytest.approx(sum(weights), abs=1e-6)
         assert outcomes[0].aggregate.contributors == 3
         info = wait_for(
-            lambda n=number: (i := ledger.get_round(n)).status is RoundStatus.PUBLISHED and i,
+            lambda n=number: (i := ledger.get_round(n)).status is RoundPhase.PUBLISHED and i,
             what="publication",
         )
         assert info.published_model_hash == outcomes[0].model_hash
@@ -180,13 +180,13 @@ def test_long_poll_answers_as_soon_as_the_round_moves(
     client = federation.client(server)
     # Nothing opened yet (no parameters on chain): a long-poll waits out its time, then answers.
     started = time.monotonic()
-    assert client.current_round(after=(0, "none"), wait_s=0.6) is None
+    assert client.current_round(after=(0, RoundPhase.NONE), wait_s=0.6) is None
     assert 0.5 <= time.monotonic() - started < 5
     # A long-poll already waiting when round 1 opens answers right away, with the new round.
     answer: list[object] = []
     poller = threading.Thread(
         target=lambda: answer.append(
-            (time.monotonic(), client.current_round(after=(0, "none"), wait_s=25))
+            (time.monotonic(), client.current_round(after=(0, RoundPhase.NONE), wait_s=25))
         )
     )
     poller.start()
@@ -198,12 +198,12 @@ def test_long_poll_answers_as_soon_as_the_round_moves(
     assert answered_at - started < 20  # well before the 25 s wait ran out
     # An `after` that is already stale answers at once.
     started = time.monotonic()
-    assert client.current_round(after=(0, "none"), wait_s=25)["number"] == 1  # type: ignore[index]
+    assert client.current_round(after=(0, RoundPhase.NONE), wait_s=25)["number"] == 1  # type: ignore[index]
     assert time.monotonic() - started < 2
     # Waiting past a later state than the current one: no answer until it is passed (the
     # round stays open here), then the round as it is.
     started = time.monotonic()
-    latest = client.current_round(after=(1, "closing"), wait_s=0.6)
+    latest = client.current_round(after=(1, RoundPhase.CLOSING), wait_s=0.6)
     assert latest is not None and (latest["number"], latest["phase"]) == (1, "open")
     assert 0.5 <= time.monotonic() - started < 5
     for bad in ("x", "1:bogus", "1:open:2"):
@@ -237,7 +237,7 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
     bases = [p.base_model(1) for p in participants]
     for i, (p, base) in enumerate(zip(participants, bases, strict=True)):
         p.submit(1, p.encrypt(base, local_result(i, 1), aggregation=Aggregation.MEAN))
-    wait_for(lambda: federation.ledger.get_round(1).status is RoundStatus.CLOSED, what="close")
+    wait_for(lambda: federation.ledger.get_round(1).status is RoundPhase.CLOSED, what="close")
     outcomes = [
         p.finish(
             1, p.base_model(1), aggregation=Aggregation.MEAN, next_state=mean_update_next_state
@@ -259,7 +259,7 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
     for p, outcome in zip(participants, outcomes, strict=True):
         assert p.base_model(2) is outcome.model
     assert all(calls[i].count("model") == 1 for i in calls), calls
-    assert federation.ledger.get_round(1).status is RoundStatus.PUBLISHED
+    assert federation.ledger.get_round(1).status is RoundPhase.PUBLISHED
     # Finishing again (a restart after attesting): the chain refuses the second attestation,
     # and the participant takes that as done.
     again = participants[0].finish(

@@ -18,11 +18,12 @@ from fedledger_clients.participant import mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
 from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
-from fedledger_platform.ledger import Chain, RoundStatus
+from fedledger_platform.ledger import Chain
 from fedledger_platform.ledger.deployment import Deployment, deploy_federation
+from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage import BlobStore
 
-DONE = (RoundStatus.CLOSED, RoundStatus.PUBLISHED, RoundStatus.FAILED)
+DONE = (RoundPhase.CLOSED, RoundPhase.PUBLISHED, RoundPhase.FAILED)
 
 
 @dataclass
@@ -54,7 +55,7 @@ def play_round(
     submit: Sequence[int] | None = None,
     commit_only: Sequence[int] = (),
     finish: bool = True,
-) -> RoundStatus:
+) -> RoundPhase:
     """Drive one round: ``commit_only`` participants commit on chain but never upload;
     ``submit`` participants (default: all) encrypt, commit and upload; then wait until the
     aggregator closes the round (all submitted, or the deadline passed) or fails it; ``finish``
@@ -76,15 +77,15 @@ def play_round(
     status = wait_for(
         lambda: (s := fed.ledger.get_round(number).status) in DONE and s, what=f"round {number}"
     )
-    assert isinstance(status, RoundStatus)
-    if status is RoundStatus.FAILED or not finish:
+    assert isinstance(status, RoundPhase)
+    if status is RoundPhase.FAILED or not finish:
         return status
     for i in who:
         fed.participants[i].finish(
             number, bases[i], aggregation=Aggregation.MEAN, next_state=mean_update_next_state
         )
     wait_for(lambda: client.round(number)["phase"] == "published", what=f"round {number} published")
-    return RoundStatus.PUBLISHED
+    return RoundPhase.PUBLISHED
 
 
 @contextlib.contextmanager
@@ -109,7 +110,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     try:
         run = start(fed, count=2)
         for number in (1, 2):
-            assert play_round(run, number) is RoundStatus.PUBLISHED
+            assert play_round(run, number) is RoundPhase.PUBLISHED
         yield run
     finally:
         fed.close()

@@ -21,14 +21,13 @@ from fedledger_platform.audit import (
     AuditReport,
     CheckResult,
     CheckStatus,
-    RoundState,
     Verdict,
     render_html,
     render_table,
     run_audit,
     write_html,
 )
-from fedledger_platform.ledger import RoundStatus
+from fedledger_platform.protocol import RoundPhase
 
 EVERY_ROUND_CHECK = {"base_model", "parameters", "update", "left_out", "aggregate"}
 CLOSED_ROUND_CHECKS = EVERY_ROUND_CHECK | {"served_aggregate", "rewards", "quorum", "model"}
@@ -63,8 +62,8 @@ def test_clean_federation_audits_green(clean: Any, tmp_path: Path) -> None:
     # Assert: every round published and every check passed, with evidence
     assert report.ok and report.exit_code == 0, [f.line() for f in report.failures]
     assert [(r.number, r.state, r.verdict) for r in report.rounds] == [
-        (1, RoundState.PUBLISHED, Verdict.PASS),
-        (2, RoundState.PUBLISHED, Verdict.PASS),
+        (1, RoundPhase.PUBLISHED, Verdict.PASS),
+        (2, RoundPhase.PUBLISHED, Verdict.PASS),
     ]
     ledger = clean.fed.ledger
     for r in report.rounds:
@@ -177,11 +176,11 @@ def eventful(tmp_path_factory: pytest.TempPathFactory, kit: Any) -> Iterator[tup
     fed = make_federation(tmp_path_factory.mktemp("eventful"))
     try:
         run = kit.start(fed, count=3, min_updates=2, timeout_s=DEADLINE_S)
-        assert kit.play_round(run, 1, submit=[0, 1], commit_only=[2]) is RoundStatus.PUBLISHED
+        assert kit.play_round(run, 1, submit=[0, 1], commit_only=[2]) is RoundPhase.PUBLISHED
         wait_for(lambda: fed.ledger.current_round() == 2, what="round 2 to open")
         while_open = audit(run)
-        assert kit.play_round(run, 2, submit=[]) is RoundStatus.FAILED
-        assert kit.play_round(run, 3, finish=False) is RoundStatus.CLOSED
+        assert kit.play_round(run, 2, submit=[]) is RoundPhase.FAILED
+        assert kit.play_round(run, 3, finish=False) is RoundPhase.CLOSED
         yield run, while_open
     finally:
         fed.close()
@@ -212,16 +211,16 @@ def test_failed_open_and_closed_rounds_are_not_failures(eventful: tuple[Any, Any
     # Audited while round 2 was open: pending, with its commitments so far.
     assert [(r.number, r.state, r.verdict) for r in while_open.rounds][1] == (
         2,
-        RoundState.OPEN,
+        RoundPhase.OPEN,
         Verdict.PENDING,
     )
     report = audit(run, rounds="2..3")
     assert report.ok and report.exit_code == 0
     failed, closed = report.rounds
-    assert (failed.state, failed.verdict) == (RoundState.FAILED, Verdict.ROUND_FAILED)
+    assert (failed.state, failed.verdict) == (RoundPhase.FAILED, Verdict.ROUND_FAILED)
     assert failed.failure_reason and "deadline passed" in failed.failure_reason
     assert failed.transactions["fail"]
-    assert (closed.state, closed.verdict) == (RoundState.CLOSED, Verdict.PENDING)
+    assert (closed.state, closed.verdict) == (RoundPhase.CLOSED, Verdict.PENDING)
     assert only(report, 3, "aggregate")[0].status is CheckStatus.PASS
     assert only(report, 3, "quorum")[0].status is CheckStatus.SKIP
     # Round 3's base model continues from round 1's (round 2 failed).

@@ -11,7 +11,6 @@ from fedledger_platform.audit import (
     CheckResult,
     CheckStatus,
     RoundAudit,
-    RoundState,
     Verdict,
     parse_rounds,
     quorum_for,
@@ -20,6 +19,7 @@ from fedledger_platform.audit import (
     validate_explorer,
 )
 from fedledger_platform.audit.auditor import tokens
+from fedledger_platform.protocol import RoundPhase
 
 TX = "0x" + "ab" * 32
 HASH = "0x" + "cd" * 32
@@ -67,7 +67,7 @@ def test_explorer_template_is_validated() -> None:
             validate_explorer(bad)
 
 
-def _round(number: int, state: RoundState, *checks: CheckResult) -> RoundAudit:
+def _round(number: int, state: RoundPhase, *checks: CheckResult) -> RoundAudit:
     return RoundAudit(
         number=number,
         state=state,
@@ -107,11 +107,11 @@ def test_verdicts_and_rendering() -> None:
         "update", CheckStatus.FAIL, hostile, 2, WHO, {"commit_tx": TX, "attest_txs": [TX]}
     )
     report = _report(
-        _round(1, RoundState.PUBLISHED, CheckResult("model", CheckStatus.PASS, "ok", 1)),
-        _round(2, RoundState.PUBLISHED, failing),
-        _round(3, RoundState.FAILED, CheckResult("round", CheckStatus.SKIP, "failed", 3)),
-        _round(4, RoundState.OPEN),
-        _round(5, RoundState.CLOSED, CheckResult("quorum", CheckStatus.WARN, "dissent", 5)),
+        _round(1, RoundPhase.PUBLISHED, CheckResult("model", CheckStatus.PASS, "ok", 1)),
+        _round(2, RoundPhase.PUBLISHED, failing),
+        _round(3, RoundPhase.FAILED, CheckResult("round", CheckStatus.SKIP, "failed", 3)),
+        _round(4, RoundPhase.OPEN),
+        _round(5, RoundPhase.CLOSED, CheckResult("quorum", CheckStatus.WARN, "dissent", 5)),
     )
     assert [r.verdict for r in report.rounds] == [
         Verdict.PASS,

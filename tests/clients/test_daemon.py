@@ -19,8 +19,8 @@ from fedledger_clients.simulation import run_plaintext_fedavg
 from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.recommendation import ITEM_SIDE_KEYS
-from fedledger_platform.ledger import RoundStatus
 from fedledger_platform.modelfile import decode_model
+from fedledger_platform.protocol import RoundPhase
 
 ROUNDS = 2
 
@@ -83,7 +83,7 @@ def test_two_rounds_of_each_task_through_the_daemons(task_name: str, tmp_path: P
         ledger = fed.ledger
         for number in range(1, ROUNDS + 1):
             info = ledger.get_round(number)
-            assert info.status is RoundStatus.PUBLISHED and info.included_count == 3
+            assert info.status is RoundPhase.PUBLISHED and info.included_count == 3
             hashes = {d.rounds()[number].model_hash for d in daemons}
             assert hashes == {fc.hash_hex(info.published_model_hash)}
         for d in daemons:

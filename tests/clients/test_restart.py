@@ -17,8 +17,8 @@ from fedledger_clients.commands import initial_model_bytes
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_platform.aggregator.client import AggregatorError
 from fedledger_platform.aggregator.server import ServerThread
-from fedledger_platform.ledger import RoundStatus
 from fedledger_platform.ledger.devnet import free_port
+from fedledger_platform.protocol import RoundPhase
 
 
 class Killed(BaseException):
@@ -81,7 +81,7 @@ def test_participant_killed_after_commit_uploads_exactly_once(tmp_path: Path) ->
             if e.args["participant"] == victim.account.address
         ]
         assert len(commits) == 1
-        assert fed.ledger.get_round(1).status is RoundStatus.PUBLISHED
+        assert fed.ledger.get_round(1).status is RoundPhase.PUBLISHED
         assert fed.ledger.is_included(1, victim.account.address)
     finally:
         fed.close()
@@ -107,13 +107,13 @@ def test_aggregator_outage_during_upload_is_retried(tmp_path: Path) -> None:
         wait_for(lambda: fed.ledger.current_round() == 1, what="round 1 to open")
         server.stop()
         wait_for(lambda: events.count("retry") >= 3, timeout_s=60, what="daemons to retry")
-        assert fed.ledger.get_round(1).status is RoundStatus.OPEN
+        assert fed.ledger.get_round(1).status is RoundPhase.OPEN
         time.sleep(0.5)
         fed.serve(settings, model=model, port=port)  # same database, blob store and port
         runner.join(180)
         assert not runner.is_alive()
         info = fed.ledger.get_round(1)
-        assert info.status is RoundStatus.PUBLISHED and info.included_count == 3
+        assert info.status is RoundPhase.PUBLISHED and info.included_count == 3
     finally:
         fed.close()
 
@@ -179,7 +179,7 @@ def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_
         for t in threads.values():
             t.join(120)
         final = fed.ledger.get_round(2)
-        assert final.status is RoundStatus.PUBLISHED and final.included_count == 3
+        assert final.status is RoundPhase.PUBLISHED and final.included_count == 3
         assert reader.model_info(final.published_model_hash)["round"] == 2
     finally:
         fed.close()

@@ -22,11 +22,11 @@ from fedledger_platform.ledger import (
     AUDITOR_ROLE,
     Chain,
     Ledger,
-    RoundStatus,
     connect,
 )
 from fedledger_platform.ledger.deployment import Deployment, deploy_federation
 from fedledger_platform.ledger.devnet import free_port
+from fedledger_platform.protocol import RoundPhase
 
 REWARD = 5 * 10**18
 H = [bytes([i]) * 32 for i in range(10)]
@@ -117,9 +117,7 @@ def test_full_round_life_cycle(fed: Federation) -> None:
     ledger, (a, b, c) = fed.ledger, fed.participants
     fed.open(1)
     info = ledger.get_round(1)
-    assert (
-        info.status is RoundStatus.OPEN and info.base_model_hash == H[1] and info.min_updates == 2
-    )
+    assert info.status is RoundPhase.OPEN and info.base_model_hash == H[1] and info.min_updates == 2
     assert ledger.current_round() == 1
     for i, p in enumerate((a, b, c)):
         event = ledger.commit_update(p, 1, H[i + 2]).event("UpdateCommitted")
@@ -133,29 +131,29 @@ def test_full_round_life_cycle(fed: Federation) -> None:
     assert sorted(event.args["included"]) == sorted([a.address, c.address])
     assert [e.name for e in closed.events].count("Transfer") == 2
     info = ledger.get_round(1)
-    assert info.status is RoundStatus.CLOSED and info.included_count == 2 and info.quorum == 2
+    assert info.status is RoundPhase.CLOSED and info.included_count == 2 and info.quorum == 2
     assert ledger.is_included(1, a.address) and not ledger.is_included(1, b.address)
     assert ledger.token_balance(a.address) == REWARD and ledger.token_balance(b.address) == 0
     assert ledger.token_supply() == 2 * REWARD
     # Quorum: 2 of 2 included must agree.
     first = ledger.attest_model(a, 1, H[8])
     assert first.event("ModelAttested").args["attestations"] == 1
-    assert ledger.get_round(1).status is RoundStatus.CLOSED
+    assert ledger.get_round(1).status is RoundPhase.CLOSED
     second = ledger.attest_model(c, 1, H[8])
     assert second.event("ModelPublished").args == {"round": 1, "modelHash": H[8], "attestations": 2}
     info = ledger.get_round(1)
-    assert info.status is RoundStatus.PUBLISHED and info.published_model_hash == H[8]
+    assert info.status is RoundPhase.PUBLISHED and info.published_model_hash == H[8]
     assert ledger.attestation_count(1, H[8]) == 2 and ledger.has_attested(1, a.address)
     # The next round can open now, on the published model.
     fed.open(2, base=H[8])
-    assert ledger.get_round(2).status is RoundStatus.OPEN
+    assert ledger.get_round(2).status is RoundPhase.OPEN
 
 
 def test_failed_round_lets_the_next_one_open(fed: Federation) -> None:
     fed.open(1)
     result = fed.ledger.abandon_round(fed.aggregator, 1, "too few updates")
     assert result.event("RoundFailed").args == {"round": 1, "reason": "too few updates"}
-    assert fed.ledger.get_round(1).status is RoundStatus.FAILED
+    assert fed.ledger.get_round(1).status is RoundPhase.FAILED
     _reverts("LedgerRoundNotAbandonable", lambda: fed.ledger.abandon_round(fed.aggregator, 1, "x"))
     fed.open(2)
 

@@ -13,10 +13,11 @@ from eth_account import Account
 
 import fedledger_crypto as fc
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError
-from fedledger_platform.ledger import Chain, Ledger, RoundStatus, connect
+from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.chain import RpcError, _session_for
 from fedledger_platform.ledger.deployment import deploy_federation
 from fedledger_platform.ledger.devnet import free_port
+from fedledger_platform.protocol import RoundPhase
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_ledger_reads_take_the_lean_path(ledger: Ledger, monkeypatch: pytest.Mon
     monkeypatch.setattr(Chain, "rpc", counting)
     participants = ledger.participants()
     assert len(participants) == 1 and ledger.is_participant(participants[0])
-    assert ledger.get_round(1).status is RoundStatus.NONE
+    assert ledger.get_round(1).status is RoundPhase.NONE
     assert calls == ["eth_call"] * 3
     # The same reads through web3's own call path agree.
     raw = ledger.contract.functions.participantCount().call()

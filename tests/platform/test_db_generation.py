@@ -8,7 +8,8 @@ import pytest
 from records import round_record
 from sqlalchemy import delete, select
 
-from fedledger_platform.storage import Database, NonceRecord, RoundPhase, RoundRecord
+from fedledger_platform.protocol import RoundPhase
+from fedledger_platform.storage import Database, NonceRecord, RoundRecord
 
 
 @pytest.fixture

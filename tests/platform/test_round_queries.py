@@ -14,9 +14,9 @@ from records import round_record
 from sqlalchemy import event
 
 from fedledger_platform.aggregator.routers.rounds import _round, _rounds
+from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage import (
     Database,
-    RoundPhase,
     RoundRecord,
     UpdateRecord,
     latest_round,

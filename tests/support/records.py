@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fedledger_platform.storage import RoundPhase, RoundRecord
+from fedledger_platform.protocol import RoundPhase
+from fedledger_platform.storage import RoundRecord
 
 
 def round_record(number: int, phase: RoundPhase = RoundPhase.OPEN) -> RoundRecord:

@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
 from fedledger_platform.errors import FedledgerError
+from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["AggregatorClient", "AggregatorError", "AggregatorUnavailableError", "Blob"]
 
@@ -214,7 +215,7 @@ class AggregatorClient:
         return result
 
     def current_round(
-        self, *, after: tuple[int, str] | None = None, wait_s: float = 0.0
+        self, *, after: tuple[int, RoundPhase] | None = None, wait_s: float = 0.0
     ) -> dict[str, Any] | None:
         """``GET /v1/rounds/current``; ``None`` before the first round.
 

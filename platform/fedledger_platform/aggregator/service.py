@@ -31,14 +31,14 @@ from fedledger_platform.aggregator.errors import ApiError
 from fedledger_platform.aggregator.settings import AggregatorSettings
 from fedledger_platform.errors import ChainUnavailableError, ContractRevertError, LedgerError
 from fedledger_platform.heap import freeze_heap, unfreeze_heap
-from fedledger_platform.ledger import Ledger, RoundStatus
+from fedledger_platform.ledger import Ledger
 from fedledger_platform.modelfile import ModelFile, ModelFileError, decode_model
+from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage import (
     BlobStore,
     Database,
     ModelRecord,
     NonceRecord,
-    RoundPhase,
     RoundRecord,
     UpdateRecord,
     latest_round,
@@ -538,12 +538,7 @@ class AggregatorService:
     def _import_round(self, number: int) -> RoundRecord:
         """A round opened on chain but missing from the database (crash after openRound)."""
         info = self.ledger.get_round(number)
-        phase = {
-            RoundStatus.OPEN: RoundPhase.OPEN,
-            RoundStatus.CLOSED: RoundPhase.CLOSED,
-            RoundStatus.PUBLISHED: RoundPhase.PUBLISHED,
-            RoundStatus.FAILED: RoundPhase.FAILED,
-        }[info.status]
+        phase = info.status
         record = RoundRecord(
             number=number,
             phase=phase,
@@ -672,7 +667,7 @@ class AggregatorService:
         info = self.ledger.get_round(record.number)
         close_tx: str | None = None
         gas: int | None = None
-        if info.status is RoundStatus.OPEN:
+        if info.status is RoundPhase.OPEN:
             result = self.ledger.close_round(
                 self.account, record.number, aggregate_hash=digest, included=included
             )
@@ -697,7 +692,7 @@ class AggregatorService:
 
     def _watch_publication(self, record: RoundRecord) -> None:
         info = self.ledger.get_round(record.number)
-        if info.status is RoundStatus.PUBLISHED:
+        if info.status is RoundPhase.PUBLISHED:
             with self.db.session() as s:
                 row = s.get(RoundRecord, record.number)
                 assert row is not None
@@ -708,7 +703,7 @@ class AggregatorService:
             log.info("round %d published %s", record.number, _hex(info.published_model_hash)[:10])
             if self._freeze_heap_pending:  # the first round built the libraries' lazy state
                 self._freeze_heap()
-        elif info.status is RoundStatus.FAILED:
+        elif info.status is RoundPhase.FAILED:
             self._mark_failed(record.number, "failed on chain")
         elif (
             record.closed_at

@@ -55,7 +55,8 @@ from fedledger_platform.aggregator.client import (
     Blob,
 )
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError, LedgerError
-from fedledger_platform.ledger import AUDITOR_ROLE, Ledger, LedgerEvent, RoundInfo, RoundStatus
+from fedledger_platform.ledger import AUDITOR_ROLE, Ledger, LedgerEvent, RoundInfo
+from fedledger_platform.protocol import RoundPhase
 
 __all__ = [
     "CHECKS",
@@ -65,7 +66,6 @@ __all__ = [
     "CheckResult",
     "CheckStatus",
     "RoundAudit",
-    "RoundState",
     "Verdict",
     "parse_rounds",
     "quorum_for",
@@ -109,15 +109,6 @@ class CheckStatus(enum.StrEnum):
     FAIL = "fail"
     WARN = "warn"  # suspicious but within the protocol (e.g. a dissenting attestation)
     SKIP = "skip"  # not applicable yet (round open, awaiting attestations, failed round)
-
-
-class RoundState(enum.StrEnum):
-    """A round's state on chain at the audited block."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-    PUBLISHED = "published"
-    FAILED = "failed"
 
 
 class Verdict(enum.StrEnum):
@@ -168,7 +159,7 @@ class RoundAudit:
     """Everything the audit established about one round."""
 
     number: int
-    state: RoundState
+    state: RoundPhase
     checks: tuple[CheckResult, ...]
     base_model_hash: str
     deadline: int
@@ -192,9 +183,9 @@ class RoundAudit:
         """Fail if any check failed; else by state."""
         if self.failures:
             return Verdict.FAIL
-        if self.state is RoundState.FAILED:
+        if self.state is RoundPhase.FAILED:
             return Verdict.ROUND_FAILED
-        if self.state is RoundState.PUBLISHED:
+        if self.state is RoundPhase.PUBLISHED:
             return Verdict.PASS
         return Verdict.PENDING
 
@@ -642,13 +633,10 @@ class Auditor:
     def _audit_round(self, number: int, history: _History, quorum_bps: int) -> RoundAudit:
         info = self._round_info(number)
         events = history.rounds.get(number, _RoundEvents())
-        state = {
-            RoundStatus.OPEN: RoundState.OPEN,
-            RoundStatus.CLOSED: RoundState.CLOSED,
-            RoundStatus.PUBLISHED: RoundState.PUBLISHED,
-            RoundStatus.FAILED: RoundState.FAILED,
-        }.get(info.status)
-        if state is None:  # currentRound() says it was opened: the chain disagrees with itself
+        state = info.status
+        if (
+            state is RoundPhase.NONE
+        ):  # currentRound() says it was opened: the chain disagrees with itself
             raise LedgerError(f"round {number} is {info.status.name} at block {self._block}")
         transactions = {
             name: event.tx_hash
@@ -675,12 +663,12 @@ class Auditor:
         }
         if closed is None:
             status = CheckStatus.SKIP
-            if state is RoundState.OPEN:
+            if state is RoundPhase.OPEN:
                 message = (
                     f"open until {info.deadline} (Unix time): {len(events.commits)} "
                     f"commitment(s) so far, {info.min_updates} needed; audited once closed"
                 )
-            elif state is RoundState.FAILED:
+            elif state is RoundPhase.FAILED:
                 message = f"failed before closing: {reason or 'no reason recorded'}"
             else:  # closed or published in storage, yet no RoundClosed in the log
                 status = CheckStatus.FAIL
@@ -708,7 +696,7 @@ class Auditor:
         checks.append(self._check_aggregate(number, aggregate_hash, info, closed, recomputed))
         checks.append(self._check_served_aggregate(number, aggregate_hash, closed))
         checks.extend(self._check_rewards(number, included, reward, closed, history))
-        if state is RoundState.PUBLISHED:
+        if state is RoundPhase.PUBLISHED:
             checks.extend(self._check_quorum(number, info, included, quorum_bps, events))
             checks.append(self._check_model(number, info, events))
         else:
@@ -717,7 +705,7 @@ class Auditor:
             why = (
                 f"awaiting attestations: the leading model hash has {leading} of the {quorum} "
                 "needed"
-                if state is RoundState.CLOSED
+                if state is RoundPhase.CLOSED
                 else f"round failed after closing: {reason or 'no reason recorded'}"
             )
             checks.append(CheckResult("quorum", CheckStatus.SKIP, why, number))

@@ -7,7 +7,6 @@ from fedledger_platform.ledger.binding import (
     Ledger,
     LedgerEvent,
     RoundInfo,
-    RoundStatus,
     TxResult,
 )
 from fedledger_platform.ledger.chain import EMBEDDED, Chain, connect, is_rpc_url
@@ -23,7 +22,6 @@ __all__ = [
     "Ledger",
     "LedgerEvent",
     "RoundInfo",
-    "RoundStatus",
     "TxResult",
     "connect",
     "is_rpc_url",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import enum
 import re
 import threading
 import time
@@ -48,6 +47,7 @@ from fedledger_platform.errors import (
 )
 from fedledger_platform.ledger.artifacts import load_artifact
 from fedledger_platform.ledger.chain import PRIORITY_FEE, Chain, RpcError
+from fedledger_platform.protocol import RoundPhase
 
 __all__ = [
     "AGGREGATOR_ROLE",
@@ -56,7 +56,6 @@ __all__ = [
     "Ledger",
     "LedgerEvent",
     "RoundInfo",
-    "RoundStatus",
     "TxResult",
 ]
 
@@ -84,22 +83,12 @@ _PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 _TESTER_REVERT = re.compile(r"execution reverted: (b['\"].*['\"])$", re.S)
 
 
-class RoundStatus(enum.IntEnum):
-    """``FederationLedger.RoundStatus``."""
-
-    NONE = 0
-    OPEN = 1
-    CLOSED = 2
-    PUBLISHED = 3
-    FAILED = 4
-
-
 @dataclass(frozen=True)
 class RoundInfo:
     """One round as the ledger records it (hashes are 32 raw bytes; zero when unset)."""
 
     number: int
-    status: RoundStatus
+    status: RoundPhase
     deadline: int
     min_updates: int
     included_count: int
@@ -589,7 +578,7 @@ class Ledger:
         r = self._call("getRound", round_number, block=block)
         return RoundInfo(
             number=round_number,
-            status=RoundStatus(int(r[0])),
+            status=RoundPhase.from_chain(int(r[0])),
             deadline=int(r[1]),
             min_updates=int(r[2]),
             included_count=int(r[3]),

@@ -4,8 +4,6 @@ addresses checksummed, times as Unix seconds. The schema is created by Alembic m
 
 from __future__ import annotations
 
-import enum
-
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -14,7 +12,6 @@ __all__ = [
     "ModelRecord",
     "NonceRecord",
     "ParametersRecord",
-    "RoundPhase",
     "RoundRecord",
     "SealedKeyRecord",
     "UpdateRecord",
@@ -27,16 +24,6 @@ ADDRESS = String(42)
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
-
-
-class RoundPhase(enum.StrEnum):
-    """The aggregator's view of a round: ``open → closing → closed → published`` or ``failed``."""
-
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-    PUBLISHED = "published"
-    FAILED = "failed"
 
 
 class RoundRecord(Base):

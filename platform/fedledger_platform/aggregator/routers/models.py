@@ -24,7 +24,8 @@ from fedledger_platform.aggregator.routers._common import (
 from fedledger_platform.aggregator.routers.rounds import MAX_ROUND
 from fedledger_platform.aggregator.schemas import ModelPublic
 from fedledger_platform.aggregator.service import AggregatorService
-from fedledger_platform.storage import ModelRecord, RoundPhase, RoundRecord
+from fedledger_platform.protocol import RoundPhase
+from fedledger_platform.storage import ModelRecord, RoundRecord
 from fedledger_platform.storage.blobs import PendingBlob
 
 router = APIRouter(prefix="/models", tags=["models"])

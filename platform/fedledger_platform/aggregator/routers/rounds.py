@@ -27,7 +27,8 @@ from fedledger_platform.aggregator.routers._common import (
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.ledger import AUDITOR_ROLE
-from fedledger_platform.storage import RoundPhase, RoundRecord, UpdateRecord, latest_round
+from fedledger_platform.protocol import RoundPhase, parse_position, position
+from fedledger_platform.storage import RoundRecord, UpdateRecord, latest_round
 
 router = APIRouter(prefix="/rounds", tags=["rounds"])
 #: The database stores round numbers as INTEGER (32-bit on PostgreSQL): a larger number in a
@@ -132,23 +133,6 @@ async def _latest_round(service: AggregatorService) -> RoundPublic | None:
     return view
 
 
-#: Where a phase stands in a round's life; a failed round is as final as a published one.
-PHASE_ORDER: dict[str, int] = {
-    "none": 0,
-    RoundPhase.OPEN: 1,
-    RoundPhase.CLOSING: 2,
-    RoundPhase.CLOSED: 3,
-    RoundPhase.PUBLISHED: 4,
-    RoundPhase.FAILED: 4,
-}
-
-
-def _position(key: str) -> tuple[int, int]:
-    """``NUMBER:PHASE`` as a comparable (round, phase order) pair."""
-    number, phase = key.split(":")
-    return (int(number), PHASE_ORDER[phase])
-
-
 @router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
 async def current_round(
     service: ServiceDep,
@@ -176,12 +160,12 @@ async def current_round(
     3: woken when round 3 is closed or failed, not while it is being summed).
     """
     deadline = asyncio.get_running_loop().time() + wait_s
-    wanted = _position(after) if after is not None else None
+    wanted = position(*parse_position(after)) if after is not None else None
     while True:
         event = service.round_signal.current()  # taken before the read: no change is missed
         latest = await _latest_round(service)
-        key = f"{latest.number}:{latest.phase}" if latest else "0:none"
-        if wanted is None or _position(key) > wanted or event is None:
+        now = position(latest.number, RoundPhase(latest.phase)) if latest else (0, 0)
+        if wanted is None or now > wanted or event is None:
             break
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
