@@ -52,6 +52,7 @@ from fedledger_platform.errors import ChainUnavailableError, LedgerError
 from fedledger_platform.heap import freeze_heap
 from fedledger_platform.ledger import Ledger, RoundInfo
 from fedledger_platform.protocol import RoundPhase, participant_wait_past
+from fedledger_platform.protocol.rejections import BaseModelMissing
 
 __all__ = ["ClientDaemon", "RoundLog", "protect_update"]
 
@@ -333,7 +334,7 @@ class ClientDaemon:
     def _offer_model(self, number: int) -> None:
         """Supply round ``number``'s published model bytes if this participant attested them
         and the aggregator lacks them (once per round). Mid-federation, a participant does so
-        when its next update is refused for the missing base (:meth:`Participant.submit`)."""
+        when its next update is refused for the missing base (:meth:`_upload`)."""
         if number in self._offered:
             return
         info = self.ledger.get_round(number)
@@ -378,8 +379,9 @@ class ClientDaemon:
             tmp.replace(path)
         digest = fc.keccak256(blob)
         entry.update_hash = fc.hash_hex(digest)
-        submitted = self.participant.submit(number, blob, digest=digest, on_chain=on_chain)
+        committed_now = self.participant.commit(number, digest, on_chain=on_chain)
         entry.committed = True
+        uploaded_now = self._upload(number, blob, digest, info)
         entry.uploaded = True
         self._save_state()
         self._emit(
@@ -387,11 +389,28 @@ class ClientDaemon:
             {
                 "round": number,
                 "update_hash": entry.update_hash,
-                "committed_now": submitted.committed_now,
-                "uploaded_now": submitted.uploaded_now,
+                "committed_now": committed_now,
+                "uploaded_now": uploaded_now,
                 "bytes": len(blob),
             },
         )
+
+    def _upload(self, number: int, blob: bytes, digest: bytes, info: RoundInfo) -> bool:
+        """Upload the committed blob. The aggregator opens a round before the publishing
+        attester's upload of its base model arrives (or that attester stopped): when the upload
+        is refused for the missing base, supply the bytes if this participant attested them,
+        then upload again."""
+        try:
+            return self.participant.upload(number, blob, digest)
+        except AggregatorUnavailableError as exc:
+            if exc.code != BaseModelMissing.code or not self.participant.offer_model(
+                number - 1, info.base_model_hash
+            ):
+                raise
+            self._emit(
+                "model", {"round": number - 1, "model_hash": fc.hash_hex(info.base_model_hash)}
+            )
+        return self.participant.upload(number, blob, digest)
 
     def _train_and_encrypt(self, number: int, entry: RoundLog, info: RoundInfo) -> bytes:
         base = self.participant.base_model(number, info)

@@ -6,13 +6,13 @@ drive directly):
 1. :meth:`receive_key` — fetch the sealed secret context, check the dealer's signature and the
    on-chain parameters hash, open it with the account key;
 2. :meth:`base_model` — fetch the round's base model and check it against the chain;
-3. :meth:`submit` — encrypt a local result, commit its keccak256 on chain from this account,
-   upload it (idempotent: after a restart it reads its own commitment from the chain and never
-   commits twice);
+3. :meth:`commit` and :meth:`upload` (or both at once, :meth:`submit`) — commit the keccak256
+   of an encrypted update on chain from this account, upload it (idempotent: after a restart
+   the participant reads its own commitment from the chain and never commits twice);
 4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt, build the next
    model and attest its hash on chain; the attester whose attestation publishes the model
    uploads its bytes (:meth:`offer_model` lets any attester supply them, should that upload
-   never arrive: :meth:`submit` does when the aggregator reports the round's base missing).
+   never arrive: the daemon does when the aggregator reports the round's base missing).
 """
 
 from __future__ import annotations
@@ -196,45 +196,46 @@ class Participant:
             weighted=aggregation is Aggregation.MEAN,
         )
 
-    def submit(
-        self,
-        round_number: int,
-        blob: bytes,
-        *,
-        digest: bytes | None = None,
-        on_chain: bytes | None = None,
-    ) -> SubmittedUpdate:
-        """Commit ``keccak256(blob)`` on chain (unless already committed) and upload ``blob``.
+    def commit(self, round_number: int, digest: bytes, *, on_chain: bytes) -> bool:
+        """Commit ``digest`` (keccak256 of the update blob) for the round from this account,
+        unless the chain already holds it; returns whether it committed now.
 
-        Safe to call again after a crash: an existing commitment for this round is reused when it
-        matches, and the aggregator answers an identical re-upload with the same receipt. A
-        different commitment already on chain (an earlier attempt with other bytes) is refused:
-        the participant must re-upload the bytes it committed to. ``digest`` is
-        ``keccak256(blob)`` and ``on_chain`` this participant's commitment for the round, when
-        the caller already read them.
+        ``on_chain`` is this participant's commitment for the round as just read from the chain
+        (zero when none). A different commitment already on chain (an earlier attempt with other
+        bytes) is refused: the participant must upload the bytes it committed to.
         """
-        digest = fc.keccak256(blob) if digest is None else digest
-        if on_chain is None:
-            on_chain = self.ledger.update_commitment(round_number, self.address)
-        committed_now = False
-        if on_chain == bytes(32):
-            self.ledger.commit_update(self.account, round_number, digest)
-            committed_now = True
-        elif on_chain != digest:
+        if on_chain == digest:
+            return False
+        if on_chain != bytes(32):
             raise ProtocolError(
                 f"round {round_number}: this account already committed {fc.hash_hex(on_chain)}; "
                 "upload the bytes that were committed"
             )
-        try:
-            receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
-        except AggregatorUnavailableError as exc:
-            # The aggregator opened the round before the publishing attester's upload of the
-            # base model arrived (or that attester stopped): supply the bytes if we hold them.
-            base = self.ledger.get_round(round_number).base_model_hash
-            if exc.code != "base_model_missing" or not self.offer_model(round_number - 1, base):
-                raise
-            receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
-        return SubmittedUpdate(round_number, digest, committed_now, bool(receipt["new"]))
+        self.ledger.commit_update(self.account, round_number, digest)
+        return True
+
+    def upload(self, round_number: int, blob: bytes, digest: bytes) -> bool:
+        """Upload the committed ``blob``; returns whether the aggregator stored it now (an
+        identical re-upload is answered with the same receipt).
+
+        Raises :class:`AggregatorUnavailableError` with code ``base_model_missing`` when the
+        aggregator does not hold the round's base model bytes yet; an attester of that model
+        supplies them (:meth:`offer_model`) and uploads again.
+        """
+        receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
+        return bool(receipt["new"])
+
+    def submit(self, round_number: int, blob: bytes) -> SubmittedUpdate:
+        """Commit ``keccak256(blob)`` on chain (unless already committed) and upload ``blob``.
+
+        Safe to call again after a crash: an existing commitment for this round is reused when
+        it matches, and the aggregator answers an identical re-upload with the same receipt.
+        """
+        digest = fc.keccak256(blob)
+        on_chain = self.ledger.update_commitment(round_number, self.address)
+        committed_now = self.commit(round_number, digest, on_chain=on_chain)
+        uploaded_now = self.upload(round_number, blob, digest)
+        return SubmittedUpdate(round_number, digest, committed_now, uploaded_now)
 
     def finish(
         self,
@@ -307,8 +308,9 @@ class Participant:
         attested that hash and the aggregator still lacks them; returns whether it uploaded.
 
         Only the attester that completes the quorum uploads in :meth:`finish`; should it stop
-        before its upload, any other attester holding the same bytes supplies them here (when
-        its next update is refused for the missing base, or at the end of the federation).
+        before its upload, any other attester holding the same bytes supplies them here (the
+        daemon does when its next upload is refused for the missing base, and at the end of the
+        federation).
         """
         if self._attested is None or self._attested[0] != published_hash:
             return False
