@@ -91,7 +91,7 @@ describe("ContributionToken", function () {
       const { standalone } = await networkHelpers.loadFixture(tokenFixture);
       await expect(
         ethers.deployContract("ContributionToken", ["Test", "TST", ethers.ZeroAddress]),
-      ).to.be.revertedWithCustomError(standalone, "ContributionTokenZeroMinter");
+      ).to.be.revertedWithCustomError(standalone, "TokenZeroMinter");
     });
 
     it("grants only MINTER_ROLE, to the given minter", async function () {
