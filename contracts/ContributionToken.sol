@@ -17,15 +17,16 @@ contract ContributionToken is ERC20, AccessControl {
     /// @notice Role allowed to call {mint}.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
 
-    /// @notice The minter given to the constructor is the zero address.
-    error ContributionTokenZeroMinter();
+    /// @notice Raised by the constructor when the minter given is the zero address. Errors of
+    /// this contract are named `Token…` (its domain prefix; the ledger's are `Ledger…`).
+    error TokenZeroMinter();
 
     /**
      * @notice Creates the token and makes `minter` its only, permanent minter.
      * @dev Grants {MINTER_ROLE} to `minter`; grants `DEFAULT_ADMIN_ROLE` to nobody.
      *
      * Requirements:
-     * - `minter` is not the zero address.
+     * - `minter` is not the zero address ({TokenZeroMinter}).
      *
      * Emits a {RoleGranted} event.
      * @param name_ The token name.
@@ -33,7 +34,7 @@ contract ContributionToken is ERC20, AccessControl {
      * @param minter The only account that can ever mint.
      */
     constructor(string memory name_, string memory symbol_, address minter) ERC20(name_, symbol_) {
-        if (minter == address(0)) revert ContributionTokenZeroMinter();
+        if (minter == address(0)) revert TokenZeroMinter();
         _grantRole(MINTER_ROLE, minter);
     }
 

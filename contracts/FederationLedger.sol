@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ContributionToken} from "./ContributionToken.sol";
+import {IFederationLedger} from "./IFederationLedger.sol";
 
 /**
  * @title FederationLedger
@@ -11,6 +12,8 @@ import {ContributionToken} from "./ContributionToken.sol";
  * base model, each participant's update commitment, the aggregate, the included
  * participants (who are rewarded with {ContributionToken}s) and the model that a
  * quorum of them attested.
+ * Its events, custom errors and external functions are declared and documented in
+ * {IFederationLedger}.
  * @dev Round life cycle: `None → Open → Closed → Published`, or `Open|Closed → Failed`.
  * Only the latest round can be Open or Closed: a new round opens only once the
  * previous one is Published or Failed.
@@ -26,29 +29,8 @@ import {ContributionToken} from "./ContributionToken.sol";
  * needs, since at most one round is open at a time. The complete history of commitments
  * is the {UpdateCommitted} event log, which is what auditors read.
  */
-contract FederationLedger is AccessControl {
+contract FederationLedger is AccessControl, IFederationLedger {
     // ------------------------------------------------------------------ types
-
-    /// @notice Life-cycle state of a round.
-    enum RoundStatus {
-        None,
-        Open,
-        Closed,
-        Published,
-        Failed
-    }
-
-    /// @notice Everything the ledger knows about one round (see {getRound}).
-    struct RoundInfo {
-        RoundStatus status;
-        uint64 deadline;
-        uint32 minUpdates;
-        uint32 includedCount;
-        uint32 quorum;
-        bytes32 baseModelHash;
-        bytes32 aggregateHash;
-        bytes32 publishedModelHash;
-    }
 
     /// @dev The part of a round read on every commit and attestation: exactly one slot.
     struct RoundState {
@@ -118,83 +100,12 @@ contract FederationLedger is AccessControl {
     mapping(uint64 round => mapping(address participant => uint8 flags)) private _flags;
     mapping(uint64 round => mapping(bytes32 modelHash => uint32 count)) private _attestations;
 
-    // ------------------------------------------------------------------ errors
-
-    /// @notice `quorumBps` is not in 1..10000.
-    error LedgerInvalidQuorum(uint16 quorumBps);
-    /// @notice An address argument is the zero address.
-    error LedgerZeroAddress();
-    /// @notice A hash argument is zero.
-    error LedgerZeroHash();
-    /// @notice `publicKey` is not the 64-byte uncompressed secp256k1 key of `participant`.
-    error LedgerInvalidPublicKey(address participant);
-    /// @notice `participant` is already admitted.
-    error LedgerAlreadyAdmitted(address participant);
-    /// @notice `participant` is not an admitted participant.
-    error LedgerNotParticipant(address participant);
-    /// @notice The encryption parameters hash is already committed.
-    error LedgerParamsAlreadyCommitted();
-    /// @notice No encryption parameters hash is committed yet.
-    error LedgerParamsNotCommitted();
-    /// @notice `caller` is not the appointed key dealer.
-    error LedgerNotKeyDealer(address caller);
-    /// @notice Rounds are numbered 1, 2, 3...: `expected` was due, `got` was given.
-    error LedgerUnexpectedRound(uint64 expected, uint64 got);
-    /// @notice The previous round `round` is neither Published nor Failed.
-    error LedgerPreviousRoundPending(uint64 round);
-    /// @notice `deadline` is not in the future.
-    error LedgerInvalidDeadline(uint64 deadline);
-    /// @notice `minUpdates` is zero.
-    error LedgerInvalidMinUpdates();
-    /// @notice Round `round` is not Open.
-    error LedgerRoundNotOpen(uint64 round);
-    /// @notice Round `round` stopped accepting commitments at `deadline`.
-    error LedgerDeadlinePassed(uint64 round, uint64 deadline);
-    /// @notice `participant` already committed an update in round `round`.
-    error LedgerAlreadyCommitted(uint64 round, address participant);
-    /// @notice Closing round `round` with `included` updates, fewer than `minUpdates`.
-    error LedgerTooFewUpdates(uint64 round, uint256 included, uint32 minUpdates);
-    /// @notice `included[index]` is not strictly greater than `included[index - 1]`.
-    error LedgerIncludedNotSorted(uint256 index);
-    /// @notice `participant` has no update commitment in round `round`.
-    error LedgerMissingCommitment(uint64 round, address participant);
-    /// @notice Round `round` is neither Open nor Closed.
-    error LedgerRoundNotAbandonable(uint64 round);
-    /// @notice Round `round` is neither Closed nor Published.
-    error LedgerRoundNotClosed(uint64 round);
-    /// @notice `participant` is not among the included participants of round `round`.
-    error LedgerNotIncluded(uint64 round, address participant);
-    /// @notice `participant` already attested a model for round `round`.
-    error LedgerAlreadyAttested(uint64 round, address participant);
-
-    // ------------------------------------------------------------------ events
-
-    /// @notice `participant` was admitted with its secp256k1 `publicKey` (64 bytes, x||y).
-    event ParticipantAdmitted(address indexed participant, bytes publicKey);
-    /// @notice `participant` was removed from the federation.
-    event ParticipantRemoved(address indexed participant);
-    /// @notice `dealer` was appointed to generate and distribute the CKKS keys.
-    event KeyDealerAppointed(address indexed dealer);
-    /// @notice The key dealer committed the keccak256 hash of the public encryption parameters.
-    event EncryptionParamsCommitted(address indexed dealer, bytes32 paramsHash);
-    /// @notice The reward per included update changed from `previous` to `current`.
-    event RewardPerUpdateChanged(uint256 previous, uint256 current);
-    /// @notice Round `round` opened on `baseModelHash`, accepting commitments until `deadline`.
-    event RoundOpened(uint64 indexed round, bytes32 baseModelHash, uint64 deadline, uint32 minUpdates);
-    /// @notice `participant` committed the keccak256 hash of its encrypted update in round `round`.
-    event UpdateCommitted(uint64 indexed round, address indexed participant, bytes32 updateHash);
-    /// @notice Round `round` closed on `aggregateHash`; each of `included` received `rewardPerUpdate`.
-    event RoundClosed(uint64 indexed round, bytes32 aggregateHash, address[] included, uint256 rewardPerUpdate);
-    /// @notice Round `round` was abandoned.
-    event RoundFailed(uint64 indexed round, string reason);
-    /// @notice `participant` attested `modelHash` for round `round`, now attested `attestations` times.
-    event ModelAttested(uint64 indexed round, address indexed participant, bytes32 modelHash, uint32 attestations);
-    /// @notice `modelHash` reached the quorum of round `round` with `attestations` attestations.
-    event ModelPublished(uint64 indexed round, bytes32 modelHash, uint32 attestations);
-
     // ------------------------------------------------------------------ modifiers
 
-    /// @dev Reverts with {LedgerZeroHash} if `hash` is zero.
+    /// @dev Reverts with {LedgerZeroHash} if `hash` is zero: every hash the ledger records is
+    /// checked by this modifier, before the function's other checks. The check is written in
+    /// the modifier rather than in an internal `_check…` function (as OpenZeppelin's `onlyRole`
+    /// does) because that call costs 29 gas more on every commit and attestation.
     modifier nonZeroHash(bytes32 hash) {
         if (hash == bytes32(0)) revert LedgerZeroHash();
         _;
@@ -227,20 +138,7 @@ contract FederationLedger is AccessControl {
 
     // ------------------------------------------------------------------ participants
 
-    /**
-     * @notice Admits `participant`, recording its account public key (used to seal the
-     * shared CKKS secret key to it).
-     *
-     * Requirements:
-     * - the caller has {OPERATOR_ROLE};
-     * - `participant` is not the zero address ({LedgerZeroAddress});
-     * - `publicKey` is 64 bytes and hashes to `participant` ({LedgerInvalidPublicKey});
-     * - `participant` is not admitted ({LedgerAlreadyAdmitted}).
-     *
-     * Emits a {ParticipantAdmitted} event.
-     * @param participant The participant's account.
-     * @param publicKey The account's uncompressed secp256k1 public key, x||y without the 0x04 prefix.
-     */
+    /// @inheritdoc IFederationLedger
     function admitParticipant(address participant, bytes calldata publicKey)
         external
         virtual
@@ -259,17 +157,7 @@ contract FederationLedger is AccessControl {
         emit ParticipantAdmitted(participant, publicKey);
     }
 
-    /**
-     * @notice Removes `participant`. Its past commitments, inclusions and attestations stay
-     * on record; it can be admitted again later.
-     *
-     * Requirements:
-     * - the caller has {OPERATOR_ROLE};
-     * - `participant` is admitted ({LedgerNotParticipant}).
-     *
-     * Emits a {ParticipantRemoved} event.
-     * @param participant The participant's account.
-     */
+    /// @inheritdoc IFederationLedger
     function removeParticipant(address participant) external virtual onlyRole(OPERATOR_ROLE) {
         _checkParticipant(participant);
         _removeFromList(participant);
@@ -279,18 +167,7 @@ contract FederationLedger is AccessControl {
 
     // ------------------------------------------------------------------ encryption parameters
 
-    /**
-     * @notice Appoints `dealer` as the key dealer, the participant that generates the CKKS
-     * keys and commits the public parameters hash. Can be changed until that commit.
-     *
-     * Requirements:
-     * - the caller has {OPERATOR_ROLE};
-     * - `dealer` is admitted ({LedgerNotParticipant});
-     * - no parameters hash is committed yet ({LedgerParamsAlreadyCommitted}).
-     *
-     * Emits a {KeyDealerAppointed} event.
-     * @param dealer The key dealer's account.
-     */
+    /// @inheritdoc IFederationLedger
     function appointKeyDealer(address dealer) external virtual onlyRole(OPERATOR_ROLE) {
         _checkParticipant(dealer);
         if (_encryptionParamsHash != bytes32(0)) revert LedgerParamsAlreadyCommitted();
@@ -298,36 +175,17 @@ contract FederationLedger is AccessControl {
         emit KeyDealerAppointed(dealer);
     }
 
-    /**
-     * @notice Commits the keccak256 hash of the federation's public CKKS parameters, once.
-     *
-     * Requirements:
-     * - the caller is the key dealer ({LedgerNotKeyDealer});
-     * - no parameters hash is committed yet ({LedgerParamsAlreadyCommitted});
-     * - `paramsHash` is not zero ({LedgerZeroHash}).
-     *
-     * Emits an {EncryptionParamsCommitted} event.
-     * @param paramsHash keccak256 of the serialized public parameters.
-     */
-    function commitEncryptionParams(bytes32 paramsHash) external virtual {
+    /// @inheritdoc IFederationLedger
+    function commitEncryptionParams(bytes32 paramsHash) external virtual nonZeroHash(paramsHash) {
         if (msg.sender != _keyDealer) revert LedgerNotKeyDealer(msg.sender);
         if (_encryptionParamsHash != bytes32(0)) revert LedgerParamsAlreadyCommitted();
-        if (paramsHash == bytes32(0)) revert LedgerZeroHash();
         _encryptionParamsHash = paramsHash;
         emit EncryptionParamsCommitted(msg.sender, paramsHash);
     }
 
     // ------------------------------------------------------------------ reward
 
-    /**
-     * @notice Sets the tokens (in 10^-18 units) minted per included update in rounds closed from now on.
-     *
-     * Requirements:
-     * - the caller has {OPERATOR_ROLE}.
-     *
-     * Emits a {RewardPerUpdateChanged} event.
-     * @param newReward The new reward; zero disables rewards.
-     */
+    /// @inheritdoc IFederationLedger
     function setRewardPerUpdate(uint256 newReward) external virtual onlyRole(OPERATOR_ROLE) {
         uint256 previous = _rewardPerUpdate;
         _rewardPerUpdate = newReward;
@@ -336,28 +194,12 @@ contract FederationLedger is AccessControl {
 
     // ------------------------------------------------------------------ rounds
 
-    /**
-     * @notice Opens round `round` on the global model `baseModelHash`.
-     *
-     * Requirements:
-     * - the caller has {AGGREGATOR_ROLE};
-     * - `round` is `currentRound() + 1` ({LedgerUnexpectedRound});
-     * - the previous round, if any, is Published or Failed ({LedgerPreviousRoundPending});
-     * - the encryption parameters hash is committed ({LedgerParamsNotCommitted});
-     * - `deadline` is later than the current block's timestamp ({LedgerInvalidDeadline});
-     * - `minUpdates` is at least 1 ({LedgerInvalidMinUpdates});
-     * - `baseModelHash` is not zero ({LedgerZeroHash}).
-     *
-     * Emits a {RoundOpened} event.
-     * @param round The new round's number.
-     * @param baseModelHash keccak256 of the canonical bytes of the model participants start from.
-     * @param deadline Last timestamp (inclusive, seconds) at which commitments are accepted.
-     * @param minUpdates Fewest included updates with which the round can close.
-     */
+    /// @inheritdoc IFederationLedger
     function openRound(uint64 round, bytes32 baseModelHash, uint64 deadline, uint32 minUpdates)
         external
         virtual
         onlyRole(AGGREGATOR_ROLE)
+        nonZeroHash(baseModelHash)
     {
         uint64 previous = _currentRound;
         if (round != previous + 1) revert LedgerUnexpectedRound(previous + 1, round);
@@ -370,7 +212,6 @@ contract FederationLedger is AccessControl {
         if (_encryptionParamsHash == bytes32(0)) revert LedgerParamsNotCommitted();
         if (deadline <= block.timestamp) revert LedgerInvalidDeadline(deadline);
         if (minUpdates == 0) revert LedgerInvalidMinUpdates();
-        if (baseModelHash == bytes32(0)) revert LedgerZeroHash();
 
         _currentRound = round;
         _roundStates[round] = RoundState({
@@ -385,56 +226,26 @@ contract FederationLedger is AccessControl {
     }
 
     /**
-     * @notice Commits the keccak256 hash of the caller's encrypted update for round `round`.
-     *
-     * Requirements:
-     * - the caller is admitted ({LedgerNotParticipant});
-     * - round `round` is Open ({LedgerRoundNotOpen});
-     * - the round's deadline has not passed ({LedgerDeadlinePassed});
-     * - the caller has not committed in this round ({LedgerAlreadyCommitted});
-     * - `updateHash` is not zero ({LedgerZeroHash}).
-     *
-     * Emits an {UpdateCommitted} event.
+     * @inheritdoc IFederationLedger
      * @dev The hot path of every participant: it reads the caller's record and the round's
      * packed state and rewrites two warm non-zero slots (the record and the latest
      * commitment), plus one log: about 36k gas, no fresh storage slot.
-     * @param round The round's number.
-     * @param updateHash keccak256 of the encrypted update blob.
      */
-    function commitUpdate(uint64 round, bytes32 updateHash) external virtual {
+    function commitUpdate(uint64 round, bytes32 updateHash) external virtual nonZeroHash(updateHash) {
         Participant storage record = _participants[msg.sender];
-        (uint64 position, uint64 lastCommitRound) = (record.position, record.lastCommitRound);
+        (uint64 position, uint64 latestRound) = (record.position, record.lastCommitRound);
         if (position == 0) revert LedgerNotParticipant(msg.sender);
         RoundState storage state = _roundStates[round];
         (RoundStatus status, uint64 deadline) = (state.status, state.deadline);
         if (status != RoundStatus.Open) revert LedgerRoundNotOpen(round);
         if (block.timestamp > deadline) revert LedgerDeadlinePassed(round, deadline);
-        if (lastCommitRound == round) revert LedgerAlreadyCommitted(round, msg.sender);
-        if (updateHash == bytes32(0)) revert LedgerZeroHash();
+        if (latestRound == round) revert LedgerAlreadyCommitted(round, msg.sender);
         record.lastCommitRound = round;
         _latestCommitments[msg.sender] = updateHash;
         emit UpdateCommitted(round, msg.sender, updateHash);
     }
 
-    /**
-     * @notice Closes round `round` on the aggregate of the updates of `included`, and mints
-     * {rewardPerUpdate} tokens to each of them. Sets the round's quorum to
-     * `max(1, ceil(included.length * quorumBps / 10000))`.
-     *
-     * Requirements:
-     * - the caller has {AGGREGATOR_ROLE};
-     * - `aggregateHash` is not zero ({LedgerZeroHash});
-     * - round `round` is Open ({LedgerRoundNotOpen});
-     * - `included` has at least the round's `minUpdates` entries ({LedgerTooFewUpdates});
-     * - `included` is strictly ascending ({LedgerIncludedNotSorted}), so it has no duplicates;
-     * - every included participant committed an update in this round ({LedgerMissingCommitment}).
-     *
-     * Emits a {RoundClosed} event, and a {ContributionToken-Transfer} per included participant
-     * when the reward is not zero.
-     * @param round The round's number.
-     * @param aggregateHash keccak256 of the aggregate (homomorphic sum) blob.
-     * @param included The participants whose updates are in the aggregate, sorted ascending.
-     */
+    /// @inheritdoc IFederationLedger
     function closeRound(uint64 round, bytes32 aggregateHash, address[] calldata included)
         external
         virtual
@@ -471,18 +282,7 @@ contract FederationLedger is AccessControl {
         emit RoundClosed(round, aggregateHash, included, reward);
     }
 
-    /**
-     * @notice Marks round `round` Failed (e.g. too few updates by the deadline, or no quorum
-     * in sight), so that the next round can open. Rewards already minted stay.
-     *
-     * Requirements:
-     * - the caller has {AGGREGATOR_ROLE};
-     * - round `round` is Open or Closed ({LedgerRoundNotAbandonable}).
-     *
-     * Emits a {RoundFailed} event.
-     * @param round The round's number.
-     * @param reason Why the round was abandoned, for humans.
-     */
+    /// @inheritdoc IFederationLedger
     function abandonRound(uint64 round, string calldata reason) external virtual onlyRole(AGGREGATOR_ROLE) {
         RoundState storage state = _roundStates[round];
         RoundStatus status = state.status;
@@ -491,23 +291,8 @@ contract FederationLedger is AccessControl {
         emit RoundFailed(round, reason);
     }
 
-    /**
-     * @notice Attests that the caller, an included participant of round `round`, decrypted the
-     * round's aggregate into the model whose canonical bytes hash to `modelHash`. When the
-     * attestations of one hash reach the round's quorum while the round is Closed, that model
-     * is published. Later attestations are recorded but never re-publish.
-     *
-     * Requirements:
-     * - round `round` is Closed or Published ({LedgerRoundNotClosed});
-     * - the caller is included in round `round` ({LedgerNotIncluded});
-     * - the caller has not attested in this round ({LedgerAlreadyAttested});
-     * - `modelHash` is not zero ({LedgerZeroHash}).
-     *
-     * Emits a {ModelAttested} event, and a {ModelPublished} event when the quorum is reached.
-     * @param round The round's number.
-     * @param modelHash keccak256 of the resulting model's canonical bytes.
-     */
-    function attestModel(uint64 round, bytes32 modelHash) external virtual {
+    /// @inheritdoc IFederationLedger
+    function attestModel(uint64 round, bytes32 modelHash) external virtual nonZeroHash(modelHash) {
         RoundState memory state = _roundStates[round];
         if (state.status != RoundStatus.Closed && state.status != RoundStatus.Published) {
             revert LedgerRoundNotClosed(round);
@@ -516,7 +301,6 @@ contract FederationLedger is AccessControl {
         uint8 flags = roundFlags[msg.sender];
         if (flags & _INCLUDED == 0) revert LedgerNotIncluded(round, msg.sender);
         if (flags & _ATTESTED != 0) revert LedgerAlreadyAttested(round, msg.sender);
-        if (modelHash == bytes32(0)) revert LedgerZeroHash();
 
         roundFlags[msg.sender] = flags | _ATTESTED;
         uint32 attestations = ++_attestations[round][modelHash];
@@ -531,72 +315,57 @@ contract FederationLedger is AccessControl {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice The federation's {ContributionToken}, minted only by this ledger.
-    /// @return The token's address.
+    /// @inheritdoc IFederationLedger
     function token() external view returns (address) {
         return address(_token);
     }
 
-    /// @notice Tokens (in 10^-18 units) minted per included update.
-    /// @return The current reward.
+    /// @inheritdoc IFederationLedger
     function rewardPerUpdate() external view returns (uint256) {
         return _rewardPerUpdate;
     }
 
-    /// @notice Share of included participants, in basis points, needed to publish a model.
-    /// @return The quorum rule in basis points (1..10000).
+    /// @inheritdoc IFederationLedger
     function quorumBps() external view returns (uint16) {
         return _quorumBps;
     }
 
-    /// @notice The appointed key dealer.
-    /// @return The dealer's account, or the zero address if none was appointed.
+    /// @inheritdoc IFederationLedger
     function keyDealer() external view returns (address) {
         return _keyDealer;
     }
 
-    /// @notice keccak256 of the federation's public CKKS parameters.
-    /// @return The committed hash, or zero if not committed yet.
+    /// @inheritdoc IFederationLedger
     function encryptionParamsHash() external view returns (bytes32) {
         return _encryptionParamsHash;
     }
 
-    /// @notice Whether `account` is currently an admitted participant.
-    /// @param account The account to check.
-    /// @return True if admitted.
+    /// @inheritdoc IFederationLedger
     function isParticipant(address account) external view returns (bool) {
         return _participants[account].position != 0;
     }
 
-    /// @notice The secp256k1 public key (64 bytes, x||y) recorded when `participant` was admitted.
-    /// @param participant The participant's account.
-    /// @return The key, or empty bytes if `participant` is not currently admitted.
+    /// @inheritdoc IFederationLedger
     function participantPublicKey(address participant) external view returns (bytes memory) {
         return _publicKeys[participant];
     }
 
-    /// @notice Number of currently admitted participants.
-    /// @return The count.
+    /// @inheritdoc IFederationLedger
     function participantCount() external view returns (uint256) {
         return _participantList.length;
     }
 
-    /// @notice The currently admitted participants, in no particular order.
-    /// @dev Copies the whole set to memory: meant for off-chain calls.
-    /// @return The participants' accounts.
+    /// @inheritdoc IFederationLedger
     function participants() external view returns (address[] memory) {
         return _participantList;
     }
 
-    /// @notice Number of the latest opened round.
-    /// @return The round number, 0 before the first round.
+    /// @inheritdoc IFederationLedger
     function currentRound() external view returns (uint64) {
         return _currentRound;
     }
 
-    /// @notice Everything recorded about round `round`.
-    /// @param round The round's number.
-    /// @return info The round; all zero (status None) for a round never opened.
+    /// @inheritdoc IFederationLedger
     function getRound(uint64 round) external view returns (RoundInfo memory info) {
         RoundState memory state = _roundStates[round];
         RoundHashes memory hashes = _roundHashes[round];
@@ -612,44 +381,28 @@ contract FederationLedger is AccessControl {
         });
     }
 
-    /// @notice The update commitment of `participant` in round `round`, when it is the
-    /// participant's latest commitment (always so for the open round).
-    /// @dev Earlier commitments are in the {UpdateCommitted} event log.
-    /// @param round The round's number.
-    /// @param participant The participant's account.
-    /// @return The committed hash, or zero if none (or if a later round superseded it).
+    /// @inheritdoc IFederationLedger
     function updateCommitment(uint64 round, address participant) external view returns (bytes32) {
         if (round == 0 || _participants[participant].lastCommitRound != round) return bytes32(0);
         return _latestCommitments[participant];
     }
 
-    /// @notice The round of `participant`'s latest update commitment.
-    /// @param participant The participant's account.
-    /// @return The round number, 0 if it never committed.
+    /// @inheritdoc IFederationLedger
     function lastCommitRound(address participant) external view returns (uint64) {
         return _participants[participant].lastCommitRound;
     }
 
-    /// @notice Whether `participant`'s update is in round `round`'s aggregate.
-    /// @param round The round's number.
-    /// @param participant The participant's account.
-    /// @return True if included.
+    /// @inheritdoc IFederationLedger
     function isIncluded(uint64 round, address participant) external view returns (bool) {
         return _flags[round][participant] & _INCLUDED != 0;
     }
 
-    /// @notice Whether `participant` attested a model for round `round`.
-    /// @param round The round's number.
-    /// @param participant The participant's account.
-    /// @return True if attested.
+    /// @inheritdoc IFederationLedger
     function hasAttested(uint64 round, address participant) external view returns (bool) {
         return _flags[round][participant] & _ATTESTED != 0;
     }
 
-    /// @notice How many included participants attested `modelHash` for round `round`.
-    /// @param round The round's number.
-    /// @param modelHash The model hash.
-    /// @return The number of attestations.
+    /// @inheritdoc IFederationLedger
     function attestationCount(uint64 round, bytes32 modelHash) external view returns (uint32) {
         return _attestations[round][modelHash];
     }

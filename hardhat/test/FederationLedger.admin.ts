@@ -9,6 +9,7 @@ import {
   REWARD,
   blobHash,
   publicKeyOf,
+  shouldRequireRole,
 } from "./helpers.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -26,6 +27,25 @@ async function ledgerFixture() {
   };
   return { ledger, admin, operator, aggregator, outsider, alice, bob, carol, keys };
 }
+
+type Fixture = Awaited<ReturnType<typeof ledgerFixture>>;
+
+const load = () => networkHelpers.loadFixture(ledgerFixture);
+
+/** The fixture with Alice admitted. */
+async function withAlice(): Promise<Fixture> {
+  const fixture = await load();
+  await fixture.ledger.connect(fixture.operator).admitParticipant(fixture.alice.address, fixture.keys.alice);
+  return fixture;
+}
+
+/** What every OPERATOR_ROLE-gated call shares: the contract, the refused callers, the holder. */
+const byOperator = {
+  role: OPERATOR_ROLE,
+  contract: (f: Fixture) => f.ledger,
+  callers: (f: Fixture) => [f.admin, f.aggregator, f.outsider],
+  holder: (f: Fixture) => f.operator,
+};
 
 describe("FederationLedger: set-up, participants, encryption parameters, reward", function () {
   describe("constructor", function () {
@@ -100,11 +120,10 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
       expect(await ledger.participants()).to.have.members([alice.address, bob.address]);
     });
 
-    it("requires OPERATOR_ROLE", async function () {
-      const { ledger, admin, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
-      await expect(ledger.connect(admin).admitParticipant(alice.address, keys.alice))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(admin.address, OPERATOR_ROLE);
+    shouldRequireRole(load, {
+      ...byOperator,
+      fn: "admitParticipant",
+      args: (f) => [f.alice.address, f.keys.alice],
     });
 
     it("rejects the zero address", async function () {
@@ -189,13 +208,7 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
       expect(await ledger.participants()).to.deep.equal([bob.address]);
     });
 
-    it("requires OPERATOR_ROLE", async function () {
-      const { ledger, operator, outsider, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
-      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
-      await expect(ledger.connect(outsider).removeParticipant(alice.address))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(outsider.address, OPERATOR_ROLE);
-    });
+    shouldRequireRole(withAlice, { ...byOperator, fn: "removeParticipant", args: (f) => [f.alice.address] });
 
     it("rejects an account that is not admitted", async function () {
       const { ledger, operator, alice } = await networkHelpers.loadFixture(ledgerFixture);
@@ -232,13 +245,7 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
         .to.be.revertedWithCustomError(ledger, "LedgerParamsAlreadyCommitted");
     });
 
-    it("appointKeyDealer requires OPERATOR_ROLE", async function () {
-      const { ledger, operator, aggregator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
-      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
-      await expect(ledger.connect(aggregator).appointKeyDealer(alice.address))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(aggregator.address, OPERATOR_ROLE);
-    });
+    shouldRequireRole(withAlice, { ...byOperator, fn: "appointKeyDealer", args: (f) => [f.alice.address] });
 
     it("appointKeyDealer rejects an account that is not admitted", async function () {
       const { ledger, operator, outsider } = await networkHelpers.loadFixture(ledgerFixture);
@@ -287,27 +294,38 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
         .withArgs(next, 0n);
     });
 
-    it("requires OPERATOR_ROLE", async function () {
-      const { ledger, admin } = await networkHelpers.loadFixture(ledgerFixture);
-      await expect(ledger.connect(admin).setRewardPerUpdate(1))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(admin.address, OPERATOR_ROLE);
-    });
+    shouldRequireRole(load, { ...byOperator, fn: "setRewardPerUpdate", args: () => [1n] });
   });
 
   describe("roles", function () {
-    it("lets the admin grant and revoke AUDITOR_ROLE, and nobody else", async function () {
-      const { ledger, admin, operator, outsider } = await networkHelpers.loadFixture(ledgerFixture);
+    it("lets the admin grant and revoke AUDITOR_ROLE", async function () {
+      const { ledger, admin, outsider } = await networkHelpers.loadFixture(ledgerFixture);
       await expect(ledger.connect(admin).grantRole(AUDITOR_ROLE, outsider.address))
         .to.emit(ledger, "RoleGranted")
         .withArgs(AUDITOR_ROLE, outsider.address, admin.address);
       expect(await ledger.hasRole(AUDITOR_ROLE, outsider.address)).to.equal(true);
-      await ledger.connect(admin).revokeRole(AUDITOR_ROLE, outsider.address);
+      await expect(ledger.connect(admin).revokeRole(AUDITOR_ROLE, outsider.address))
+        .to.emit(ledger, "RoleRevoked")
+        .withArgs(AUDITOR_ROLE, outsider.address, admin.address);
       expect(await ledger.hasRole(AUDITOR_ROLE, outsider.address)).to.equal(false);
-
-      await expect(ledger.connect(operator).grantRole(AUDITOR_ROLE, operator.address))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(operator.address, DEFAULT_ADMIN_ROLE);
     });
+
+    const byAdmin = {
+      role: DEFAULT_ADMIN_ROLE,
+      contract: (f: Fixture) => f.ledger,
+      callers: (f: Fixture) => [f.operator, f.aggregator, f.outsider],
+      holder: (f: Fixture) => f.admin,
+      args: (f: Fixture) => [AUDITOR_ROLE, f.outsider.address],
+      observe: (f: Fixture) => f.ledger.hasRole(AUDITOR_ROLE, f.outsider.address),
+    };
+    shouldRequireRole(load, { ...byAdmin, fn: "grantRole" });
+    shouldRequireRole(
+      async () => {
+        const fixture = await load();
+        await fixture.ledger.connect(fixture.admin).grantRole(AUDITOR_ROLE, fixture.outsider.address);
+        return fixture;
+      },
+      { ...byAdmin, fn: "revokeRole" },
+    );
   });
 });

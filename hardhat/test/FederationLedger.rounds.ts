@@ -8,6 +8,7 @@ import {
   RoundStatus,
   blobHash,
   publicKeyOf,
+  shouldRequireRole,
   sortAddresses,
 } from "./helpers.js";
 
@@ -31,9 +32,33 @@ async function federationFixture() {
   return { ledger, token, admin, operator, aggregator, outsider, participants };
 }
 
+type Fixture = Awaited<ReturnType<typeof federationFixture>>;
+
+const load = () => networkHelpers.loadFixture(federationFixture);
+
 async function deadlineIn(seconds: bigint): Promise<bigint> {
   return BigInt(await networkHelpers.time.latest()) + seconds;
 }
+
+/** The fixture with round 1 open (two updates needed) and the first `committers` participants committed. */
+async function openAndCommit(committers: number): Promise<Fixture> {
+  const fixture = await load();
+  const { ledger, aggregator, participants } = fixture;
+  await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 2);
+  for (const p of participants.slice(0, committers)) {
+    await ledger.connect(p).commitUpdate(1, blobHash(`update ${p.address}`));
+  }
+  return fixture;
+}
+
+/** What every AGGREGATOR_ROLE-gated call shares: the contract, the refused callers, the holder. */
+const byAggregator = {
+  role: AGGREGATOR_ROLE,
+  contract: (f: Fixture) => f.ledger,
+  callers: (f: Fixture) => [f.admin, f.operator, f.outsider, f.participants[0]],
+  holder: (f: Fixture) => f.aggregator,
+  observe: (f: Fixture) => f.ledger.getRound(1),
+};
 
 describe("FederationLedger: rounds", function () {
   describe("openRound", function () {
@@ -56,11 +81,10 @@ describe("FederationLedger: rounds", function () {
       expect(round.publishedModelHash).to.equal(ethers.ZeroHash);
     });
 
-    it("requires AGGREGATOR_ROLE", async function () {
-      const { ledger, operator } = await networkHelpers.loadFixture(federationFixture);
-      await expect(ledger.connect(operator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(operator.address, AGGREGATOR_ROLE);
+    shouldRequireRole(load, {
+      ...byAggregator,
+      fn: "openRound",
+      args: async () => [1n, blobHash("m"), await deadlineIn(HOUR), 1n],
     });
 
     it("requires the next round number", async function () {
@@ -252,17 +276,6 @@ describe("FederationLedger: rounds", function () {
   });
 
   describe("closeRound", function () {
-    /** Opens round 1 and has the first `committers` participants commit. */
-    async function openAndCommit(committers: number) {
-      const fixture = await networkHelpers.loadFixture(federationFixture);
-      const { ledger, aggregator, participants } = fixture;
-      await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 2);
-      for (const p of participants.slice(0, committers)) {
-        await ledger.connect(p).commitUpdate(1, blobHash(`update ${p.address}`));
-      }
-      return fixture;
-    }
-
     it("records the aggregate and inclusions, sets the quorum, mints rewards, emits RoundClosed", async function () {
       const { ledger, token, aggregator, participants } = await openAndCommit(4);
       const included = participants.slice(0, 3).map((p) => p.address);
@@ -304,12 +317,10 @@ describe("FederationLedger: rounds", function () {
       expect(await token.totalSupply()).to.equal(0n);
     });
 
-    it("requires AGGREGATOR_ROLE", async function () {
-      const { ledger, operator, participants } = await openAndCommit(2);
-      const included = participants.slice(0, 2).map((p) => p.address);
-      await expect(ledger.connect(operator).closeRound(1, blobHash("a"), included))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(operator.address, AGGREGATOR_ROLE);
+    shouldRequireRole(() => openAndCommit(2), {
+      ...byAggregator,
+      fn: "closeRound",
+      args: (f) => [1n, blobHash("a"), f.participants.slice(0, 2).map((p) => p.address)],
     });
 
     it("requires the round to be Open", async function () {
@@ -399,6 +410,23 @@ describe("FederationLedger: rounds", function () {
     });
   });
 
+  describe("nonZeroHash", function () {
+    it("reports a zero hash before the function's own checks, in every function taking one", async function () {
+      const { ledger, aggregator, outsider } = await networkHelpers.loadFixture(federationFixture);
+      // Each call also breaks its function's other rules: wrong caller, round or arguments.
+      const calls = [
+        () => ledger.connect(outsider).commitEncryptionParams(ethers.ZeroHash),
+        () => ledger.connect(aggregator).openRound(7, ethers.ZeroHash, 0, 0),
+        () => ledger.connect(outsider).commitUpdate(9, ethers.ZeroHash),
+        () => ledger.connect(aggregator).closeRound(9, ethers.ZeroHash, []),
+        () => ledger.connect(outsider).attestModel(9, ethers.ZeroHash),
+      ];
+      for (const call of calls) {
+        await expect(call()).to.be.revertedWithCustomError(ledger, "LedgerZeroHash");
+      }
+    });
+  });
+
   describe("abandonRound", function () {
     it("fails an Open round and emits RoundFailed", async function () {
       const { ledger, aggregator } = await networkHelpers.loadFixture(federationFixture);
@@ -445,12 +473,6 @@ describe("FederationLedger: rounds", function () {
         .withArgs(2n);
     });
 
-    it("requires AGGREGATOR_ROLE", async function () {
-      const { ledger, aggregator, operator } = await networkHelpers.loadFixture(federationFixture);
-      await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1);
-      await expect(ledger.connect(operator).abandonRound(1, "x"))
-        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
-        .withArgs(operator.address, AGGREGATOR_ROLE);
-    });
+    shouldRequireRole(() => openAndCommit(0), { ...byAggregator, fn: "abandonRound", args: () => [1n, "x"] });
   });
 });

@@ -6,7 +6,7 @@ import { AGGREGATOR_ROLE, OPERATOR_ROLE, REWARD, blobHash, publicKeyOf, sortAddr
 const { ethers, networkHelpers } = await network.create();
 
 /**
- * Gas targets: gas is a product metric (DESIGN §5).
+ * Gas targets: gas is a product metric (docs/contracts.md, "Storage layout and gas").
  *
  * commitUpdate: ≤ 50,000. A fresh storage slot per (round, participant) alone would cost
  * 22,100 and put the transaction near 50,900; instead the participant's record and its

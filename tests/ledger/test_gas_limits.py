@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fedledger_platform.ledger.binding import _DEVNET_GAS, _gas_limit
+from fedledger_platform.ledger.transactions import _DEVNET_GAS, _gas_limit
 
 CALL = {"from": "0x" + "11" * 20, "to": "0x" + "22" * 20, "data": b"\x01\x02"}
 
