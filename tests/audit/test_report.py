@@ -16,9 +16,9 @@ from fedledger_platform.audit import (
     quorum_for,
     render_html,
     render_table,
+    tokens,
     validate_explorer,
 )
-from fedledger_platform.audit.auditor import tokens
 from fedledger_platform.protocol import RoundPhase
 
 TX = "0x" + "ab" * 32

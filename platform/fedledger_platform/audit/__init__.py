@@ -8,21 +8,16 @@ Library use (``fedledger demo`` does this on the embedded chain)::
     write_html(report, Path("audit.html"))
     report.exit_code  # 0 when every check passed, 1 otherwise
 
-``fedledger audit`` is the command-line front end (``fedledger_platform.audit.cli``); see
-``docs/auditing.md``.
+``fedledger audit`` is the command-line front end; see ``docs/auditing.md``. Inside:
+``results`` (what an audit establishes and its JSON), ``history`` (the chain's events, read
+once), ``evidence`` (what the aggregator serves), ``checks`` (one module per subject),
+``auditor`` (the orchestration) and ``report`` (table and HTML).
 """
 
 from fedledger_platform.audit.auditor import (
-    CHECKS,
     AuditConfigError,
     Auditor,
-    AuditReport,
-    CheckResult,
-    CheckStatus,
-    RoundAudit,
-    Verdict,
-    parse_rounds,
-    quorum_for,
+    ProgressCallback,
     run_audit,
 )
 from fedledger_platform.audit.report import (
@@ -32,6 +27,17 @@ from fedledger_platform.audit.report import (
     validate_explorer,
     write_html,
 )
+from fedledger_platform.audit.results import (
+    CHECKS,
+    AuditReport,
+    CheckResult,
+    CheckStatus,
+    RoundAudit,
+    Verdict,
+    parse_rounds,
+    quorum_for,
+    tokens,
+)
 
 __all__ = [
     "CHECKS",
@@ -40,6 +46,7 @@ __all__ = [
     "Auditor",
     "CheckResult",
     "CheckStatus",
+    "ProgressCallback",
     "RoundAudit",
     "Verdict",
     "parse_rounds",
@@ -48,6 +55,7 @@ __all__ = [
     "render_table",
     "run_audit",
     "to_json_text",
+    "tokens",
     "validate_explorer",
     "write_html",
 ]

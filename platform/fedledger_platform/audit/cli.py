@@ -17,7 +17,7 @@ from rich.console import Console
 from fedledger_platform.cli import console, emit_json, fail, resolve_account
 
 if TYPE_CHECKING:
-    from fedledger_platform.audit.auditor import AuditReport, ProgressCallback
+    from fedledger_platform.audit import AuditReport, ProgressCallback
 
 __all__ = ["audit"]
 
@@ -69,8 +69,13 @@ def audit(
     published models. Exit 0 when all checks pass, 1 when any fails, 2 on usage errors."""
     import fedledger_crypto as fc
     from fedledger_platform.aggregator.client import AggregatorClient
-    from fedledger_platform.audit.auditor import AuditConfigError, Auditor, parse_rounds
-    from fedledger_platform.audit.report import validate_explorer, write_html
+    from fedledger_platform.audit import (
+        AuditConfigError,
+        Auditor,
+        parse_rounds,
+        validate_explorer,
+        write_html,
+    )
     from fedledger_platform.errors import FedledgerError
     from fedledger_platform.ledger import Deployment, Ledger, connect
 
@@ -122,7 +127,7 @@ def audit(
 
 
 def _output(report: AuditReport, *, as_json: bool) -> None:
-    from fedledger_platform.audit.report import render_table
+    from fedledger_platform.audit import render_table
 
     if as_json:
         emit_json(report.to_json())

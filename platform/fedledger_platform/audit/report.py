@@ -1,4 +1,4 @@
-"""Rendering an :class:`~fedledger_platform.audit.auditor.AuditReport`: a Rich table for the
+"""Rendering an :class:`~fedledger_platform.audit.results.AuditReport`: a Rich table for the
 terminal, JSON, and a self-contained HTML file (inline CSS, no scripts, no external assets).
 
 Transaction hashes become links when an explorer URL template is given, e.g.
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fedledger_platform.audit.auditor import (
+from fedledger_platform.audit.results import (
     CHECKS,
     AuditReport,
     CheckResult,
