@@ -7,19 +7,22 @@ errors (and when the chain or the aggregator cannot be reached, so no verdict wa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from fedledger_platform.cli import console, emit_json, fail, resolve_account
+from fedledger_app.commands.common import console, emit_json, fail, resolve_account
 
 if TYPE_CHECKING:
-    from fedledger_platform.audit.auditor import AuditReport, ProgressCallback
+    from fedledger_platform.audit import AuditReport
 
 __all__ = ["audit"]
+
+#: What the auditor calls after each round: (round number, rounds done, rounds in all).
+Progress = Callable[[int, int, int], None]
 
 
 def audit(
@@ -69,8 +72,13 @@ def audit(
     published models. Exit 0 when all checks pass, 1 when any fails, 2 on usage errors."""
     import fedledger_crypto as fc
     from fedledger_platform.aggregator.client import AggregatorClient
-    from fedledger_platform.audit.auditor import AuditConfigError, Auditor, parse_rounds
-    from fedledger_platform.audit.report import validate_explorer, write_html
+    from fedledger_platform.audit import (
+        AuditConfigError,
+        Auditor,
+        parse_rounds,
+        validate_explorer,
+        write_html,
+    )
     from fedledger_platform.errors import FedledgerError
     from fedledger_platform.ledger import Deployment, Ledger, connect
 
@@ -122,7 +130,7 @@ def audit(
 
 
 def _output(report: AuditReport, *, as_json: bool) -> None:
-    from fedledger_platform.audit.report import render_table
+    from fedledger_platform.audit import render_table
 
     if as_json:
         emit_json(report.to_json())
@@ -135,7 +143,7 @@ def _output(report: AuditReport, *, as_json: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress(*, enabled: bool) -> Iterator[ProgressCallback | None]:
+def _progress(*, enabled: bool) -> Iterator[Progress | None]:
     """A transient Rich progress bar on stderr, fed by the auditor's per-round callback."""
     if not enabled:
         yield None
