@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.fedledger-bench
 HARDHAT_STAMP := hardhat/node_modules/.fedledger-setup
 WITH_NODE := scripts/with-node
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-PACKAGES := crypto/fedledger_crypto platform/fedledger_platform clients/fedledger_clients
+PACKAGES := crypto/fedledger_crypto platform/fedledger_platform clients/fedledger_clients app/fedledger_app
 
 .PHONY: help setup test test-python test-contracts lint fmt bench demo devnet compile-contracts clean
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from harness import initial_model, local_result, wait_for
-from served import served, upload_retrying
 
 import fedledger_crypto as fc
+from fedledger_app.bench.served import served, upload_retrying
 from fedledger_clients.tasks.base import Aggregation
 from fedledger_platform.protocol import RoundPhase
 

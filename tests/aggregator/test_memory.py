@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from served import flat_model, random_update_blob, served
 
 import fedledger_crypto as fc
+from fedledger_app.bench.served import flat_model, random_update_blob, served
 
 PARAMETERS = 1_000_000
 UPLOADS = 24

@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # typer touches click APIs that Click 8.3 depre
     warnings.simplefilter("ignore", DeprecationWarning)
     from typer.testing import CliRunner
 
-    from fedledger_clients.cli import app
+    from fedledger_app.cli import app
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -14,7 +14,7 @@ from fedledger_clients.config import load_client_config
 from fedledger_platform.accounts import load_keystore, read_passphrase
 from fedledger_platform.errors import ConfigurationError
 
-FEDLEDGER = [sys.executable, "-m", "fedledger_clients.cli"]
+FEDLEDGER = [sys.executable, "-m", "fedledger_app.cli"]
 FAST_KDF = ["--scrypt-n", "1024"]  # test-only: fast keystores
 
 

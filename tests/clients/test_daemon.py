@@ -14,8 +14,8 @@ from daemon_helpers import make_daemons, run_daemons
 from harness import make_federation
 
 import fedledger_crypto as fc
-from fedledger_clients.commands import initial_model_bytes
-from fedledger_clients.simulation import run_plaintext_fedavg
+from fedledger_app.initial_model import initial_model_bytes
+from fedledger_app.simulation import run_plaintext_fedavg
 from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.recommendation import ITEM_SIDE_KEYS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fedledger_clients.federation import FederationSpec, run_federation
+from fedledger_app.federation import FederationSpec, run_federation
 from fedledger_platform.errors import ConfigurationError
 
 

@@ -13,7 +13,7 @@ import pytest
 from daemon_helpers import make_daemons, run_daemons
 from harness import Federation, make_federation, wait_for
 
-from fedledger_clients.commands import initial_model_bytes
+from fedledger_app.initial_model import initial_model_bytes
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_platform.aggregator.client import AggregatorError
 from fedledger_platform.aggregator.server import ServerThread

@@ -36,7 +36,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_FILE = HERE / "compose-spec.schema.json"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-#: `fedledger` commands the services run (DESIGN.md §9, §11), as command paths in the Typer app.
+#: `fedledger` commands the services run, as command paths in the Typer app.
 EXPECTED_COMMANDS = [
     ("devnet",),
     ("federation", "bootstrap"),
@@ -98,7 +98,7 @@ def cli() -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         import typer
 
-        from fedledger_clients.cli import app
+        from fedledger_app.cli import app
 
         return typer.main.get_command(app)
 

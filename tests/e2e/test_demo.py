@@ -19,7 +19,7 @@ def _demo(
         [
             sys.executable,
             "-m",
-            "fedledger_clients.cli",
+            "fedledger_app.cli",
             "demo",
             "--task",
             task,
@@ -105,7 +105,7 @@ def test_demo_refuses_bad_options_before_starting(
     if "--out" not in options:
         options += ["--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "fedledger_clients.cli", "demo", *options],
+        [sys.executable, "-m", "fedledger_app.cli", "demo", *options],
         capture_output=True,
         text=True,
         timeout=120,

@@ -18,7 +18,7 @@ import pytest
 
 from fedledger_platform.ledger.devnet import free_port
 
-FEDLEDGER = [sys.executable, "-m", "fedledger_clients.cli"]
+FEDLEDGER = [sys.executable, "-m", "fedledger_app.cli"]
 FAST_KDF = ["--scrypt-n", "16384"]  # test-only: fast keystores
 CLIENTS = 3
 

@@ -17,7 +17,7 @@ from fedledger_platform.ledger import Ledger, connect
 from fedledger_platform.ledger.deployment import Deployment
 from fedledger_platform.ledger.devnet import free_port
 
-FEDLEDGER = [sys.executable, "-m", "fedledger_clients.cli"]
+FEDLEDGER = [sys.executable, "-m", "fedledger_app.cli"]
 
 
 @pytest.mark.hardhat

@@ -3,7 +3,6 @@ loopback port (imported by tests through the `pythonpath` pytest setting)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
+from fedledger_app.waiting import wait_for
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant
 from fedledger_clients.tasks.base import LocalResult
@@ -20,6 +20,17 @@ from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.modelfile import encode_model
+
+__all__ = [
+    "METRICS",
+    "TASK",
+    "Federation",
+    "initial_model",
+    "initial_state",
+    "local_result",
+    "make_federation",
+    "wait_for",  # the polling helper, shared with the benchmarks
+]
 
 TASK = "test-linear"
 METRICS = ("correct", "total")
@@ -112,19 +123,6 @@ class Federation:
         for p in self.participants[1:]:
             p.receive_key()
         return self.participants
-
-
-def wait_for(predicate: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> object:
-    """Poll ``predicate`` until it returns something truthy."""
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 def make_federation(tmp: Path, participants: int = 3) -> Federation:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from busy import spin
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
-
-import round as round_bench
-from _report import busy_cpu_s
-from round import CpuMeter
+from fedledger_app.bench import round as round_bench
+from fedledger_app.bench._report import busy_cpu_s
+from fedledger_app.bench.round import CpuMeter
 
 needs_proc = pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux /proc")
 

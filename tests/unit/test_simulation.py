@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fedledger_clients.simulation import plaintext_aggregate, run_centralized, run_plaintext_fedavg
+from fedledger_app.simulation import plaintext_aggregate, run_centralized, run_plaintext_fedavg
 from fedledger_clients.tasks.base import LocalResult
 from fedledger_clients.tasks.hashtags import HashtagTask
 from fedledger_clients.tasks.recommendation import RecommendationTask

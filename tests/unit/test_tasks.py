@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from fedledger_app.simulation import plaintext_aggregate
 from fedledger_clients.data.tweets import extract_hashtags, load_tweets
-from fedledger_clients.simulation import plaintext_aggregate
 from fedledger_clients.tasks import TASKS, UnknownTaskError, get_task
 from fedledger_clients.tasks.base import AggregateResult, Aggregation, ClientData, TrainConfig
 from fedledger_clients.tasks.hashtags import (

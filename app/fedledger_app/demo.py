@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedledger_clients.federation import FederationRun, FederationSpec, check_spec, run_federation
+from fedledger_app.federation import FederationRun, FederationSpec, check_spec, run_federation
 from fedledger_clients.tasks import get_task
 from fedledger_platform.audit import AuditReport, render_table, run_audit, write_html
 from fedledger_platform.errors import ConfigurationError

@@ -1,16 +1,18 @@
-"""``fedledger bench``: run the reproducible benchmarks kept in the repository's ``bench/``.
+"""``fedledger bench``: the reproducible benchmarks, one module of this package each.
 
-The benchmark scripts measure the real code paths of an installed fedledger but are not part of
-the wheel; they run from a source checkout (``make bench`` runs them all).
+Every benchmark module has a ``main(argv)`` taking its command line; :func:`run_benchmark`
+imports the module only when it runs, so the heavy or optional imports of a benchmark (torch,
+TenSEAL, Flower for ``round``) cost nothing to the rest of the ``fedledger`` command.
+``--update-docs`` rewrites docs/benchmarks.md of the source checkout this package lives in.
 """
 
 from __future__ import annotations
 
-import runpy
-import sys
-from pathlib import Path
+import importlib
 
 import typer
+
+__all__ = ["ALL", "BENCHMARKS", "run_benchmark"]
 
 BENCHMARKS = {
     "crypto": "CKKS codec against NVFlare's HE setting (bytes, encrypt, aggregate, decrypt)",
@@ -37,31 +39,12 @@ ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def bench_dir() -> Path:
-    """The repository's ``bench/`` folder, next to the source roots."""
-    here = Path(__file__).resolve().parents[2] / "bench"
-    if not (here / "_report.py").is_file():
-        raise typer.BadParameter(
-            "benchmarks run from a source checkout of fedledger (bench/ was not found next to "
-            f"{Path(__file__).resolve().parents[1]}); clone the repository and run `make bench`"
-        )
-    return here
-
-
 def run_benchmark(name: str, args: list[str]) -> None:
-    """Run ``bench/<name>.py`` with ``args`` as its command line."""
+    """Run the benchmark ``name`` (a key of :data:`BENCHMARKS`) with ``args`` as its command
+    line."""
     if name not in BENCHMARKS:
         raise typer.BadParameter(
             f"unknown benchmark {name!r}; choose one of: {', '.join(BENCHMARKS)}, all"
         )
-    directory = bench_dir()
-    script = directory / f"{name}.py"
-    if not script.is_file():
-        raise typer.BadParameter(f"benchmark script {script} is missing")
-    saved_argv, saved_path = sys.argv, list(sys.path)
-    sys.argv = [f"fedledger bench {name}", *args]
-    sys.path.insert(0, str(directory))
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv, sys.path[:] = saved_argv, saved_path
+    module = importlib.import_module(f"{__name__}.{name}")
+    module.main(args)

@@ -2,8 +2,8 @@
 process against a JSON-RPC chain (a Hardhat node), exactly as an operator runs it: an encrypted
 keystore with a passphrase file, the deployment file, SQLite on disk and a blob directory.
 
-Used by the crash and memory tests and by ``fedledger bench aggregator`` (which puts this folder
-on ``sys.path``). Participants live in the calling process.
+Used by ``fedledger bench aggregator`` and by the aggregator's crash and memory tests.
+Participants live in the calling process.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class ServedFederation:
                 [
                     sys.executable,
                     "-m",
-                    "fedledger_clients.cli",
+                    "fedledger_app.cli",
                     "serve",
                     "--config",
                     str(self.config),

@@ -29,7 +29,7 @@ from fedledger_clients.tasks.base import (
 __all__ = [
     "CentralizedResult",
     "FedAvgHistory",
-    "RoundRecord",
+    "PlaintextRound",
     "plaintext_aggregate",
     "run_centralized",
     "run_plaintext_fedavg",
@@ -81,8 +81,8 @@ def plaintext_aggregate(task: Task, results: Sequence[LocalResult]) -> Aggregate
 
 
 @dataclass(frozen=True)
-class RoundRecord:
-    """One simulated round.
+class PlaintextRound:
+    """One round of the plaintext federation: its metrics and timings.
 
     ``round_metrics`` come from the clients' held-out splits and describe the global state the
     round *started* from; ``test_metrics`` evaluate the state the round produced on the test set.
@@ -97,7 +97,7 @@ class RoundRecord:
 
 @dataclass
 class FedAvgHistory:
-    rounds: list[RoundRecord] = field(default_factory=list)
+    rounds: list[PlaintextRound] = field(default_factory=list)
     final_state: State = field(default_factory=dict)
 
     @property
@@ -116,7 +116,7 @@ def run_plaintext_fedavg(
     private_root: Path | None = None,
     initial_state: State | None = None,
     transform_result: Callable[[LocalResult], LocalResult] | None = None,
-    on_round: Callable[[RoundRecord], None] | None = None,
+    on_round: Callable[[PlaintextRound], None] | None = None,
 ) -> FedAvgHistory:
     """Run ``rounds`` rounds of the federation in plaintext, every client in every round.
 
@@ -147,7 +147,7 @@ def run_plaintext_fedavg(
             results.append(transform_result(result) if transform_result else result)
         aggregate = plaintext_aggregate(task, results)
         state = task.next_state(state, aggregate)
-        record = RoundRecord(
+        record = PlaintextRound(
             round_number=round_number,
             round_metrics=task.round_metrics(aggregate),
             test_metrics=task.evaluate(state, test_set) if test_set is not None else {},

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from _report import emit, machine, table, update_section
 from eth_account import Account
+from eth_typing import HexStr
 
 import fedledger_crypto as fc
+from fedledger_app.bench._report import emit, machine, require_checkout, table, update_section
 from fedledger_platform.ledger import connect
 from fedledger_platform.ledger.deployment import deploy_federation
 
@@ -29,7 +30,7 @@ def run() -> dict[str, Any]:
     aggregator = Account.create()
     chain.fund(aggregator.address, 10**20)
     ledger, deployment = deploy_federation(chain, admin, aggregator=aggregator.address)
-    deploy_gas = int(chain.w3.eth.get_transaction_receipt(deployment.tx_hash)["gasUsed"])
+    deploy_gas = int(chain.w3.eth.get_transaction_receipt(HexStr(deployment.tx_hash))["gasUsed"])
     people = [Account.create() for _ in range(PARTICIPANTS)]
     admit = []
     for p in people:
@@ -115,11 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
+    if args.update_docs:
+        require_checkout(parser)
     result = run()
     emit(result, as_json=args.json)
     if args.update_docs:
         document(result, "fedledger bench gas --json")
-
-
-if __name__ == "__main__":
-    main()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import tempfile
 import threading
 import time
@@ -35,13 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _report import ROOT, emit, machine, median, table, update_section
-
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # the process federation shared with tests
-
-from served import ServedFederation, flat_model, random_update_blob, served
 
 import fedledger_crypto as fc
+from fedledger_app.bench._report import (
+    emit,
+    machine,
+    median,
+    require_checkout,
+    table,
+    update_section,
+)
+from fedledger_app.bench.served import ServedFederation, flat_model, random_update_blob, served
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 
 MEMORY_BOUND_FACTOR = 3
@@ -278,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-memory", action="store_true", help="only the ingest measurement")
     parser.add_argument("--rpc-url", default=None, help="a running devnet (default: start one)")
     args = parser.parse_args(argv)
+    if args.update_docs:
+        require_checkout(parser)
     result: dict[str, Any] = {"benchmark": "aggregator"}
     with tempfile.TemporaryDirectory(prefix="fedledger-bench-aggregator-") as tmp:
         workdir = Path(tmp)
@@ -309,7 +314,3 @@ def main(argv: list[str] | None = None) -> None:
         if args.no_memory:
             command += " --no-memory"
         document(result, command)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,5 @@
-"""The platform's commands, mounted into the ``fedledger`` command by ``fedledger_clients.cli``:
-``contracts compile``, ``devnet``, ``deploy``, ``keys new``, ``serve`` and ``federation``."""
+"""The platform's commands: ``contracts compile``, ``keys new|fund``, ``devnet``, ``deploy``,
+``serve`` and ``openapi`` (mounted on the ``fedledger`` command by :func:`register`)."""
 
 from __future__ import annotations
 
@@ -10,61 +10,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
-from fedledger_platform.accounts import (
-    check_key_allowed,
-    create_keystore,
-    development_accounts,
-    load_keystore,
-    read_passphrase,
+from fedledger_app.commands.common import (
+    RpcUrlOption,
+    ScryptNOption,
+    console,
+    emit_json,
+    fail,
+    resolve_account,
 )
+from fedledger_platform.accounts import create_keystore, development_accounts, read_passphrase
 
-__all__ = ["console", "emit_json", "fail", "register", "resolve_account"]
-
-console = Console(stderr=True)
+__all__ = ["register"]
 
 contracts_app = typer.Typer(help="Build the Solidity contracts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create account keystores.", no_args_is_help=True)
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print an error (cause and fix) and return the exit to raise."""
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-def emit_json(data: Any) -> None:
-    """Machine-readable output on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
-
-
-def resolve_account(
-    *,
-    keystore: Path | None,
-    passphrase_file: Path | None,
-    dev_account: int | None,
-    chain_id: int,
-) -> LocalAccount:
-    """An account from a keystore, or a development account on a devnet only."""
-    if keystore is not None and dev_account is not None:
-        raise fail("give either --keystore or --dev-account, not both")
-    if keystore is not None:
-        account = load_keystore(keystore, read_passphrase(passphrase_file))
-    elif dev_account is not None:
-        accounts = development_accounts()
-        if not 0 <= dev_account < 20:
-            raise fail("--dev-account must be 0..19 (Hardhat's default accounts)")
-        account = accounts[dev_account]
-    else:
-        raise fail(
-            "an account is needed: --keystore FILE (with --passphrase-file or "
-            "FEDLEDGER_PASSPHRASE), or --dev-account N on a devnet"
-        )
-    check_key_allowed(account, chain_id)
-    return account
 
 
 # ---------------------------------------------------------------------- contracts
@@ -105,7 +67,7 @@ def keys_new(
     passphrase_file: Annotated[
         Path | None, typer.Option(help="file holding the passphrase")
     ] = None,
-    scrypt_n: Annotated[int, typer.Option(hidden=True, help="scrypt work factor")] = 2**18,
+    scrypt_n: ScryptNOption = 2**18,
 ) -> None:
     """Create a new account in an encrypted keystore v3 file; prints its address."""
     account = create_keystore(out, read_passphrase(passphrase_file), scrypt_n=scrypt_n)
@@ -116,7 +78,7 @@ def keys_new(
 def keys_fund(
     address: Annotated[list[str], typer.Argument(help="accounts to fund")],
     amount: Annotated[float, typer.Option(help="ETH to send to each")] = 1.0,
-    rpc_url: Annotated[str, typer.Option(help="chain JSON-RPC URL")] = "http://127.0.0.1:8545",
+    rpc_url: RpcUrlOption = "http://127.0.0.1:8545",
     keystore: Annotated[Path | None, typer.Option(help="sender keystore")] = None,
     passphrase_file: Annotated[Path | None, typer.Option(help="sender passphrase file")] = None,
     dev_account: Annotated[
@@ -296,12 +258,9 @@ def export_openapi(
 
 def register(app: typer.Typer) -> None:
     """Mount the platform's commands on the top-level ``fedledger`` app."""
-    from fedledger_platform.audit.cli import audit
-
     app.add_typer(contracts_app, name="contracts")
     app.add_typer(keys_app, name="keys")
     app.command("devnet")(devnet)
     app.command("deploy")(deploy)
     app.command("serve")(serve)
     app.command("openapi")(export_openapi)
-    app.command("audit")(audit)

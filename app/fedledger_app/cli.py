@@ -1,7 +1,7 @@
 """The ``fedledger`` command: one entry point with a subcommand per role.
 
-It lives in ``fedledger_clients`` because it composes every layer (clients → platform →
-crypto); the platform's own commands are defined in ``fedledger_platform.cli`` and mounted here.
+The subcommands are defined in :mod:`fedledger_app.commands` (one module per role) and mounted
+here; ``demo`` and ``bench`` run the federation runner and the benchmarks of this package.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ from typing import Annotated
 import typer
 
 import fedledger_crypto as fc
-from fedledger_clients import bench as bench_module
-from fedledger_clients.commands import client_app, federation_app
+from fedledger_app import bench as bench_module
+from fedledger_app.commands import platform as platform_commands
+from fedledger_app.commands.audit import audit
+from fedledger_app.commands.client import client_app
+from fedledger_app.commands.common import console
+from fedledger_app.commands.federation import federation_app
 from fedledger_clients.tasks import UnknownTaskError
-from fedledger_platform import cli as platform_cli
 from fedledger_platform.errors import FedledgerError
 
 app = typer.Typer(
@@ -65,8 +68,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="partition and initialization seed")] = 0,
 ) -> None:
     """Run a complete encrypted, audited federation end to end and report on it."""
-    from fedledger_clients.demo import run_demo
-    from fedledger_clients.federation import FederationSpec
+    from fedledger_app.demo import run_demo
+    from fedledger_app.federation import FederationSpec
 
     code = run_demo(
         FederationSpec(
@@ -83,7 +86,8 @@ def demo(
     raise typer.Exit(code)
 
 
-platform_cli.register(app)
+platform_commands.register(app)
+app.command("audit")(audit)
 app.add_typer(client_app, name="client")
 app.add_typer(federation_app, name="federation")
 
@@ -93,10 +97,10 @@ def main() -> None:
     try:
         app()
     except (FedledgerError, fc.FedledgerCryptoError) as exc:
-        platform_cli.console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}")
         raise SystemExit(2) from exc
     except UnknownTaskError as exc:  # a KeyError: its str() would quote the message
-        platform_cli.console.print(f"[bold red]error:[/] {exc.args[0]}")
+        console.print(f"[bold red]error:[/] {exc.args[0]}")
         raise SystemExit(2) from exc
 
 

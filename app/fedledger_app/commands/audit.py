@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from fedledger_platform.cli import console, emit_json, fail, resolve_account
+from fedledger_app.commands.common import console, emit_json, fail, resolve_account
 
 if TYPE_CHECKING:
     from fedledger_platform.audit import AuditReport, ProgressCallback

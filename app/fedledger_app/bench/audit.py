@@ -18,29 +18,26 @@ import argparse
 import contextlib
 import os
 import statistics
-import sys
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from _report import (
-    ROOT,
+
+import fedledger_crypto as fc
+from fedledger_app.bench._report import (
     emit,
     machine,
     median,
     native_stdout_to_stderr,
+    require_checkout,
     table,
     timed,
     update_section,
 )
-
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # the polling helper shared with tests
-
-from harness import wait_for
-
-import fedledger_crypto as fc
+from fedledger_app.waiting import wait_for
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation, LocalResult
@@ -62,6 +59,19 @@ ROWS = 100  # the model is one weight matrix of ROWS × (params / ROWS) values
 def _state(params: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {"layer.weight": torch.randn(ROWS, params // ROWS, generator=g)}
+
+
+def _open_now(observer: AggregatorClient, number: int) -> bool:
+    current = observer.current_round()
+    return current is not None and current["number"] == number and current["phase"] == "open"
+
+
+def _closed_on_chain(ledger: Ledger, number: int) -> bool:
+    return ledger.get_round(number).status is RoundPhase.CLOSED
+
+
+def _published(observer: AggregatorClient, number: int) -> bool:
+    return bool(observer.round(number)["phase"] == "published")
 
 
 @contextlib.contextmanager
@@ -103,13 +113,7 @@ def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int
         p.receive_key()
     observer = AggregatorClient(server.url)
     for number in range(1, rounds + 1):
-        wait_for(
-            lambda n=number: (
-                (c := observer.current_round()) and c["number"] == n and c["phase"] == "open"
-            ),
-            300.0,
-            f"round {number} to open",
-        )
+        wait_for(partial(_open_now, observer, number), 300.0, f"round {number} to open")
         base = people[0].base_model(number)
         for i, p in enumerate(people):
             g = torch.Generator().manual_seed(1_000_003 * number + i)
@@ -120,18 +124,10 @@ def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int
                 update=update, weight=10 + i, metrics={"correct": i, "total": 10 + i}
             )
             p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
-        wait_for(
-            lambda n=number: ledger.get_round(n).status is RoundPhase.CLOSED,
-            300.0,
-            f"round {number}",
-        )
+        wait_for(partial(_closed_on_chain, ledger, number), 300.0, f"round {number}")
         for p in people:
             p.finish(number, base, aggregation=Aggregation.MEAN, next_state=mean_update_next_state)
-        wait_for(
-            lambda n=number: observer.round(n)["phase"] == "published",
-            300.0,
-            f"round {number} model",
-        )
+        wait_for(partial(_published, observer, number), 300.0, f"round {number} model")
     blob_size = int(observer.updates(1)[0]["size"])
     observer.close()
     return {
@@ -285,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
+    if args.update_docs:
+        require_checkout(parser)
     if args.params % ROWS:
         parser.error(f"--params must be a multiple of {ROWS}")
     if args.repeats < 1 or args.rounds < 1 or args.participants < 1:
@@ -296,7 +294,3 @@ def main(argv: list[str] | None = None) -> None:
     if args.update_docs:
         flags = "".join(f" --chain {c}" for c in chains) if chains != [EMBEDDED] else ""
         document(result, f"fedledger bench audit --json{flags}")
-
-
-if __name__ == "__main__":
-    main()

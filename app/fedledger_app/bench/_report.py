@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -11,17 +12,38 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 T = TypeVar("T")
+P = ParamSpec("P")
+
+#: Where this package sits in a source checkout: <checkout>/app/fedledger_app/bench/.
+_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
-def timed(fn: Callable[[], T]) -> tuple[float, T]:
-    """Wall time of one call and its result."""
+def benchmarks_doc() -> Path | None:
+    """docs/benchmarks.md of the source checkout this package runs from; None when fedledger is
+    installed from a wheel (no checkout, no docs)."""
+    if (_CHECKOUT / "app" / "fedledger_app").is_dir() and (_CHECKOUT / "docs").is_dir():
+        return _CHECKOUT / "docs" / "benchmarks.md"
+    return None
+
+
+def require_checkout(parser: argparse.ArgumentParser) -> None:
+    """Refuse ``--update-docs`` (before measuring anything) when there is no checkout to write."""
+    if benchmarks_doc() is None:
+        parser.error(
+            "--update-docs rewrites docs/benchmarks.md of a fedledger source checkout, but this "
+            f"fedledger is installed in {Path(__file__).resolve().parents[2]}, outside one: run "
+            "the benchmark from a clone of the repository (`make bench`), or leave out "
+            "--update-docs"
+        )
+
+
+def timed(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> tuple[float, T]:
+    """Wall time of one call ``fn(*args, **kwargs)`` and its result."""
     start = time.perf_counter()
-    result = fn()
+    result = fn(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
@@ -74,8 +96,11 @@ def emit(result: dict[str, Any], *, as_json: bool) -> None:
 
 def update_section(name: str, markdown: str) -> None:
     """Replace the ``name`` section of docs/benchmarks.md (between its markers)."""
+    doc = benchmarks_doc()
+    if doc is None:
+        raise RuntimeError("no source checkout: docs/benchmarks.md cannot be updated")
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     block = f"{start}\n{markdown.rstrip()}\n{end}"
     if start in text and end in text:
         before, rest = text.split(start, 1)
@@ -83,7 +108,7 @@ def update_section(name: str, markdown: str) -> None:
         text = before + block + after
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    doc.write_text(text)
 
 
 def table(rows: list[list[Any]], header: list[str]) -> str:

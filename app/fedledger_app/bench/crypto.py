@@ -19,9 +19,18 @@ from typing import Any
 
 import numpy as np
 import tenseal as ts
-from _report import emit, machine, median, native_stdout_to_stderr, table, timed, update_section
 
 import fedledger_crypto as fc
+from fedledger_app.bench._report import (
+    emit,
+    machine,
+    median,
+    native_stdout_to_stderr,
+    require_checkout,
+    table,
+    timed,
+    update_section,
+)
 
 
 def _ours(values: list[np.ndarray[Any, Any]]) -> dict[str, float]:
@@ -33,12 +42,12 @@ def _ours(values: list[np.ndarray[Any, Any]]) -> dict[str, float]:
     headroom = fc.HeadroomPolicy(params, max_clients=len(values))
     enc_times, blobs = [], []
     for x in values:
-        t, blob = timed(lambda x=x: encryptor.encrypt(schema, x, weight=1.0, headroom=headroom))
+        t, blob = timed(encryptor.encrypt, schema, x, weight=1.0, headroom=headroom)
         enc_times.append(t)
         blobs.append(blob)
     header = fc.parse_header(blobs[0], params)
     aggregator = fc.StreamingAggregator(public, schema_digest=schema.digest())
-    add_times = [timed(lambda b=b: aggregator.add(b))[0] for b in blobs]
+    add_times = [timed(aggregator.add, b)[0] for b in blobs]
     aggregate = aggregator.result()
     dec_t, out = timed(lambda: encryptor.decrypt(aggregate, schema))
     expected = np.mean(values, axis=0)
@@ -51,6 +60,11 @@ def _ours(values: list[np.ndarray[Any, Any]]) -> dict[str, float]:
         "max_abs_error": float(np.max(np.abs(out.mean() - expected))),
         "chunks": header.chunk_count,
     }
+
+
+def _tenseal_vector(ctx: Any, x: np.ndarray[Any, Any]) -> Any:
+    """TenSEAL's CKKS vector of ``x``, converted from NumPy as NVFlare converts it."""
+    return ts.ckks_vector(ctx, x.tolist())
 
 
 def _nvflare(values: list[np.ndarray[Any, Any]]) -> dict[str, float]:
@@ -74,7 +88,7 @@ def _nvflare(values: list[np.ndarray[Any, Any]]) -> dict[str, float]:
     enc_times, blobs = [], []
     for x in values:
         with native_stdout_to_stderr():  # TenSEAL warns on stdout about splitting long vectors
-            t, vec = timed(lambda x=x: ts.ckks_vector(ctx, x.tolist()))
+            t, vec = timed(_tenseal_vector, ctx, x)
         s, blob = timed(vec.serialize)
         enc_times.append(t + s)
         blobs.append(blob)
@@ -172,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
+    if args.update_docs:
+        require_checkout(parser)
     result = run(args.params, args.repeats, args.clients)
     emit(result, as_json=args.json)
     if args.update_docs:
@@ -180,7 +196,3 @@ def main(argv: list[str] | None = None) -> None:
             f"fedledger bench crypto --params {args.params} --repeats {args.repeats} "
             f"--clients {args.clients} --json",
         )
-
-
-if __name__ == "__main__":
-    main()

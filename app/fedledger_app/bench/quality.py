@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _report import emit, machine, table, update_section
 
-from fedledger_clients.federation import FederationSpec, run_federation
-from fedledger_clients.simulation import run_centralized, run_plaintext_fedavg
+from fedledger_app.bench._report import emit, machine, require_checkout, table, update_section
+from fedledger_app.federation import FederationSpec, run_federation
+from fedledger_app.simulation import run_centralized, run_plaintext_fedavg
 from fedledger_clients.tasks import get_task
 
 TARGETS = {
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
+    if args.update_docs:
+        require_checkout(parser)
     result = run(args.task, args.clients, args.rounds, args.seed)
     emit(result, as_json=args.json)
     if args.update_docs:
@@ -145,7 +147,3 @@ def main(argv: list[str] | None = None) -> None:
             result,
             f"fedledger bench quality --task {args.task} --clients {args.clients}{extra} --json",
         )
-
-
-if __name__ == "__main__":
-    main()

@@ -10,29 +10,32 @@ What differs from a deployment is that every participant shares one machine with
 and with the aggregator and the chain node. Two scheduling rules stand in for the separate
 machines: the participants share one :class:`~fedledger_clients.slots.TrainingSlots` (one
 training at a time per core, the largest shard first), and client processes run at a lower CPU
-priority (:data:`CLIENT_NICENESS`), so the services every participant waits on — the
-aggregator and the chain node — are not starved by participants' background work.
+priority (:data:`~fedledger_app.federation.daemons.CLIENT_NICENESS`), so the services every
+participant waits on — the aggregator and the chain node — are not starved by participants'
+background work.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-
 import fedledger_crypto as fc
-from fedledger_clients.commands import initial_model_bytes
+from fedledger_app.federation.daemons import replay_state, run_daemons, run_processes
+from fedledger_app.federation.spec import (
+    FederationRun,
+    FederationSpec,
+    Progress,
+    RoundSummary,
+    check_spec,
+)
+from fedledger_app.initial_model import initial_model_bytes
 from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_clients.slots import TrainingSlots
@@ -42,88 +45,15 @@ from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, cre
 from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.errors import ConfigurationError
-from fedledger_platform.ledger import (
-    EMBEDDED,
-    Chain,
-    Deployment,
-    Ledger,
-    connect,
-    is_rpc_url,
-)
+from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import decode_model
 from fedledger_platform.protocol import RoundPhase
 
-__all__ = ["FederationRun", "FederationSpec", "RoundSummary", "check_spec", "run_federation"]
+__all__ = ["run_federation"]
 
 log = logging.getLogger("fedledger.federation")
-Progress = Callable[[str, dict[str, Any]], None]
-
-#: ``nice`` increment of each client process (see the module docstring).
-CLIENT_NICENESS = 10
-
-
-@dataclass(frozen=True)
-class FederationSpec:
-    """What to run."""
-
-    task: str = "sentiment"
-    clients: int = 8
-    rounds: int = 5
-    chain: str = "embedded"  # "embedded", "hardhat" (a node started here) or a devnet URL
-    out: Path = Path("demo-out")
-    seed: int = 0
-    min_updates: int | None = None  # default: every participant
-    round_timeout_s: int = 600
-    clip_norm: float = 0.0
-    local_epochs: int | None = None
-    evaluate: bool = True  # evaluate each published model on the task's test split
-    #: Run each client daemon in its own process (not on the embedded chain, which lives in
-    #: this process): no shared interpreter lock, as separate machines would be.
-    client_processes: bool = False
-    #: The caller owns this process (the demo and benchmark commands, not a test run): the
-    #: aggregator exempts the long-lived heap — data, libraries — from the cyclic GC
-    #: (:mod:`fedledger_platform.heap`), as `fedledger serve` does.
-    freeze_heap: bool = False
-
-
-@dataclass
-class RoundSummary:
-    """One round, as the chain and the participants saw it."""
-
-    number: int
-    participants: int
-    round_metrics: dict[str, float]
-    test_metrics: dict[str, float]
-    aggregate_hash: str
-    model_hash: str
-    gas: dict[str, int]
-    seconds: float
-
-
-@dataclass
-class FederationRun:
-    """The outcome of :func:`run_federation`."""
-
-    spec: FederationSpec
-    deployment: Deployment
-    rounds: list[RoundSummary]
-    balances: dict[str, float]
-    final_state: State
-    setup_s: float
-    wall_s: float
-    chain_target: str
-    aggregator_url: str
-    auditor: LocalAccount
-    ledger: Ledger
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def round_seconds(self) -> list[float]:
-        """Wall time of each round, from opening to publication."""
-        return [r.seconds for r in self.rounds]
-
 
 #: What a run keeps in ``out``: the state of that run's federation.
 _RUN_STATE = (
@@ -157,32 +87,6 @@ def _clear_previous_run(out: Path) -> list[str]:
             continue
         removed.append(name)
     return removed
-
-
-def check_spec(spec: FederationSpec) -> None:
-    """Refuse a spec that cannot run, before anything is started or written.
-
-    Raises :class:`ConfigurationError` naming the offending field.
-    """
-    if spec.clients < 2:
-        raise ConfigurationError(f"clients must be at least 2, got {spec.clients}")
-    if spec.rounds < 1:
-        raise ConfigurationError(f"rounds must be at least 1, got {spec.rounds}")
-    if spec.min_updates is not None and not 1 <= spec.min_updates <= spec.clients:
-        raise ConfigurationError(
-            f"min_updates must be between 1 and clients ({spec.clients}), got {spec.min_updates}"
-        )
-    if spec.chain not in (EMBEDDED, "hardhat") and not is_rpc_url(spec.chain):
-        raise ConfigurationError(
-            f"chain {spec.chain!r} is neither 'embedded', 'hardhat' nor an http(s) JSON-RPC URL"
-        )
-    if spec.client_processes and spec.chain == EMBEDDED:
-        raise ConfigurationError(
-            "client processes need a chain outside this process: use chain='hardhat' or a URL"
-        )
-    if spec.out.exists() and not spec.out.is_dir():
-        raise ConfigurationError(f"output folder {spec.out} exists and is not a folder")
-    get_task(spec.task)  # an unknown task is named with the valid ones
 
 
 @contextlib.contextmanager
@@ -313,7 +217,7 @@ def run_federation(
             reader = AggregatorClient(server.url, scope=scope)
             if spec.client_processes:
                 setup_s = time.perf_counter() - started
-                timings = _run_processes(
+                timings = run_processes(
                     [d.config for d in daemons],
                     accounts,
                     chain=chain,
@@ -323,10 +227,10 @@ def run_federation(
                     spec=spec,
                     emit=emit,
                 )
-                daemons = [_replay_state(d) for d in daemons]
+                daemons = [replay_state(d) for d in daemons]
             else:
                 setup_s = time.perf_counter() - started
-                timings = _run_daemons(daemons, reader, spec, emit)
+                timings = run_daemons(daemons, reader, spec, emit)
             summaries = []
             final_state: State = {}
             gas = _gas_by_round(ledger, deployment.block_number)
@@ -373,156 +277,3 @@ def run_federation(
             if on_complete is not None:
                 run.extra["on_complete"] = on_complete(run)
             return run
-
-
-def _client_process(
-    config: ClientConfig, key: bytes, chain_url: str, ledger_address: str, slots: TrainingSlots
-) -> None:
-    """Body of a client process: connect, load this shard, run the daemon to the end."""
-    logging.basicConfig(level=logging.WARNING)
-    os.nice(CLIENT_NICENESS)
-    chain = connect(chain_url)
-    account = Account.from_key(key)
-    ledger = Ledger(chain, ledger_address)
-    client = AggregatorClient(
-        config.aggregator, account=account, scope=fc.RequestScope(chain.chain_id, ledger_address)
-    )
-    daemon = ClientDaemon(
-        config,
-        account=account,
-        ledger=ledger,
-        client=client,
-        owns_process=True,
-        training_slots=slots,
-    )
-    daemon.run(until_done=True)
-
-
-def _replay_state(daemon: ClientDaemon) -> ClientDaemon:
-    """A fresh daemon object reading what the process wrote to the shared state folder."""
-    return ClientDaemon(
-        daemon.config,
-        account=daemon.account,
-        ledger=daemon.ledger,
-        client=daemon.client,
-        task=daemon.task,
-    )
-
-
-def _run_processes(
-    configs: list[ClientConfig],
-    accounts: list[LocalAccount],
-    *,
-    chain: Chain,
-    ledger: Ledger,
-    watcher: AggregatorClient,
-    slots: TrainingSlots,
-    spec: FederationSpec,
-    emit: Progress,
-) -> dict[int, float]:
-    """Run every daemon in its own (spawned) process; returns each round's wall time."""
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(
-            target=_client_process,
-            args=(config, bytes(account.key), chain.target, ledger.address, slots),
-            name=f"client-{i + 1}",
-            daemon=True,
-        )
-        for i, (config, account) in enumerate(zip(configs, accounts, strict=True))
-    ]
-    for process in processes:
-        process.start()
-    try:
-        timings = _watch_rounds(
-            watcher, spec, emit, alive=lambda: any(p.is_alive() for p in processes)
-        )
-    finally:
-        for process in processes:
-            process.join(30)
-            if process.is_alive():
-                process.terminate()
-    failed = [p.name for p in processes if p.exitcode != 0]
-    if failed:
-        raise ConfigurationError(f"client processes failed: {', '.join(failed)}")
-    return timings
-
-
-def _watch_rounds(
-    watcher: AggregatorClient,
-    spec: FederationSpec,
-    emit: Progress,
-    *,
-    alive: Callable[[], bool],
-    failed: Callable[[], bool] = lambda: False,
-) -> dict[int, float]:
-    """Follow the rounds through the aggregator's long-poll until ``alive`` turns false.
-
-    Returns each round's wall time from opening to publication.
-    """
-    opened: dict[int, float] = {}
-    published: dict[int, float] = {}
-    seen: tuple[int, RoundPhase] = (0, RoundPhase.NONE)
-    deadline = time.monotonic() + spec.rounds * (spec.round_timeout_s + 60)
-    while alive() and not failed() and time.monotonic() < deadline:
-        latest = watcher.current_round(after=seen, wait_s=0.5)
-        now = time.perf_counter()
-        if latest is None:
-            continue
-        number, phase = int(latest["number"]), RoundPhase(latest["phase"])
-        seen = (number, phase)
-        if number not in opened:
-            opened[number] = now
-            emit("round", {"round": number, "phase": "open"})
-        if phase == "published" and number not in published:
-            published[number] = now
-            emit("round", {"round": number, "phase": "published"})
-        for earlier in opened:  # a round whose publication the next opening overtook
-            if earlier < number and earlier not in published:
-                published[earlier] = now
-                emit("round", {"round": earlier, "phase": "published"})
-    end = time.perf_counter()
-    for number in opened:
-        published.setdefault(number, end)
-    return {n: published[n] - opened[n] for n in opened}
-
-
-def _run_daemons(
-    daemons: list[ClientDaemon], watcher: AggregatorClient, spec: FederationSpec, emit: Progress
-) -> dict[int, float]:
-    """Run every daemon in a thread; returns each round's wall time (open → published).
-
-    Round phases are watched through the aggregator's long-poll, so the watching itself adds
-    no load on the chain.
-    """
-    errors: list[BaseException] = []
-
-    def target(daemon: ClientDaemon) -> None:
-        try:
-            daemon.run(until_done=True)
-        except BaseException as exc:  # re-raised in the caller
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=target, args=(d,), name=f"client-{i + 1}", daemon=True)
-        for i, d in enumerate(daemons)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        return _watch_rounds(
-            watcher,
-            spec,
-            emit,
-            alive=lambda: any(t.is_alive() for t in threads),
-            failed=lambda: bool(errors),
-        )
-    finally:
-        for daemon in daemons:
-            daemon.stop()
-        for thread in threads:
-            thread.join(30)
-        if errors:
-            raise errors[0]
-        if any(t.is_alive() for t in threads):
-            raise ConfigurationError("client daemons did not finish in time")
