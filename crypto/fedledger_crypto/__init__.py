@@ -44,6 +44,7 @@ from fedledger_crypto.errors import (
 )
 from fedledger_crypto.layout import TensorLayout, TensorSpec, UpdateSchema
 from fedledger_crypto.params import (
+    COMPACT_PARAMS,
     DEFAULT_PARAMS,
     NVFLARE_DEFAULT_PARAMS,
     PARAMETER_SETS,
@@ -76,6 +77,7 @@ from fedledger_crypto.signing import (
 
 __all__ = [
     "BLOB_FORMAT_VERSION",
+    "COMPACT_PARAMS",
     "DEFAULT_PARAMS",
     "DEFAULT_WINDOW_S",
     "HEADER_ADDRESS",
