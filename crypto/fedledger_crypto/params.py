@@ -6,7 +6,7 @@ ciphertexts do not carry. The default set, ``ckks-n4096-q60-s35``, is ``N = 4096
 ``[60, 49]`` (109 bits: exactly the 128-bit limit for N = 4096) and scale ``2**35``; with two
 values per (complex) slot an update costs 8.1 bytes per parameter on the wire, against about 58
 for NVFlare's default ``N = 8192, [60, 40, 40]`` with real-only encoding. ``ckks-n4096-q40-s16``
-trades headroom and precision for 6.0 bytes per parameter (docs/crypto.md has the arithmetic).
+trades headroom and precision for 6.1 bytes per parameter (docs/crypto.md has the arithmetic).
 
 Headroom. CKKS stores ``round(value * 2**scale_bits)`` modulo the data prime ``q0 ≈ 2**bits``;
 a sum whose magnitude reaches ``q0 / 2`` wraps around and decrypts to garbage. With the
@@ -178,7 +178,7 @@ class HeadroomPolicy:
 DEFAULT_PARAMS = CKKSParams(
     id="ckks-n4096-q60-s35", poly_modulus_degree=4096, coeff_mod_bit_sizes=(60, 49), scale_bits=35
 )
-#: A 40-bit data prime: 6.0 bytes per parameter in an update instead of 8.1, capacity ≈ 6.3e6 and
+#: A 40-bit data prime: 6.1 bytes per parameter in an update instead of 8.1, capacity ≈ 6.3e6 and
 #: a decryption error of 2.2e-3 per update and value (docs/crypto.md: "The compact set").
 COMPACT_PARAMS = CKKSParams(
     id="ckks-n4096-q40-s16", poly_modulus_degree=4096, coeff_mod_bit_sizes=(40, 40), scale_bits=16
