@@ -6,12 +6,10 @@ Everything a participant, the aggregator or an auditor needs to handle encrypted
 """
 
 from fedledger_crypto.aggregate import StreamingAggregator, aggregate_blobs
-from fedledger_crypto.codec import (
+from fedledger_crypto.blob import (
     BLOB_FORMAT_VERSION,
     BlobHeader,
     BlobKind,
-    DecryptedSum,
-    UpdateEncryptor,
     check_schema,
     load_blob,
     load_chunk,
@@ -19,6 +17,7 @@ from fedledger_crypto.codec import (
     read_chunk,
     read_header,
 )
+from fedledger_crypto.codec import DecryptedSum, UpdateEncryptor
 from fedledger_crypto.commitments import hash_from_hex, hash_hex, keccak256
 from fedledger_crypto.context import (
     context_params,
@@ -45,6 +44,7 @@ from fedledger_crypto.errors import (
 )
 from fedledger_crypto.layout import TensorLayout, TensorSpec, UpdateSchema
 from fedledger_crypto.params import (
+    COMPACT_PARAMS,
     DEFAULT_PARAMS,
     NVFLARE_DEFAULT_PARAMS,
     PARAMETER_SETS,
@@ -77,6 +77,7 @@ from fedledger_crypto.signing import (
 
 __all__ = [
     "BLOB_FORMAT_VERSION",
+    "COMPACT_PARAMS",
     "DEFAULT_PARAMS",
     "DEFAULT_WINDOW_S",
     "HEADER_ADDRESS",

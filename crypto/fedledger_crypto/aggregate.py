@@ -15,11 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fedledger_crypto.codec import (
-    BLOB_FORMAT_VERSION,
+from fedledger_crypto.blob import (
     BlobHeader,
     BlobKind,
-    assemble_blob,
     check_schema,
     check_schema_digest,
     load_blob,
@@ -156,48 +154,43 @@ class StreamingAggregator:
         self._contributors += header.contributors
         return header
 
-    def result(self) -> bytes:
-        """The aggregate blob (kind ``AGGREGATE``); deterministic bytes for the same inputs."""
+    def _summed(self) -> tuple[list[Any], BlobHeader]:
+        """The running sum and the first summed blob's header; refuses an empty sum."""
         if self._sum is None or self._header is None:
             raise ValueError("no update has been added yet; there is nothing to aggregate")
-        return assemble_blob(
+        return self._sum, self._header
+
+    def _result_header(self, first: BlobHeader, chunk_lengths: list[int]) -> BlobHeader:
+        return BlobHeader.for_chunks(
             params=self.params,
             kind=BlobKind.AGGREGATE,
-            schema_digest=self._header.schema_digest,
-            value_count=self._header.value_count,
-            extra_slots=self._header.extra_slots,
+            schema_digest=first.schema_digest,
+            value_count=first.value_count,
+            extra_slots=first.extra_slots,
             contributors=self._contributors,
-            chunks=[bytes(v.serialize()) for v in self._sum],
+            chunk_lengths=chunk_lengths,
         )
+
+    def result(self) -> bytes:
+        """The aggregate blob (kind ``AGGREGATE``); deterministic bytes for the same inputs."""
+        vectors, first = self._summed()
+        chunks = [bytes(v.serialize()) for v in vectors]
+        return self._result_header(first, [len(c) for c in chunks]).encode() + b"".join(chunks)
 
     def write_result(self, path: Path) -> int:
         """Write the aggregate blob to ``path`` one chunk at a time (fsynced); returns its size.
 
         Byte-identical to :meth:`result`, without holding the serialized blob in memory.
         """
-        if self._sum is None or self._header is None:
-            raise ValueError("no update has been added yet; there is nothing to aggregate")
+        vectors, first = self._summed()
         body = path.with_suffix(path.suffix + ".body")
         lengths = []
         with body.open("wb") as out:
-            for vector in self._sum:
+            for vector in vectors:
                 chunk = vector.serialize()
                 lengths.append(len(chunk))
                 out.write(chunk)
-        spans, position = [], 0
-        for length in lengths:
-            spans.append((position, position + length))
-            position += length
-        header = BlobHeader(
-            BLOB_FORMAT_VERSION,
-            BlobKind.AGGREGATE,
-            self.params.id,
-            self._header.schema_digest,
-            self._header.value_count,
-            self._header.extra_slots,
-            self._contributors,
-            tuple(spans),
-        )
+        header = self._result_header(first, lengths)
         with path.open("wb") as out, body.open("rb") as src:
             out.write(header.encode())
             while piece := src.read(1 << 20):

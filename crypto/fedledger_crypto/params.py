@@ -1,13 +1,14 @@
 """Named, frozen CKKS parameter sets and the headroom rule for addition-only aggregation.
 
 Aggregation only ever adds ciphertexts, so no multiplicative depth is needed: one data prime
-carries the values and a second, smaller prime is SEAL's special (key-switching) prime. The
-default set, ``ckks-n4096-q60-s35``, is ``N = 4096`` with primes ``[60, 49]`` (109 bits: exactly
-the 128-bit limit for N = 4096) and scale ``2**35``. With two values per (complex) slot it costs
-16 bytes per parameter on the wire, against about 58 for NVFlare's default
-``N = 8192, [60, 40, 40]`` with real-only encoding.
+carries the values and a second prime is SEAL's special (key-switching) prime, which fresh
+ciphertexts do not carry. The default set, ``ckks-n4096-q60-s35``, is ``N = 4096`` with primes
+``[60, 49]`` (109 bits: exactly the 128-bit limit for N = 4096) and scale ``2**35``; with two
+values per (complex) slot an update costs 8.1 bytes per parameter on the wire, against about 58
+for NVFlare's default ``N = 8192, [60, 40, 40]`` with real-only encoding. ``ckks-n4096-q40-s16``
+trades headroom and precision for 6.1 bytes per parameter (docs/crypto.md has the arithmetic).
 
-Headroom. CKKS stores ``round(value * 2**scale_bits)`` modulo the data prime ``q0 ≈ 2**60``;
+Headroom. CKKS stores ``round(value * 2**scale_bits)`` modulo the data prime ``q0 ≈ 2**bits``;
 a sum whose magnitude reaches ``q0 / 2`` wraps around and decrypts to garbage. With the
 canonical embedding every coefficient is bounded by the largest slot modulus (a slot holds two
 values as one complex number, ``|slot| = sqrt(x_2k**2 + x_2k+1**2)``), so the rule is::
@@ -17,16 +18,22 @@ values as one complex number, ``|slot| = sqrt(x_2k**2 + x_2k+1**2)``), so the ru
 :meth:`CKKSParams.capacity` is the right-hand side divided by ``2**scale_bits`` with a 25 %
 safety margin for encryption noise and rounding (``0.75 * 2**24 ≈ 1.26e7`` for the default set);
 :class:`HeadroomPolicy` splits it evenly over the federation's ``max_clients``.
+
+Precision. Each update adds independent rounding and encryption noise to every coefficient
+(variance ``1/12 + 3.2**2``), which decodes to an error of standard deviation
+:meth:`CKKSParams.noise_std` on every value; a sum of ``K`` updates carries ``sqrt(K)`` times it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from fedledger_crypto.errors import HeadroomExceededError, ParameterError
 
 __all__ = [
+    "COMPACT_PARAMS",
     "DEFAULT_PARAMS",
     "NVFLARE_DEFAULT_PARAMS",
     "PARAMETER_SETS",
@@ -44,6 +51,9 @@ SECURITY_128_MAX_MODULUS_BITS: MappingProxyType[int, int] = MappingProxyType(
 )
 
 _HEADROOM_SAFETY = 0.75  # margin for encryption noise and rounding (noise is ~1e2, far below)
+#: Variance of one coefficient's error in a fresh encryption: rounding to an integer (1/12) plus
+#: SEAL's encryption noise (centered binomial, standard deviation 3.2).
+_COEFFICIENT_ERROR_VARIANCE = 1 / 12 + 3.2**2
 _SEAL_MAX_PRIME_BITS = 60
 _SEAL_MIN_PRIME_BITS = 20  # primes ≡ 1 (mod 2N) must exist for N ≤ 32768
 
@@ -122,6 +132,15 @@ class CKKSParams:
         """Largest magnitude a *summed* slot may reach (see the module docstring)."""
         return _HEADROOM_SAFETY * 2.0 ** (self.data_prime_bits - 1 - self.scale_bits)
 
+    def noise_std(self) -> float:
+        """Standard deviation of the error one fresh update adds to each decrypted value.
+
+        A slot is the sum of N coefficients times roots of unity, so independent coefficient
+        errors of variance v give each slot a complex error of variance N·v, split evenly
+        between the two values it holds.
+        """
+        return math.sqrt(self.poly_modulus_degree * _COEFFICIENT_ERROR_VARIANCE / 2) / self.scale
+
 
 @dataclass(frozen=True)
 class HeadroomPolicy:
@@ -159,6 +178,11 @@ class HeadroomPolicy:
 DEFAULT_PARAMS = CKKSParams(
     id="ckks-n4096-q60-s35", poly_modulus_degree=4096, coeff_mod_bit_sizes=(60, 49), scale_bits=35
 )
+#: A 40-bit data prime: 6.1 bytes per parameter in an update instead of 8.1, capacity ≈ 6.3e6 and
+#: a decryption error of 2.2e-3 per update and value (docs/crypto.md: "The compact set").
+COMPACT_PARAMS = CKKSParams(
+    id="ckks-n4096-q40-s16", poly_modulus_degree=4096, coeff_mod_bit_sizes=(40, 40), scale_bits=16
+)
 #: More precision and slots per ciphertext, less headroom (capacity ≈ 3.9e5).
 PRECISE_PARAMS = CKKSParams(
     id="ckks-n8192-q60-s40", poly_modulus_degree=8192, coeff_mod_bit_sizes=(60, 60), scale_bits=40
@@ -172,7 +196,7 @@ NVFLARE_DEFAULT_PARAMS = CKKSParams(
 )
 
 PARAMETER_SETS: MappingProxyType[str, CKKSParams] = MappingProxyType(
-    {p.id: p for p in (DEFAULT_PARAMS, PRECISE_PARAMS, NVFLARE_DEFAULT_PARAMS)}
+    {p.id: p for p in (DEFAULT_PARAMS, COMPACT_PARAMS, PRECISE_PARAMS, NVFLARE_DEFAULT_PARAMS)}
 )
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fedledger_crypto as fc
-from fedledger_crypto.codec import BlobKind, assemble_blob
+from fedledger_crypto.blob import BlobKind, assemble_blob
 
 HEADROOM = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=10)
 SCHEMA = fc.UpdateSchema(fc.TensorLayout.vector(6000), ("total",))  # two chunks

@@ -18,6 +18,8 @@ def test_default_set_is_single_data_prime_at_the_security_limit() -> None:
     ("degree", "bits", "scale", "message"),
     [
         (4096, (60, 50), 35, "security limit"),
+        (2048, (40, 20), 16, "security limit"),  # 60 bits > 54 for N = 2048
+        (8192, (60, 60, 60, 39), 40, "security limit"),  # 219 bits > 218 for N = 8192
         (3000, (60, 49), 35, "poly_modulus_degree"),
         (4096, (60,), 35, "special prime"),
         (4096, (61, 40), 35, "outside"),
@@ -50,3 +52,28 @@ def test_headroom_rule_admits_the_documented_federation() -> None:
         policy.check(2 * policy.per_client_bound)
     with pytest.raises(fc.HeadroomExceededError):
         policy.check(float("nan"))
+
+
+def test_compact_set_arithmetic() -> None:
+    # The figures docs/crypto.md derives for ckks-n4096-q40-s16, recomputed from the set.
+    p = fc.COMPACT_PARAMS
+    assert p.data_level_primes == 1
+    assert p.total_modulus_bits == 80 <= fc.params.SECURITY_128_MAX_MODULUS_BITS[4096]
+    assert fc.get_params("ckks-n4096-q40-s16") is p
+    assert p.capacity() == 0.75 * 2**23 == 6_291_456
+    # sqrt(4096 · (1/12 + 3.2²) / 2) / 2**16: one update's error on one decrypted value.
+    assert p.noise_std() == pytest.approx(2.2187e-3, rel=1e-4)
+
+
+def test_headroom_refusal_at_the_compact_capacity() -> None:
+    # 1,000 clients may each encode slots up to 6,291; 256 clients (the daemons' default
+    # max_clients) up to 24,576, above the largest slot the tasks produce with 8 clients
+    # (12,420: a recommendation client's sample count).
+    policy = fc.HeadroomPolicy(fc.COMPACT_PARAMS, max_clients=1000)
+    assert policy.per_client_bound == pytest.approx(6291.456)
+    policy.check(6291.0)
+    with pytest.raises(fc.HeadroomExceededError, match=r"ckks-n4096-q40-s16 / max_clients 1000"):
+        policy.check(6292.0)
+    fc.HeadroomPolicy(fc.COMPACT_PARAMS, max_clients=256).check(12_420.0)
+    with pytest.raises(fc.HeadroomExceededError):
+        fc.HeadroomPolicy(fc.COMPACT_PARAMS, max_clients=256).check(24_577.0)
