@@ -55,12 +55,16 @@ _MAX_PARAMETERS_BYTES = 1 << 20
 _MAX_SEALED_KEY_BYTES = 4 << 20
 
 
-def _service(request: Request) -> AggregatorService:
+# Dependencies that never block are coroutines: FastAPI runs a plain function in a worker
+# thread, a hop every request would pay for nothing.
+
+
+async def _service(request: Request) -> AggregatorService:
     service: AggregatorService = request.app.state.service
     return service
 
 
-def _latest_round(request: Request) -> LatestRoundCache:
+async def _latest_round(request: Request) -> LatestRoundCache:
     cache: LatestRoundCache = request.app.state.latest_round
     return cache
 
@@ -79,15 +83,15 @@ def parse_address(text: str) -> str:
     return Web3.to_checksum_address(text)
 
 
-def _recipient(recipient: str) -> str:
+async def _recipient(recipient: str) -> str:
     return parse_address(recipient)
 
 
-def _participant(participant: str) -> str:
+async def _participant(participant: str) -> str:
     return parse_address(participant)
 
 
-def _model_hash(model_hash: str) -> bytes:
+async def _model_hash(model_hash: str) -> bytes:
     try:
         return fc.hash_from_hex(model_hash)
     except ValueError as exc:
