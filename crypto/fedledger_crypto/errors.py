@@ -11,6 +11,7 @@
     │   └── SchemaMismatchError       another tensor layout / metric set than expected
     ├── HeadroomExceededError     a value would overflow the data prime once summed
     ├── SignatureError            a request signature that does not verify
+    │   ├── MissingSignatureError     a signature header is absent (the request is unsigned)
     │   ├── StaleRequestError         timestamp outside the accepted window
     │   └── ReplayedNonceError        nonce already used by that sender
     └── SealingError              a sealed key that cannot be opened or is not the dealer's
@@ -26,6 +27,7 @@ __all__ = [
     "FedledgerCryptoError",
     "HeadroomExceededError",
     "MalformedBlobError",
+    "MissingSignatureError",
     "ParameterError",
     "ParameterMismatchError",
     "ReplayedNonceError",
@@ -70,6 +72,10 @@ class HeadroomExceededError(FedledgerCryptoError, ValueError):
 
 class SignatureError(FedledgerCryptoError):
     """A signed request is missing a header, malformed, or signed by someone else."""
+
+
+class MissingSignatureError(SignatureError):
+    """A signature header is absent: the request was not signed at all."""
 
 
 class StaleRequestError(SignatureError):

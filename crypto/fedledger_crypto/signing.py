@@ -40,7 +40,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_hex_address, to_checksum_address
 
 from fedledger_crypto.commitments import keccak256
-from fedledger_crypto.errors import ReplayedNonceError, SignatureError, StaleRequestError
+from fedledger_crypto.errors import (
+    MissingSignatureError,
+    ReplayedNonceError,
+    SignatureError,
+    StaleRequestError,
+)
 
 __all__ = [
     "DEFAULT_WINDOW_S",
@@ -176,7 +181,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     if value is None:
         value = headers.get(name.lower())
     if value is None:
-        raise SignatureError(
+        raise MissingSignatureError(
             f"missing header {name}; sign the request (see fedledger_crypto.signing)"
         )
     return value
@@ -196,7 +201,8 @@ def verify_request(
 ) -> str:
     """Verify a signed request and return the signer's checksummed address.
 
-    Raises :class:`SignatureError` (missing/malformed header, signature by another key),
+    Raises :class:`MissingSignatureError` (a header is absent), :class:`SignatureError`
+    (a malformed header, a signature by another key),
     :class:`StaleRequestError` (timestamp outside ``±window_s``) or
     :class:`ReplayedNonceError` (nonce already used by this sender). The nonce is recorded
     only when everything else verified, so a forged request cannot burn a real sender's nonce.

@@ -83,7 +83,7 @@ def test_expired_nonces_are_purged(federation: Federation, tmp_path: Path) -> No
                 expires_at=int(time.time()) + 600,
             )
         )
-    service.purge_nonces()
+    service.coordinator.purge_nonces()
     with service.db.session() as s:
         left = [r.nonce for r in s.query(NonceRecord).all()]
     assert left == ["1" * 32]

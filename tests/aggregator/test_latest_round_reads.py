@@ -8,59 +8,54 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
-from fedledger_platform.aggregator.routers import rounds
+from fedledger_platform.aggregator.routers.round_views import LatestRoundCache
 
 
 class _Reads:
-    """Stands in for the database read (the rest of `_latest_round` is the code under test)."""
+    """Stands in for the database read (the rest of the cache is the code under test)."""
 
-    def __init__(self, fail_first: bool = False) -> None:
+    def __init__(self, generation: list[int], fail_first: bool = False) -> None:
         self.count = 0
+        self.generation = generation
         self.fail_first = fail_first
         self._lock = threading.Lock()
 
-    def __call__(self, service: Any, version: int) -> str:
+    def __call__(self) -> str:
         with self._lock:
             self.count += 1
             count = self.count
         time.sleep(0.05)  # a read in a worker thread, long enough for the others to arrive
         if self.fail_first and count == 1:
             raise RuntimeError("database is locked")
-        return f"round at generation {version}"
+        return f"round at generation {self.generation[0]}"
 
 
-def _service(generation: list[int]) -> Any:
-    return SimpleNamespace(
-        db=SimpleNamespace(generation=lambda *_tables: generation[0]),
-        latest_round_view=None,
-        latest_round_read=None,
-    )
+def _cache(generation: list[int], reads: _Reads) -> LatestRoundCache:
+    db: Any = SimpleNamespace(generation=lambda *_tables: generation[0])
+    return LatestRoundCache(db, read=reads)  # type: ignore[arg-type]
 
 
-async def _ask(service: Any, clients: int) -> list[Any]:
-    calls = [rounds._latest_round(service) for _ in range(clients)]
+async def _ask(cache: LatestRoundCache, clients: int) -> list[Any]:
+    calls = [cache.get() for _ in range(clients)]
     return await asyncio.gather(*calls, return_exceptions=True)
 
 
-def test_concurrent_askers_share_one_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads = _Reads()
-    monkeypatch.setattr(rounds, "_read_latest_round", reads)
+def test_concurrent_askers_share_one_read() -> None:
     generation = [7]
-    service = _service(generation)
-    answers = asyncio.run(_ask(service, 10))
+    reads = _Reads(generation)
+    cache = _cache(generation, reads)
+    answers = asyncio.run(_ask(cache, 10))
     assert answers == ["round at generation 7"] * 10 and reads.count == 1
     generation[0] = 8  # a write landed: the next askers read again, once
-    answers = asyncio.run(_ask(service, 5))
+    answers = asyncio.run(_ask(cache, 5))
     assert answers == ["round at generation 8"] * 5 and reads.count == 2
 
 
-def test_a_failed_read_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads = _Reads(fail_first=True)
-    monkeypatch.setattr(rounds, "_read_latest_round", reads)
-    service = _service([3])
-    answers = asyncio.run(_ask(service, 4))
+def test_a_failed_read_is_not_kept() -> None:
+    generation = [3]
+    reads = _Reads(generation, fail_first=True)
+    cache = _cache(generation, reads)
+    answers = asyncio.run(_ask(cache, 4))
     assert all(isinstance(a, RuntimeError) for a in answers) and reads.count == 1
     # Same generation, but the failure is not the answer: the next asker reads again.
-    assert asyncio.run(_ask(service, 2)) == ["round at generation 3"] * 2 and reads.count == 2
+    assert asyncio.run(_ask(cache, 2)) == ["round at generation 3"] * 2 and reads.count == 2

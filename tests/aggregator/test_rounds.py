@@ -122,7 +122,7 @@ def test_concurrent_stores_of_the_same_model_are_idempotent(
     def store() -> None:
         start.wait()
         try:
-            results.append(service.store_model(data, round_number=1, uploaded_by=None))
+            results.append(service.models.store(data, round_number=1, uploaded_by=None))
         except BaseException as exc:  # collected and asserted below
             results.append(exc)
 
@@ -155,18 +155,19 @@ def test_resent_model_wakes_the_coordinator_without_rewriting(
     server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1))
     service = server.server.config.app.state.service  # type: ignore[attr-defined]
     data = encode_model({"w": torch.arange(10.0)}, task="t", metric_names=("a",), round_number=1)
-    name, new = service.store_model(data, round_number=1, uploaded_by=None)
+    name, new = service.models.store(data, round_number=1, uploaded_by=None)
     assert new
-    wake = service._wake = RecordingEvent()  # the coordinator waits on whichever is current
+    # The coordinator waits on whichever event is current.
+    wake = service.coordinator._wake = RecordingEvent()
     puts: list[int] = []
     real_put = service.blobs.put
     service.blobs.put = lambda blob: puts.append(len(blob)) or real_put(blob)
-    assert service.store_model(data, round_number=1, uploaded_by=None) == (name, False)
+    assert service.models.store(data, round_number=1, uploaded_by=None) == (name, False)
     assert wake.sets == 1 and puts == []
     # A record whose blob went missing is repaired by the re-send.
     path = service.blobs.path(fc.hash_from_hex(name))
     path.unlink()
-    assert service.store_model(data, round_number=1, uploaded_by=None) == (name, False)
+    assert service.models.store(data, round_number=1, uploaded_by=None) == (name, False)
     assert path.read_bytes() == data and puts == [len(data)]
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from records import round_record
 from sqlalchemy import event
 
-from fedledger_platform.aggregator.routers.rounds import _round, _rounds
+from fedledger_platform.aggregator.routers.round_views import (
+    latest_round_view,
+    round_view,
+    rounds_view,
+)
 from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage import (
     Database,
@@ -77,14 +80,19 @@ def test_latest_round_loads_one_row(db: Database, tmp_path: Path) -> None:
 
 
 def test_round_views_keep_a_fixed_query_count(db: Database) -> None:
-    service: Any = SimpleNamespace(db=db, status_note="")
     with _counting(db) as counts:
-        current = _round(service, None)
+        current = latest_round_view(db)
+    assert current is not None
     assert current.number == ROUNDS and current.participants == ["0x" + f"{3:040x}"]
     assert counts == {"loaded": 1, "statements": 2}
 
     with _counting(db) as counts:
-        every = _rounds(service)
+        one = round_view(db, 7)
+    assert one.number == 7 and one.participants == ["0x" + f"{1:040x}", "0x" + f"{2:040x}"]
+    assert counts == {"loaded": 1, "statements": 2}
+
+    with _counting(db) as counts:
+        every = rounds_view(db)
     assert [r.number for r in every] == list(range(1, ROUNDS + 1))
     assert every[0].participants == ["0x" + f"{1:040x}", "0x" + f"{2:040x}"]
     assert all(r.accepted == (2 if r.number % 2 else 1) for r in every)

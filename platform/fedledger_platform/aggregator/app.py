@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from fedledger_platform.accounts import check_key_allowed, load_keystore, read_passphrase
 from fedledger_platform.aggregator.errors import install_error_handlers
 from fedledger_platform.aggregator.routers import federation, health, keys, models, rounds
+from fedledger_platform.aggregator.routers.round_views import LatestRoundCache
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.aggregator.settings import AggregatorSettings
 from fedledger_platform.errors import ConfigurationError
@@ -98,6 +99,7 @@ def create_app(
             model = settings.initial_model.read_bytes()
         await run_in_threadpool(functools.partial(service.start, model, freeze_heap=freeze_heap))
         app.state.service = service
+        app.state.latest_round = LatestRoundCache(service.db)
         log.info("aggregator for ledger %s serving", service.ledger.address)
         try:
             yield

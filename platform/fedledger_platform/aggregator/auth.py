@@ -1,36 +1,45 @@
-"""Request authentication: signature headers → signer address, with nonce and role checks."""
+"""Request authentication: the signature headers of a request → its verified :class:`Sender`.
+
+Each signature error of ``fedledger_crypto`` becomes the refusal of its type (no message is
+searched); the nonce is only checked here, and used up by the transaction that accepts the
+request (:mod:`fedledger_platform.aggregator.nonces`).
+"""
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
 
 from fastapi import Request
 
 import fedledger_crypto as fc
-from fedledger_platform.aggregator.errors import ApiError
-from fedledger_platform.aggregator.service import AggregatorService
-from fedledger_platform.storage import NonceRecord
+from fedledger_crypto.errors import MissingSignatureError
+from fedledger_platform.aggregator.nonces import Sender
+from fedledger_platform.protocol.rejections import (
+    BadSignature,
+    MissingSignature,
+    Rejection,
+    ReplayedNonce,
+    StaleRequest,
+)
+from fedledger_platform.storage import Database
 
-__all__ = ["Signer", "authenticate", "signed_path"]
+__all__ = ["authenticate", "signed_path"]
 
-
-@dataclass(frozen=True)
-class Signer:
-    """The verified sender of a request and the nonce row to store if it is accepted."""
-
-    address: str
-    nonce: NonceRecord
+#: The refusal of each signature error (a subclass by its nearest listed ancestor).
+_REFUSALS: dict[type[fc.SignatureError], type[Rejection]] = {
+    MissingSignatureError: MissingSignature,
+    fc.StaleRequestError: StaleRequest,
+    fc.ReplayedNonceError: ReplayedNonce,
+    fc.SignatureError: BadSignature,
+}
 
 
 class _CheckOnly:
     """A NonceRegistry that only *checks*: the accepting transaction records the nonce."""
 
-    def __init__(self, service: AggregatorService) -> None:
-        self._service = service
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def use(self, address: str, nonce: str, *, expires_at: float) -> bool:
-        self._service.check_nonce(address, nonce)  # raises 409 when used
+        Sender(address, nonce, int(expires_at)).check_unused(self._db)  # raises when used
         return True
 
 
@@ -42,34 +51,27 @@ def signed_path(request: Request) -> str:
 
 def authenticate(
     request: Request,
-    service: AggregatorService,
     *,
-    body: bytes = b"",
+    scope: fc.RequestScope,
+    db: Database,
+    window_s: int,
     body_hash: bytes | None = None,
-) -> Signer:
-    """Verify the signature headers; 401 for a bad or missing signature, 409 for a replay."""
-    headers = {k: v for k, v in request.headers.items()}
+) -> Sender:
+    """Verify the signature headers over the request (an empty body unless ``body_hash``);
+    refuses a missing, bad or stale signature and a used nonce."""
+    headers = dict(request.headers.items())
     try:
         address = fc.verify_request(
             headers,
             method=request.method,
             path=signed_path(request),
-            body=body,
             body_hash=body_hash,
-            scope=service.scope,
-            nonces=_CheckOnly(service),
-            window_s=service.settings.signature_window_s,
+            scope=scope,
+            nonces=_CheckOnly(db),
+            window_s=window_s,
         )
-    except fc.StaleRequestError as exc:
-        raise ApiError(401, "stale_request", str(exc)) from exc
-    except fc.ReplayedNonceError as exc:
-        raise ApiError(409, "replayed_nonce", str(exc)) from exc
     except fc.SignatureError as exc:
-        code = "missing_signature" if "missing header" in str(exc) else "bad_signature"
-        raise ApiError(401, code, str(exc)) from exc
-    nonce = headers.get(fc.HEADER_NONCE.lower(), "")
-    timestamp = int(headers.get(fc.HEADER_TIMESTAMP.lower(), time.time()))
-    return Signer(
-        address=address,
-        nonce=service.nonce_record(address, nonce, timestamp, service.settings.signature_window_s),
-    )
+        refusal = next(_REFUSALS[c] for c in type(exc).__mro__ if c in _REFUSALS)
+        raise refusal(str(exc)) from exc
+    timestamp = int(headers[fc.HEADER_TIMESTAMP.lower()])  # verified: Unix seconds
+    return Sender(address, headers[fc.HEADER_NONCE.lower()], timestamp + window_s + 1)

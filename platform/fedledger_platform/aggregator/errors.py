@@ -1,6 +1,8 @@
 """API errors: every failure is a JSON body naming the cause, with the right status.
 
-Body: ``{"error": {"status": 409, "code": "round_not_open", "message": "..."}}``.
+Body: ``{"error": {"status": 409, "code": "round_not_open", "message": "..."}}``. The parts of
+the aggregator raise :class:`~fedledger_platform.protocol.rejections.Rejection` subclasses, one
+per code; :data:`STATUS` is the one place that gives each its HTTP status:
 
 | status | codes |
 |---|---|
@@ -10,7 +12,8 @@ Body: ``{"error": {"status": 409, "code": "round_not_open", "message": "..."}}``
 | 404 | ``not_found`` |
 | 409 | ``duplicate``, ``round_not_open``, ``replayed_nonce`` |
 | 413 | ``too_large`` |
-| 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested`` |
+| 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested``,
+  ``bad_sealed_key`` |
 | 500 | ``internal_error`` (a bug: the server log has the traceback) |
 | 502 | ``chain_error`` (the chain refused a read or transaction) |
 | 503 | ``chain_unavailable``, ``not_ready``, ``base_model_missing`` (retry; ``Retry-After`` set) |
@@ -24,18 +27,41 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fedledger_platform.errors import ChainUnavailableError, LedgerError
+from fedledger_platform.protocol import rejections as r
 
-__all__ = ["ApiError", "install_error_handlers"]
+__all__ = ["STATUS", "install_error_handlers", "status_of"]
+
+#: The HTTP status of each refusal (a subclass answers with its nearest listed ancestor's).
+STATUS: dict[type[r.Rejection], int] = {
+    r.MalformedRequest: 400,
+    r.MalformedBlob: 400,
+    r.MalformedModel: 400,
+    r.MissingSignature: 401,
+    r.BadSignature: 401,
+    r.StaleRequest: 401,
+    r.NotAdmitted: 403,
+    r.NotAllowed: 403,
+    r.NotFound: 404,
+    r.DuplicateUpdate: 409,
+    r.RoundNotOpen: 409,
+    r.ReplayedNonce: 409,
+    r.TooLarge: 413,
+    r.CommitmentMismatch: 422,
+    r.WrongParameters: 422,
+    r.WrongSchema: 422,
+    r.NotAttested: 422,
+    r.BadSealedKey: 422,
+    r.NotReady: 503,
+}
+_RETRY_AFTER = {"Retry-After": "2"}
 
 
-class ApiError(Exception):
-    """An error answered as JSON with ``status`` and a stable machine-readable ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+def status_of(rejection: r.Rejection) -> int:
+    """The HTTP status of ``rejection`` (500 for a refusal the table lacks: a bug)."""
+    for cls in type(rejection).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
 
 
 def _body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
@@ -45,17 +71,18 @@ def _body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error to the JSON body; nothing escapes as an HTML page or a stack trace."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"Retry-After": "2"} if exc.status == 503 else None
-        return JSONResponse(_body(exc.status, exc.code, exc.message), exc.status, headers)
+    @app.exception_handler(r.Rejection)
+    async def _rejected(_: Request, exc: r.Rejection) -> JSONResponse:
+        status = status_of(exc)
+        headers = _RETRY_AFTER if status == 503 else None
+        return JSONResponse(_body(status, exc.code, exc.message), status, headers)
 
     @app.exception_handler(ChainUnavailableError)
     async def _chain_down(_: Request, exc: ChainUnavailableError) -> JSONResponse:
         return JSONResponse(
             _body(503, "chain_unavailable", f"the chain is unreachable, retry later: {exc}"),
             503,
-            {"Retry-After": "2"},
+            _RETRY_AFTER,
         )
 
     @app.exception_handler(LedgerError)

@@ -1,8 +1,11 @@
 """Persistent state of the aggregator: a SQL database (SQLite or PostgreSQL) and a
-content-addressed blob store on disk."""
+content-addressed blob store on disk; :mod:`~fedledger_platform.storage.queries` holds every
+query the aggregator runs."""
 
+from fedledger_platform.storage import queries
 from fedledger_platform.storage.blobs import BlobStore, BlobStoreError
 from fedledger_platform.storage.db import Database
+from fedledger_platform.storage.queries import latest_round
 from fedledger_platform.storage.tables import (
     ModelRecord,
     NonceRecord,
@@ -10,7 +13,6 @@ from fedledger_platform.storage.tables import (
     RoundRecord,
     SealedKeyRecord,
     UpdateRecord,
-    latest_round,
 )
 
 __all__ = [
@@ -24,4 +26,5 @@ __all__ = [
     "SealedKeyRecord",
     "UpdateRecord",
     "latest_round",
+    "queries",
 ]

@@ -4,8 +4,8 @@ addresses checksummed, times as Unix seconds. The schema is created by Alembic m
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
@@ -15,7 +15,6 @@ __all__ = [
     "RoundRecord",
     "SealedKeyRecord",
     "UpdateRecord",
-    "latest_round",
 ]
 
 HASH = String(66)
@@ -104,9 +103,3 @@ class NonceRecord(Base):
     address: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
     nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
-
-
-def latest_round(session: Session) -> RoundRecord | None:
-    """The round with the highest number (``None`` before the first): one row read, however
-    long the history. (An ORM ``first()`` without a limit builds every row's object first.)"""
-    return session.scalars(select(RoundRecord).order_by(RoundRecord.number.desc()).limit(1)).first()

@@ -3,24 +3,16 @@ and the admitted participants with their public keys (read from the chain)."""
 
 from __future__ import annotations
 
-import time
-
-from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
-from fedledger_platform.aggregator.auth import Signer, authenticate
-from fedledger_platform.aggregator.deps import ServiceDep
-from fedledger_platform.aggregator.errors import ApiError
-from fedledger_platform.aggregator.routers._common import ERRORS, read_body
+from fedledger_platform.aggregator.deps import ParametersUpload, ServiceDep
+from fedledger_platform.aggregator.routers._common import ERRORS
 from fedledger_platform.aggregator.schemas import FederationPublic, ParticipantPublic
 from fedledger_platform.aggregator.service import AggregatorService
-from fedledger_platform.storage import ParametersRecord, SealedKeyRecord
 
 router = APIRouter(tags=["federation"])
-ZERO = bytes(20)
 
 
 def _federation(service: AggregatorService) -> FederationPublic:
@@ -65,45 +57,6 @@ async def parameters(service: ServiceDep) -> Response:
     )
 
 
-def _publish_parameters(service: AggregatorService, signer: Signer, body: bytes) -> bool:
-    if signer.address != service.ledger.key_dealer():
-        raise ApiError(
-            403, "not_allowed", f"only the key dealer may publish parameters ({signer.address})"
-        )
-    try:
-        fc.load_parameters_context(body, service.params)
-    except fc.ContextError as exc:
-        raise ApiError(422, "wrong_parameters", str(exc)) from exc
-    digest = fc.keccak256(body)
-    if body != service.parameters_bytes:
-        raise ApiError(422, "wrong_parameters", "not the canonical parameters of this federation")
-    if service.ledger.encryption_params_hash() != digest:
-        raise ApiError(
-            422, "commitment_mismatch", "keccak256 of the parameters differs from the on-chain hash"
-        )
-    try:
-        with service.db.session() as s:
-            if s.get(ParametersRecord, 1) is not None:
-                return False
-            s.add(
-                ParametersRecord(
-                    id=1,
-                    params_id=service.params.id,
-                    data=body,
-                    hash=fc.hash_hex(digest),
-                    published_by=signer.address,
-                    published_at=int(time.time()),
-                )
-            )
-            s.add(signer.nonce)
-    except IntegrityError:  # published concurrently (the same canonical bytes), or a replay
-        with service.db.session() as s:
-            if s.get(ParametersRecord, 1) is None:
-                raise ApiError(409, "replayed_nonce", "the nonce was used concurrently") from None
-        return False
-    return True
-
-
 @router.put(
     "/federation/parameters",
     status_code=201,
@@ -111,28 +64,13 @@ def _publish_parameters(service: AggregatorService, signer: Signer, body: bytes)
     summary="The key dealer publishes the parameters-only context",
 )
 async def publish_parameters(
-    request: Request, service: ServiceDep, response: Response
+    upload: ParametersUpload, service: ServiceDep, response: Response
 ) -> dict[str, str]:
     """Signed by the key dealer; the body must hash to the on-chain parameters hash and must
     not carry a secret key."""
-    body = await read_body(request, 1 << 20)
-    signer = await run_in_threadpool(authenticate, request, service, body=body)
-    new = await run_in_threadpool(_publish_parameters, service, signer, body)
+    new = await run_in_threadpool(service.keys.publish_parameters, upload.sender, upload.read())
     response.status_code = 201 if new else 200
-    return {"hash": fc.hash_hex(fc.keccak256(body))}
-
-
-def _participants(service: AggregatorService) -> list[ParticipantPublic]:
-    with service.db.session() as s:
-        sealed = set(s.scalars(select(SealedKeyRecord.recipient)).all())
-    return [
-        ParticipantPublic(
-            address=address,
-            public_key="0x" + service.ledger.participant_public_key(address).hex(),
-            has_sealed_key=address in sealed,
-        )
-        for address in service.ledger.participants()
-    ]
+    return {"hash": fc.hash_hex(upload.digest)}
 
 
 @router.get(
@@ -140,4 +78,10 @@ def _participants(service: AggregatorService) -> list[ParticipantPublic]:
 )
 async def participants(service: ServiceDep) -> list[ParticipantPublic]:
     """Admitted participants with the public keys registered on chain."""
-    return await run_in_threadpool(_participants, service)
+    members = await run_in_threadpool(service.keys.members)
+    return [
+        ParticipantPublic(
+            address=m.address, public_key="0x" + m.public_key.hex(), has_sealed_key=m.has_sealed_key
+        )
+        for m in members
+    ]

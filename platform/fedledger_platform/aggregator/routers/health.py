@@ -15,10 +15,11 @@ router = APIRouter(tags=["health"])
 async def health(service: ServiceDep) -> HealthPublic:
     """Whether the service runs, which round it is on and what it waits for."""
     current = await run_in_threadpool(service.ledger.current_round)
+    coordinator = service.coordinator
     return HealthPublic(
-        status="degraded" if service.last_error else "ok",
+        status="degraded" if coordinator.last_error else "ok",
         chain_id=service.chain.chain_id,
         current_round=current,
-        note=service.status_note,
-        last_error=service.last_error,
+        note=coordinator.status_note,
+        last_error=coordinator.last_error,
     )

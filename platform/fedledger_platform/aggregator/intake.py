@@ -1,0 +1,177 @@
+"""Update intake: verify one uploaded update, store it, and add it into its round's sum.
+
+Also hands a stored update to an auditor. Knows nothing of HTTP: a refusal is a typed
+:class:`~fedledger_platform.protocol.rejections.Rejection`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import fedledger_crypto as fc
+from fedledger_platform.aggregator.chain_reads import ChainReads
+from fedledger_platform.aggregator.nonces import Sender, spending, use_up
+from fedledger_platform.aggregator.sums import RunningSums
+from fedledger_platform.ledger import AUDITOR_ROLE
+from fedledger_platform.protocol import RoundPhase
+from fedledger_platform.protocol.rejections import (
+    CommitmentMismatch,
+    DuplicateUpdate,
+    MalformedBlob,
+    NotAdmitted,
+    NotAllowed,
+    NotFound,
+    RoundNotOpen,
+    WrongParameters,
+    WrongSchema,
+)
+from fedledger_platform.storage import BlobStore, Database, UpdateRecord, queries
+from fedledger_platform.storage.blobs import PendingBlob
+
+__all__ = ["Intake", "UpdateReceipt"]
+
+log = logging.getLogger("fedledger.aggregator")
+
+
+@dataclass(frozen=True)
+class UpdateReceipt:
+    """What the aggregator acknowledges for an accepted update (same for a re-upload)."""
+
+    round_number: int
+    participant: str
+    update_hash: str
+    size: int
+    received_at: int
+
+    @classmethod
+    def of(cls, update: UpdateRecord) -> UpdateReceipt:
+        """The receipt of a stored update."""
+        return cls(
+            round_number=update.round_number,
+            participant=update.participant,
+            update_hash=update.blob_hash,
+            size=update.size,
+            received_at=update.received_at,
+        )
+
+
+class Intake:
+    """Accepts the updates of one aggregator; ``wake`` runs the coordinator now (a round may
+    be complete)."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        chain: ChainReads,
+        sums: RunningSums,
+        wake: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.chain = chain
+        self.sums = sums
+        self._wake = wake
+
+    def accept(
+        self, sender: Sender, *, round_number: int, pending: PendingBlob, digest: bytes
+    ) -> tuple[UpdateReceipt, bool]:
+        """Check and accept one uploaded update; returns the receipt and whether it is new.
+
+        Order: admission on chain, round open, duplicate (an identical re-upload gets its
+        stored receipt), commitment on chain equals keccak256 of the body, blob well-formed
+        under the federation's parameters and the round's schema. Only then is the blob moved
+        into the store and the row and nonce committed, after the blob was added into the
+        running sum. Any rejection leaves the database, the blob store and the sum unchanged.
+        """
+        participant = sender.address
+        if not self.chain.is_admitted(participant):
+            raise NotAdmitted(f"{participant} is not an admitted participant")
+        name = fc.hash_hex(digest)
+        # Cheap checks first, without the lock; they are repeated under it below.
+        stored = self._stored_receipt(round_number, participant, name)
+        if stored is not None:
+            return self._again(sender, stored)
+        commitment = self.chain.ledger.update_commitment(round_number, participant)
+        if commitment != digest:
+            detail = (
+                "no commitment on chain yet (commitUpdate must be mined before the upload)"
+                if commitment == bytes(32)
+                else f"the on-chain commitment is {fc.hash_hex(commitment)}"
+            )
+            raise CommitmentMismatch(f"keccak256 of the body is {name}; {detail}")
+        with self.sums.lock:
+            stored = self._stored_receipt(round_number, participant, name)
+            if stored is not None:
+                return self._again(sender, stored)
+            with self.db.session() as s:
+                record = queries.round_record(s, round_number)
+            assert record is not None  # open, checked under the lock
+
+            def persist() -> UpdateRecord:
+                # The nonce first: a replay is refused before the blob moves into the store.
+                with spending(self.db, sender) as s:
+                    self.blobs.commit(pending, digest)
+                    update = UpdateRecord(
+                        round_number=round_number,
+                        participant=participant,
+                        blob_hash=name,
+                        size=pending.size,
+                        received_at=int(time.time()),
+                    )
+                    s.add(update)
+                return update
+
+            try:
+                update = self.sums.add(record, participant, pending.path, persist)
+            except fc.ParameterMismatchError as exc:
+                raise WrongParameters(str(exc)) from exc
+            except fc.SchemaMismatchError as exc:
+                raise WrongSchema(str(exc)) from exc
+            except fc.BlobError as exc:
+                raise MalformedBlob(str(exc)) from exc
+        self._wake()
+        log.info("round %d: accepted %s from %s", round_number, name[:10], participant)
+        return UpdateReceipt.of(update), True
+
+    def _again(self, sender: Sender, receipt: UpdateReceipt) -> tuple[UpdateReceipt, bool]:
+        """An identical re-upload: accepted again, so it uses up its nonce."""
+        use_up(self.db, sender)
+        return receipt, False
+
+    def _stored_receipt(
+        self, round_number: int, participant: str, name: str
+    ) -> UpdateReceipt | None:
+        """Refuses unless the round is open; the stored receipt of an identical re-upload."""
+        with self.db.session() as s:
+            record = queries.round_record(s, round_number)
+            existing = queries.update(s, round_number, participant)
+        if existing is not None and existing.blob_hash == name:
+            return UpdateReceipt.of(existing)  # idempotent, even after the round closed
+        if record is None or record.phase != RoundPhase.OPEN:
+            phase = record.phase if record else "not opened"
+            raise RoundNotOpen(f"round {round_number} is not open (it is {phase})")
+        if existing is not None:
+            raise DuplicateUpdate(
+                f"{participant} already submitted {existing.blob_hash} in round {round_number}; "
+                "one update per participant per round"
+            )
+        return None
+
+    def stored_update(self, sender: Sender, round_number: int, participant: str) -> bytes:
+        """The hash of ``participant``'s stored update in ``round_number``, for an auditor
+        (``sender`` must hold AUDITOR_ROLE); uses up the request's nonce."""
+        if not self.chain.ledger.has_role(AUDITOR_ROLE, sender.address):
+            raise NotAllowed(
+                "individual updates are served to auditors only (AUDITOR_ROLE on the ledger); "
+                "participants share the CKKS key and must never see each other's updates"
+            )
+        with self.db.session() as s:
+            record = queries.update(s, round_number, participant)
+        if record is None:
+            raise NotFound(f"no update from {participant} in round {round_number}")
+        use_up(self.db, sender)  # a captured auditor request cannot be replayed
+        return fc.hash_from_hex(record.blob_hash)
