@@ -34,7 +34,7 @@ SOURCE_ROOTS = {
 #: The platform modules (or package surfaces) a participant uses; nothing else of the platform.
 PARTICIPANT_PLATFORM = frozenset(
     {
-        "fedledger_platform.aggregator.client",  # the aggregator's REST API, as its client
+        "fedledger_platform.api_client",  # the aggregator's REST API, as its client
         "fedledger_platform.errors",
         "fedledger_platform.heap",  # the daemon's process tuning, as `fedledger serve` does
         "fedledger_platform.ledger",  # the typed ledger facade, through the package surface
@@ -236,10 +236,6 @@ SERVICE_SIDE = (
 )
 
 
-@pytest.mark.xfail(
-    reason="importing fedledger_platform.aggregator.client runs the package's __init__.py, "
-    "which imports the service, its routers and storage (issue #17: the aggregator split)",
-)
 def test_a_participant_process_loads_no_service_code() -> None:
     """The participant imports only what it may (above), but importing a module also runs its
     packages' ``__init__.py``: check what a participant process really loads."""
@@ -324,7 +320,7 @@ def test_allowed_imports_pass(tmp_path: Path) -> None:
         {
             "fedledger_clients.x": "import os\nimport fedledger_crypto as fc\n"
             "from fedledger_platform.ledger import Ledger\n"
-            "from fedledger_platform.aggregator.client import AggregatorClient\n"
+            "from fedledger_platform.api_client import AggregatorClient\n"
             "from . import y\n",
             "fedledger_clients.y": "",
             "fedledger_app.x": "from fedledger_platform.aggregator import service\n",

@@ -43,7 +43,7 @@ from fedledger_clients.participant import Participant, ProtocolError
 from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.base import Aggregation, ClientData, LocalResult, Task, TrainConfig
-from fedledger_platform.aggregator.client import (
+from fedledger_platform.api_client import (
     AggregatorClient,
     AggregatorError,
     AggregatorUnavailableError,
@@ -51,8 +51,7 @@ from fedledger_platform.aggregator.client import (
 from fedledger_platform.errors import ChainUnavailableError, LedgerError
 from fedledger_platform.heap import freeze_heap
 from fedledger_platform.ledger import Ledger, RoundInfo
-from fedledger_platform.protocol import RoundPhase, participant_wait_past
-from fedledger_platform.protocol.rejections import BaseModelMissing
+from fedledger_platform.protocol import BaseModelMissing, RoundPhase, participant_wait_past
 
 __all__ = ["ClientDaemon", "RoundLog", "protect_update"]
 

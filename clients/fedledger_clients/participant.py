@@ -27,7 +27,7 @@ from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
 from fedledger_clients.tasks.base import AggregateResult, Aggregation, LocalResult, State
-from fedledger_platform.aggregator.client import (
+from fedledger_platform.api_client import (
     AggregatorClient,
     AggregatorError,
     AggregatorUnavailableError,

@@ -47,8 +47,8 @@ from fedledger_clients.participant import Participant, mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
 from fedledger_crypto.codec import assemble_blob
 from fedledger_platform.aggregator import AggregatorSettings
-from fedledger_platform.aggregator.client import AggregatorClient, AggregatorUnavailableError
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.api_client import AggregatorClient, AggregatorUnavailableError
 from fedledger_platform.ledger import Ledger, connect
 from fedledger_platform.ledger.deployment import deploy_federation
 from fedledger_platform.protocol import RoundPhase

@@ -13,7 +13,7 @@ from harness import Federation, local_result, wait_for
 import fedledger_crypto as fc
 from fedledger_clients.participant import mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
-from fedledger_platform.aggregator.client import AggregatorError
+from fedledger_platform.api_client import AggregatorError
 from fedledger_platform.modelfile import decode_model
 from fedledger_platform.protocol import RoundPhase
 

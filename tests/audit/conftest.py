@@ -16,8 +16,8 @@ from harness import Federation, local_result, make_federation, wait_for
 import fedledger_crypto as fc
 from fedledger_clients.participant import mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
-from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.ledger import Chain
 from fedledger_platform.ledger.deployment import Deployment, deploy_federation
 from fedledger_platform.protocol import RoundPhase

@@ -15,8 +15,8 @@ from harness import Federation, make_federation, wait_for
 
 from fedledger_app.initial_model import initial_model_bytes
 from fedledger_clients.daemon import ClientDaemon
-from fedledger_platform.aggregator.client import AggregatorError
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.api_client import AggregatorError
 from fedledger_platform.ledger.devnet import free_port
 from fedledger_platform.protocol import RoundPhase
 

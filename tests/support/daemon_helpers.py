@@ -10,7 +10,7 @@ from harness import Federation
 import fedledger_crypto as fc
 from fedledger_clients.config import ClientConfig, TaskConfig
 from fedledger_clients.daemon import ClientDaemon
-from fedledger_platform.aggregator.client import AggregatorClient
+from fedledger_platform.api_client import AggregatorClient
 
 
 def make_daemons(

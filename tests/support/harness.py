@@ -15,8 +15,8 @@ from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant
 from fedledger_clients.tasks.base import LocalResult
 from fedledger_platform.aggregator import AggregatorSettings, create_app
-from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.modelfile import encode_model

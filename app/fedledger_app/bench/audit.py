@@ -42,9 +42,9 @@ from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation, LocalResult
 from fedledger_platform.aggregator import AggregatorSettings, create_app
-from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.aggregator.settings import RoundSettings
+from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.audit import AuditReport, run_audit
 from fedledger_platform.ledger import EMBEDDED, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation

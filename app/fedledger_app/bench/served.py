@@ -30,7 +30,7 @@ import fedledger_crypto as fc
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant
 from fedledger_platform.accounts import create_keystore
-from fedledger_platform.aggregator.client import AggregatorClient, AggregatorUnavailableError
+from fedledger_platform.api_client import AggregatorClient, AggregatorUnavailableError
 from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.deployment import deploy_federation
 from fedledger_platform.ledger.devnet import free_port

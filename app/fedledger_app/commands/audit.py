@@ -68,7 +68,7 @@ def audit(
     """Audit rounds: stored updates vs. commitments, recomputed aggregates, rewards, quorum and
     published models. Exit 0 when all checks pass, 1 when any fails, 2 on usage errors."""
     import fedledger_crypto as fc
-    from fedledger_platform.aggregator.client import AggregatorClient
+    from fedledger_platform.api_client import AggregatorClient
     from fedledger_platform.audit import (
         AuditConfigError,
         Auditor,

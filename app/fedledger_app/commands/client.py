@@ -34,7 +34,7 @@ from fedledger_platform.accounts import (
     load_keystore,
     read_passphrase,
 )
-from fedledger_platform.aggregator.client import AggregatorClient
+from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import Deployment, Ledger, connect
 

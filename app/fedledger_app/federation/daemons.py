@@ -18,7 +18,7 @@ from fedledger_app.federation.spec import FederationSpec, Progress
 from fedledger_clients.config import ClientConfig
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_clients.slots import TrainingSlots
-from fedledger_platform.aggregator.client import AggregatorClient
+from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.protocol import RoundPhase

@@ -42,8 +42,8 @@ from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.base import ClientData, State
 from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, create_app
-from fedledger_platform.aggregator.client import AggregatorClient
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation

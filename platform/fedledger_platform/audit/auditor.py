@@ -32,7 +32,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 import fedledger_crypto as fc
-from fedledger_platform.aggregator.client import AggregatorClient, AggregatorError
+from fedledger_platform.api_client import AggregatorClient, AggregatorError
 from fedledger_platform.audit import checks
 from fedledger_platform.audit.evidence import Evidence
 from fedledger_platform.audit.history import History, read_history

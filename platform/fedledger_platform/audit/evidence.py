@@ -16,7 +16,7 @@ from typing import Any
 from web3 import Web3
 
 import fedledger_crypto as fc
-from fedledger_platform.aggregator.client import (
+from fedledger_platform.api_client import (
     AggregatorClient,
     AggregatorError,
     AggregatorUnavailableError,
