@@ -12,7 +12,7 @@ from daemon_helpers import make_daemons, run_daemons
 from harness import make_federation
 
 import fedledger_crypto as fc
-from fedledger_clients.commands import initial_model_bytes
+from fedledger_app.initial_model import initial_model_bytes
 from fedledger_platform.protocol import RoundPhase
 
 
