@@ -35,11 +35,13 @@ def test_meter_splits_this_process_from_client_processes() -> None:
     child.start()
     try:
         time.sleep(1.5)  # past the child's interpreter start-up, into its spinning
+        started = time.monotonic()
         meter.mark("start")
         meter.mark("start")  # the first mark of a name counts
         spin(0.4)
         time.sleep(0.5)
         meter.mark("end")
+        wall = time.monotonic() - started
     finally:
         child.join(10)
     measured = meter.between("start", "end", per=2)
@@ -49,7 +51,9 @@ def test_meter_splits_this_process_from_client_processes() -> None:
     assert 0.18 <= roles["this process"] <= 0.3
     assert roles["client daemons"] >= 0.1
     assert measured["machine"] >= roles["this process"] + roles["client daemons"] - 0.05
-    assert 0.4 <= measured["wall_s"] <= 1.0  # ~0.9 s between the marks, per=2
+    # The wall time between the marks, halved (a loaded machine stretches it, so compare with
+    # the wall time this test saw rather than with a constant).
+    assert measured["wall_s"] == pytest.approx(wall / 2, abs=0.02)
     assert meter.between("start", "missing", per=1) is None
 
 
