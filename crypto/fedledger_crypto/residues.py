@@ -79,32 +79,32 @@ class ResidueIO:
 
     def reduce(self, residues: ResidueArray) -> ResidueArray:
         """``residues`` (each below twice its prime) reduced below their primes, in place."""
-        np.subtract(residues, self._column, out=residues, where=residues >= self._column)
+        # x − q wraps around to a huge value exactly when x < q: the minimum is x mod q.
+        np.minimum(residues, residues - self._column, out=residues)
         return residues
 
     def save(self, obj: Any) -> bytes:
         """SEAL's serialized form of ``obj`` (a plaintext, ciphertext or serializable one)."""
         path = self._path()
-        obj.save(str(path))
-        data = path.read_bytes()
-        path.unlink()  # nothing left behind by a process that is killed
+        obj.save(path)
+        file = Path(path)
+        data = file.read_bytes()
+        file.unlink()  # nothing left behind by a process that is killed
         return data
 
     def plaintext(self, residues: ResidueArray, scale: float) -> Any:
         """An NTT-form plaintext at the data level holding ``residues`` (shape ``(k, N)``)."""
-        words = self._words(residues)
-        body = self._parms_id + struct.pack("<Qd", words.size, scale) + self._array(words)
+        fields = struct.pack("<Qd", residues.size, scale)
         plain = sealapi.Plaintext()
-        self._load(plain, body)
+        self._load(plain, fields, [residues])
         return plain
 
     def ciphertext(self, c0: ResidueArray, c1: ResidueArray, scale: float) -> Any:
         """An NTT-form two-component ciphertext ``(c0, c1)`` at the data level."""
-        words = np.concatenate([self._words(c0), self._words(c1)])
         k, n = self.shape
         fields = struct.pack("<?QQQdQ", True, 2, n, k, scale, 1)
         ct = sealapi.Ciphertext()
-        self._load(ct, self._parms_id + fields + self._array(words))
+        self._load(ct, fields, [c0, c1])
         return ct
 
     def add_to_c0(self, ciphertext: Any, residues: ResidueArray) -> None:
@@ -123,28 +123,36 @@ class ResidueIO:
         """Remove the private directory now rather than when the object is collected."""
         self._cleanup()
 
-    def _words(self, residues: ResidueArray) -> npt.NDArray[np.uint64]:
-        if residues.shape != self.shape or residues.dtype != np.uint64:
-            raise ValueError(
-                f"expected uint64 residues of shape {self.shape}, got {residues.dtype} "
-                f"{residues.shape}"
-            )
-        return np.ascontiguousarray(residues, dtype="<u8").reshape(-1)
-
     def _header(self, total: int) -> bytes:
         return self._version + bytes([_COMPRESSION_NONE, 0, 0]) + struct.pack("<Q", total)
 
-    def _array(self, words: npt.NDArray[np.uint64]) -> bytes:
-        body = struct.pack("<Q", words.size) + words.tobytes()
-        return self._header(_HEADER_SIZE + len(body)) + body
+    def _path(self) -> str:
+        return f"{self.scratch}/{threading.get_ident()}.seal"
 
-    def _path(self) -> Path:
-        return self.scratch / f"{threading.get_ident()}.seal"
-
-    def _load(self, obj: Any, body: bytes) -> None:
+    def _load(self, obj: Any, fields: bytes, polys: list[ResidueArray]) -> None:
+        """Load ``obj`` from its serialized form: parms id, ``fields``, then the residues."""
+        for poly in polys:
+            if poly.shape != self.shape or poly.dtype != np.uint64:
+                raise ValueError(
+                    f"expected uint64 residues of shape {self.shape}, got {poly.dtype} {poly.shape}"
+                )
+        words = sum(p.size for p in polys)
+        array = _HEADER_SIZE + 8 + 8 * words
+        head = self._parms_id + fields
+        total = _HEADER_SIZE + len(head) + array
+        buffer = bytearray(total)
+        prefix = self._header(total) + head + self._header(array) + struct.pack("<Q", words)
+        buffer[: len(prefix)] = prefix
+        view = np.frombuffer(buffer, dtype="<u8", offset=len(prefix)).reshape(len(polys), -1)
+        for i, poly in enumerate(polys):
+            view[i] = poly.reshape(-1)
         path = self._path()
-        path.write_bytes(self._header(_HEADER_SIZE + len(body)) + body)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            obj.load(self._seal_context, str(path))
+            os.write(fd, buffer)
         finally:
-            path.unlink()
+            os.close(fd)
+        try:
+            obj.load(self._seal_context, path)
+        finally:
+            Path(path).unlink()

@@ -33,8 +33,8 @@ from fedledger_crypto.residues import ResidueArray
 
 __all__ = ["Mask", "MaskTerm", "participant_mask"]
 
-# Sums of up to 15 residues below 2^60 fit in 64 bits; reduce before more.
-_LAZY_TERMS = 15
+# Up to 16 residues below 2^60 (or multiples of q) sum below 2^64.
+_LAZY_TERMS = 16
 
 
 @dataclass(frozen=True)
@@ -69,19 +69,23 @@ class Mask:
             if modulus >= 2**60:
                 raise MaskingError(f"prime {modulus} exceeds 60 bits")
             q = np.uint64(modulus)
-            sums = []
-            for sign in (1, -1):
-                acc = np.zeros((stop - start, degree), dtype=np.uint64)
-                for count, term in enumerate(t for t in self.terms if t.sign == sign):
-                    if count and count % _LAZY_TERMS == 0:
-                        acc %= q
-                    acc += expand(term.seed, modulus, p, degree=degree, start=start, stop=stop)
-                sums.append(acc % q)
-            plus, minus = sums
-            # plus − minus (mod q): plus + (q − minus) lies below 2q.
-            plus += q - minus
-            np.subtract(plus, q, out=plus, where=plus >= q)
-            out[:, p, :] = plus
+            # Lazy sums: ``sums[sign]`` stays below ``bounds[sign]·q``; reduced only when the
+            # two bounds could push ``plus + bound_minus·q − minus`` past 2^64 (16·2^60).
+            sums = {s: np.zeros((stop - start, degree), dtype=np.uint64) for s in (1, -1)}
+            bounds = {1: 1, -1: 1}
+            for term in self.terms:
+                if bounds[1] + bounds[-1] == _LAZY_TERMS:
+                    for sign in sums:
+                        sums[sign] %= q
+                        bounds[sign] = 1
+                sums[term.sign] += expand(
+                    term.seed, modulus, p, degree=degree, start=start, stop=stop
+                )
+                bounds[term.sign] += 1
+            plus, minus = sums[1], sums[-1]
+            plus += np.uint64(bounds[-1] * modulus)  # plus − minus + bound·q > 0
+            plus -= minus
+            out[:, p, :] = plus % q
         return out
 
 

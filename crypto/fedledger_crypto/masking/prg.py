@@ -32,13 +32,15 @@ __all__ = ["expand"]
 _SPILL_STREAM = 1
 _SPILL_STRIDE = 2**32  # blocks reserved for the spill stream of one chunk
 _BLOCK_WORDS = 2  # 64-bit words per 16-byte AES block
+_ZEROS = bytes(8 * 16 * 4096)  # the plaintext of the keystream, for runs up to 16 chunks of 4096
 
 
 def _keystream_words(seed: bytes, counter: bytes, words: int) -> ResidueArray:
     """``words`` little-endian 64-bit words of AES-256-CTR keystream from ``counter``."""
     encryptor = Cipher(algorithms.AES256(seed), modes.CTR(counter)).encryptor()
-    zeros = bytes(8 * words)
-    out = bytearray(8 * words + 15)  # update_into wants room for one more block
+    size = 8 * words
+    zeros = memoryview(_ZEROS)[:size] if size <= len(_ZEROS) else bytes(size)
+    out = bytearray(size + 15)  # update_into wants room for one more block
     encryptor.update_into(zeros, out)
     return np.frombuffer(out, dtype="<u8", count=words).astype(np.uint64, copy=False)
 
