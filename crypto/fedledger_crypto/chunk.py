@@ -127,6 +127,7 @@ class SealCodec:
         self._decryptor = sealapi.Decryptor(seal_context, self._secret_key)
         self._scale = params.scale
         self.io = ResidueIO(ctx, params)
+        self._secret: ResidueArray | None = None
         self._minus_secret: ResidueArray | None = None
 
     def encode(self, pairs: ComplexArray) -> Any:
@@ -155,7 +156,8 @@ class SealCodec:
         added to it with ``add_plain`` and decryption, ``c0 + c1·s``, returns ``plain + M``.
         """
         if self._minus_secret is None:
-            self._minus_secret = self._read_minus_secret()
+            moduli = np.asarray(self.io.moduli, dtype=np.uint64).reshape(-1, 1)
+            self._minus_secret = self.io.reduce(moduli - self.secret_residues())
         c0 = self.io.reduce(residues + self._minus_secret)
         ct = self.io.ciphertext(c0, np.ones_like(c0), plain.scale)
         self.io.add_plain(ct, plain)
@@ -163,13 +165,14 @@ class SealCodec:
         self._decryptor.decrypt(ct, out)
         return out
 
-    def _read_minus_secret(self) -> ResidueArray:
-        """``−s`` at the data level, in NTT form (SEAL stores the key that way), read once."""
-        key = self._secret_key.data()
-        k, n = self.io.shape
-        s = np.fromiter((key[i] for i in range(k * n)), dtype=np.uint64, count=k * n)
-        moduli = np.asarray(self.io.moduli, dtype=np.uint64).reshape(-1, 1)
-        return self.io.reduce(moduli - s.reshape(k, n))
+    def secret_residues(self) -> ResidueArray:
+        """The secret key ``s`` at the data level in NTT form (as SEAL stores it), read once."""
+        if self._secret is None:
+            key = self._secret_key.data()
+            k, n = self.io.shape
+            flat = np.fromiter((key[i] for i in range(k * n)), dtype=np.uint64, count=k * n)
+            self._secret = flat.reshape(k, n)
+        return self._secret
 
     def decrypt(self, vector: Any) -> ComplexArray:
         """The complex slots a loaded, validated TenSEAL vector fills."""

@@ -20,8 +20,9 @@ from fedledger_crypto.blob import BlobKind, assemble_blob, load_blob
 from fedledger_crypto.chunk import SealCodec
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import ContextError, SchemaMismatchError
+from fedledger_crypto.flooding import flood_noise
 from fedledger_crypto.layout import UpdateSchema
-from fedledger_crypto.masking import Mask
+from fedledger_crypto.masking import Mask, RoundContext
 from fedledger_crypto.params import HeadroomPolicy
 
 __all__ = ["DecryptedSum", "UpdateEncryptor"]
@@ -153,11 +154,21 @@ class UpdateEncryptor:
             chunks=chunks,
         )
 
-    def decrypt(self, blob: bytes, schema: UpdateSchema) -> DecryptedSum:
-        """Validate and decrypt an update or aggregate blob of ``schema``."""
+    def decrypt(
+        self, blob: bytes, schema: UpdateSchema, *, flood: RoundContext | None = None
+    ) -> DecryptedSum:
+        """Validate and decrypt an update or aggregate blob of ``schema``.
+
+        With ``flood`` (the round the blob belongs to) every decrypted value carries flooding
+        noise (:mod:`fedledger_crypto.flooding`) that every holder of the shared key derives
+        identically: decrypt this way whatever will be published.
+        """
         header, vectors = load_blob(blob, self._ctx, self.params, schema=schema)
         pairs = np.concatenate([self._seal.decrypt(v) for v in vectors])
         flat = pairs.view(np.float64)
+        if flood is not None:
+            secret = self._seal.secret_residues().tobytes()
+            flat = flat + flood_noise(secret, flood, blob, len(flat))
         n = header.value_count
         metrics = {name: float(flat[n + 1 + i]) for i, name in enumerate(schema.metric_names)}
         return DecryptedSum(flat[:n].copy(), float(flat[n]), metrics, header.contributors)
