@@ -55,4 +55,5 @@ def flood_noise(
     encryptor = Cipher(algorithms.AES256(key), modes.CTR(bytes(16))).encryptor()
     words = np.frombuffer(encryptor.update(bytes(16 * count)), dtype="<i4").astype(np.int64)
     summed = words.reshape(count, 4).sum(axis=1)  # exact: |sum| ≤ 2^33
-    return summed.astype(np.float64) * _SCALE
+    noise: npt.NDArray[np.float64] = summed.astype(np.float64) * _SCALE
+    return noise
