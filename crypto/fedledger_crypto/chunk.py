@@ -128,7 +128,7 @@ class SealCodec:
         self._scale = params.scale
         self.io = ResidueIO(ctx, params)
         self._secret: ResidueArray | None = None
-        self._minus_secret: ResidueArray | None = None
+        self._zero: Any = None  # the noiseless encryption (−s, 1) of zero, built on first use
 
     def encode(self, pairs: ComplexArray) -> Any:
         """The plaintext polynomial of ``pairs`` (at most N/2 complex slots) at the scale.
@@ -151,16 +151,17 @@ class SealCodec:
         """The plaintext ``plain + residues`` (modulo each prime, in NTT form), exactly.
 
         SEAL adds a plaintext only to a ciphertext and turns a ciphertext into a plaintext only
-        by decrypting it. So the mask ``M`` enters as the noiseless ciphertext
-        ``(M − s, 1)`` (``1`` is the constant polynomial: all ones in NTT form), ``plain`` is
-        added to it with ``add_plain`` and decryption, ``c0 + c1·s``, returns ``plain + M``.
+        by decrypting it. So both are added to the noiseless ciphertext ``(−s, 1)`` (``1`` is
+        the constant polynomial: all ones in NTT form) and decryption, ``c0 + c1·s``, returns
+        ``plain + residues``.
         """
-        if self._minus_secret is None:
+        if self._zero is None:
             moduli = np.asarray(self.io.moduli, dtype=np.uint64).reshape(-1, 1)
-            self._minus_secret = self.io.reduce(moduli - self.secret_residues())
-        c0 = self.io.reduce(residues + self._minus_secret)
-        ct = self.io.ciphertext(c0, np.ones_like(c0), plain.scale)
-        self.io.add_plain(ct, plain)
+            minus_secret = self.io.reduce(moduli - self.secret_residues())
+            self._zero = self.io.ciphertext(minus_secret, np.ones_like(minus_secret), plain.scale)
+        ct = sealapi.Ciphertext()
+        self.io.add_plain(self._zero, plain, destination=ct)
+        self.io.add_plain(ct, self.io.plaintext(residues, plain.scale))
         out = sealapi.Plaintext()
         self._decryptor.decrypt(ct, out)
         return out

@@ -115,9 +115,13 @@ class ResidueIO:
         """
         self._evaluator.add_plain_inplace(ciphertext, self.plaintext(residues, ciphertext.scale))
 
-    def add_plain(self, ciphertext: Any, plain: Any) -> None:
-        """SEAL's ``add_plain_inplace``: ``plain`` added to the first component."""
-        self._evaluator.add_plain_inplace(ciphertext, plain)
+    def add_plain(self, ciphertext: Any, plain: Any, *, destination: Any = None) -> None:
+        """SEAL's ``add_plain``: ``plain`` added to the first component of ``ciphertext``, in
+        place or into ``destination``."""
+        if destination is None:
+            self._evaluator.add_plain_inplace(ciphertext, plain)
+        else:
+            self._evaluator.add_plain(ciphertext, plain, destination)
 
     def close(self) -> None:
         """Remove the private directory now rather than when the object is collected."""

@@ -64,29 +64,36 @@ class Mask:
         """The mask's residues for chunks ``start`` to ``stop - 1``: shape
         ``(stop - start, len(moduli), degree)``, each below its prime.
         """
-        out = np.zeros((stop - start, len(moduli), degree), dtype=np.uint64)
+        out = np.empty((stop - start, len(moduli), degree), dtype=np.uint64)
         for p, modulus in enumerate(moduli):
             if modulus >= 2**60:
                 raise MaskingError(f"prime {modulus} exceeds 60 bits")
-            q = np.uint64(modulus)
-            # Lazy sums: ``sums[sign]`` stays below ``bounds[sign]·q``; reduced only when the
-            # two bounds could push ``plus + bound_minus·q − minus`` past 2^64 (16·2^60).
-            sums = {s: np.zeros((stop - start, degree), dtype=np.uint64) for s in (1, -1)}
-            bounds = {1: 1, -1: 1}
-            for term in self.terms:
-                if bounds[1] + bounds[-1] == _LAZY_TERMS:
-                    for sign in sums:
-                        sums[sign] %= q
-                        bounds[sign] = 1
-                sums[term.sign] += expand(
-                    term.seed, modulus, p, degree=degree, start=start, stop=stop
-                )
-                bounds[term.sign] += 1
-            plus, minus = sums[1], sums[-1]
-            plus += np.uint64(bounds[-1] * modulus)  # plus − minus + bound·q > 0
-            plus -= minus
-            out[:, p, :] = plus % q
+            out[:, p, :] = self._residues(modulus, p, degree, start, stop)
         return out
+
+    def _residues(self, modulus: int, p: int, degree: int, start: int, stop: int) -> ResidueArray:
+        q = np.uint64(modulus)
+        # Lazy sums: ``sums[sign]`` stays below ``bounds[sign]·q``, reduced only when
+        # ``plus + bound_minus·q − minus`` could pass 2^64 (16 multiples of a prime < 2^60).
+        sums: dict[int, ResidueArray] = {}
+        bounds = {1: 0, -1: 0}
+        for term in self.terms:
+            if bounds[1] + bounds[-1] == _LAZY_TERMS:
+                for sign in sums:
+                    sums[sign] %= q
+                    bounds[sign] = 1
+            r = expand(term.seed, modulus, p, degree=degree, start=start, stop=stop)
+            if term.sign in sums:
+                sums[term.sign] += r
+            else:
+                sums[term.sign] = r
+            bounds[term.sign] += 1
+        plus = sums.get(1, np.zeros((stop - start, degree), dtype=np.uint64))
+        if -1 in sums:
+            plus += np.uint64(bounds[-1] * modulus)  # keeps plus − minus positive
+            plus -= sums[-1]
+        plus %= q
+        return plus
 
 
 def participant_mask(
