@@ -15,6 +15,12 @@ Masking (``masking``, default set): one update encrypted without a mask and with
 mask of 7, 20 and 40 neighbours, alternating in the same run. ``encrypt_masked_s_kK`` includes
 deriving the ``K`` pair seeds (ECDH + HKDF) and expanding them; ``overhead_kK`` is its excess over
 the unmasked encryption, as a fraction of it.
+
+    fedledger bench crypto --flooding-task sentiment --json
+
+runs the task's federation (8 clients, seed 0, the task's default rounds) twice in process on
+real masked, encrypted updates — once publishing the plain decryption, once the flooded one
+(``decrypt(..., flood=)``) — and reports the test metric after every round of each.
 """
 
 from __future__ import annotations
@@ -105,6 +111,60 @@ def _masking(x: np.ndarray[Any, Any], repeats: int) -> dict[str, float]:
         out[f"encrypt_masked_s_k{k}"] = median(times)
         out[f"overhead_k{k}"] = median(times) / out["encrypt_s"] - 1
     return out
+
+
+def flooding_accuracy(task_name: str, clients: int = 8) -> dict[str, Any]:
+    """The task's headline test metric per round without and with flooding of the decryption."""
+    from fedledger_clients.tasks import AggregateResult, Aggregation, get_task
+
+    task = get_task(task_name)
+    shards = task.load_clients(num_clients=clients, seed=0)
+    test_set = task.load_test_set(seed=0)
+    config = task.default_config()
+    accounts = [Account.from_key((i + 1).to_bytes(32, "big")) for i in range(clients)]
+    keys = {a.address: fc.public_key_of(a) for a in accounts}
+    secret = fc.create_secret_context(fc.DEFAULT_PARAMS)
+    encryptor = fc.UpdateEncryptor(secret)
+    public = fc.load_parameters_context(fc.parameters_bytes(secret), fc.DEFAULT_PARAMS)
+    headroom = fc.HeadroomPolicy(fc.DEFAULT_PARAMS, max_clients=256)
+    weighted = task.aggregation is Aggregation.MEAN
+    result: dict[str, Any] = {"benchmark": "crypto-flooding", "task": task_name}
+    for flood in (False, True):
+        state = task.initial_state(seed=0)
+        metrics = []
+        for r in range(1, task.default_rounds() + 1):
+            context = mk.RoundContext(31337, "0x" + "11" * 20, r)
+            graph = mk.neighbour_graph(keys, r.to_bytes(32, "big"))
+            blobs = []
+            for account, shard in zip(accounts, shards, strict=True):
+                local = task.local_update(state, shard, round_number=r, config=config)
+                layout = fc.TensorLayout.from_state(local.update)
+                schema = fc.UpdateSchema(layout, task.metric_names)
+                mask = mk.participant_mask(
+                    bytes(account.key), account.address, graph, keys, context
+                )
+                blobs.append(
+                    encryptor.encrypt(
+                        schema,
+                        layout.flatten(local.update),
+                        weight=float(local.weight),
+                        metrics=local.metrics,
+                        headroom=headroom,
+                        weighted=weighted,
+                        mask=mask,
+                    )
+                )
+            out = encryptor.decrypt(
+                fc.aggregate_blobs(public, blobs), schema, flood=context if flood else None
+            )
+            update = layout.unflatten(out.mean() if weighted else out.values)
+            state = task.next_state(
+                state, AggregateResult(update, out.weight, out.metrics, out.contributors)
+            )
+            metrics.append(float(task.evaluate(state, test_set)[task.headline_metric]))
+        result["flooded" if flood else "plain"] = metrics
+    result["metric"] = task.headline_metric
+    return result
 
 
 def _tenseal_vector(ctx: Any, x: np.ndarray[Any, Any]) -> Any:
@@ -258,7 +318,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
+    parser.add_argument("--flooding-task", help="measure flooding's effect on this task instead")
     args = parser.parse_args(argv)
+    if args.flooding_task:
+        emit(flooding_accuracy(args.flooding_task), as_json=args.json)
+        return
     if args.update_docs:
         require_checkout(parser)
     result = run(args.params, args.repeats, args.clients)
