@@ -136,6 +136,7 @@ def test_masking_adds_no_bytes(encryptor: fc.UpdateEncryptor) -> None:
     # few bytes per chunk, and the update keeps its seeded form (8.1 bytes per parameter).
     assert len(masked) <= len(plain) * 1.001
     assert len(masked) / size < 8.1
+    assert list(encryptor._seal.io.scratch.iterdir()) == []  # masks pass through files too
 
 
 # -- dropouts ------------------------------------------------------------------------------------
