@@ -1,11 +1,12 @@
-"""fedledger_crypto: CKKS parameters, contexts, the encrypted-update codec, streaming
-aggregation, commitments, request signing and key sealing.
+"""fedledger_crypto: CKKS parameters, contexts, the encrypted-update codec, pairwise masking
+(``fedledger_crypto.masking``), streaming aggregation, commitments, request signing and key
+sealing.
 
 Everything a participant, the aggregator or an auditor needs to handle encrypted updates; see
 ``errors`` for the exception tree.
 """
 
-from fedledger_crypto.aggregate import StreamingAggregator, aggregate_blobs
+from fedledger_crypto.aggregate import StreamingAggregator, aggregate_blobs, apply_correction
 from fedledger_crypto.blob import (
     BLOB_FORMAT_VERSION,
     BlobHeader,
@@ -34,9 +35,11 @@ from fedledger_crypto.errors import (
     FedledgerCryptoError,
     HeadroomExceededError,
     MalformedBlobError,
+    MaskingError,
     ParameterError,
     ParameterMismatchError,
     ReplayedNonceError,
+    RevealError,
     SchemaMismatchError,
     SealingError,
     SignatureError,
@@ -97,12 +100,14 @@ __all__ = [
     "HeadroomExceededError",
     "HeadroomPolicy",
     "MalformedBlobError",
+    "MaskingError",
     "MemoryNonceRegistry",
     "NonceRegistry",
     "ParameterError",
     "ParameterMismatchError",
     "ReplayedNonceError",
     "RequestScope",
+    "RevealError",
     "SchemaMismatchError",
     "SealedKey",
     "SealingError",
@@ -115,6 +120,7 @@ __all__ = [
     "UpdateSchema",
     "address_of_public_key",
     "aggregate_blobs",
+    "apply_correction",
     "canonical_request",
     "check_schema",
     "context_params",

@@ -18,6 +18,7 @@ from typing import Any
 from fedledger_crypto.blob import (
     BlobHeader,
     BlobKind,
+    assemble_blob,
     check_schema,
     check_schema_digest,
     load_blob,
@@ -25,6 +26,7 @@ from fedledger_crypto.blob import (
     read_chunk,
     read_header,
 )
+from fedledger_crypto.chunk import ckks_vector_message
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import (
     BlobError,
@@ -33,9 +35,13 @@ from fedledger_crypto.errors import (
     SchemaMismatchError,
 )
 from fedledger_crypto.layout import UpdateSchema
+from fedledger_crypto.masking import Mask
 from fedledger_crypto.params import CKKSParams
+from fedledger_crypto.residues import ResidueIO
 
-__all__ = ["StreamingAggregator", "aggregate_blobs"]
+__all__ = ["StreamingAggregator", "aggregate_blobs", "apply_correction"]
+
+_CORRECTION_BLOCK = 16  # chunks whose correction polynomials are expanded at once
 
 
 class StreamingAggregator:
@@ -209,3 +215,42 @@ def aggregate_blobs(
     for blob in blobs:
         aggregator.add(blob)
     return aggregator.result()
+
+
+def apply_correction(context: Context, blob: bytes, correction: Mask) -> bytes:
+    """The aggregate ``blob`` with ``correction`` added to each chunk's first component.
+
+    ``correction`` comes from :func:`fedledger_crypto.masking.correction`: it removes the masks
+    dropped participants' neighbours left in the sum. Needs no secret key (a parameters-only
+    context does); deterministic bytes for the same inputs. Applying it twice adds the masks
+    back with the opposite sign: the result's hash differs and it decrypts to noise.
+    """
+    params = context_params(context)
+    header, vectors = load_blob(blob, context, params)
+    if header.kind != BlobKind.AGGREGATE:
+        raise MalformedBlobError(
+            f"a correction applies to an aggregate blob (kind {BlobKind.AGGREGATE}), got kind "
+            f"{header.kind}"
+        )
+    io = ResidueIO(context, params)
+    chunks = []
+    try:
+        for first in range(0, header.chunk_count, _CORRECTION_BLOCK):
+            last = min(first + _CORRECTION_BLOCK, header.chunk_count)
+            polys = correction.polynomials(io.moduli, params.poly_modulus_degree, first, last)
+            for vector, poly in zip(vectors[first:last], polys, strict=True):
+                ciphertext = vector.data.ciphertext()[0]
+                io.add_to_c0(ciphertext, poly)
+                data = io.save(ciphertext)
+                chunks.append(ckks_vector_message(vector.size(), data, params.scale))
+    finally:
+        io.close()
+    return assemble_blob(
+        params=params,
+        kind=BlobKind.AGGREGATE,
+        schema_digest=header.schema_digest,
+        value_count=header.value_count,
+        extra_slots=header.extra_slots,
+        contributors=header.contributors,
+        chunks=chunks,
+    )

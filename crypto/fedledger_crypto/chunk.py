@@ -9,20 +9,14 @@ ordinary TenSEAL vectors (:func:`load_vector`).
 
 Encryption is split in two steps so that the plaintext polynomial exists, by itself, between
 them: :meth:`SealCodec.encode` (slots → plaintext) and :meth:`SealCodec.encrypt` (plaintext →
-serialized chunk). Anything that must change the plaintext before it is encrypted takes a
-plaintext from the first and hands it to the second.
+serialized chunk). :meth:`SealCodec.mask` adds a pairwise mask polynomial to the plaintext in
+between (:mod:`fedledger_crypto.masking`).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import struct
-import tempfile
-import threading
-import weakref
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,8 +27,15 @@ from tenseal import sealapi
 from fedledger_crypto.context import Context
 from fedledger_crypto.errors import MalformedBlobError, ParameterMismatchError
 from fedledger_crypto.params import CKKSParams
+from fedledger_crypto.residues import ResidueArray, ResidueIO
 
-__all__ = ["ComplexArray", "SealCodec", "load_vector", "max_chunk_bytes"]
+__all__ = [
+    "ComplexArray",
+    "SealCodec",
+    "ckks_vector_message",
+    "load_vector",
+    "max_chunk_bytes",
+]
 
 ComplexArray = npt.NDArray[np.complex128]
 
@@ -95,7 +96,7 @@ def _proto_varint(value: int) -> bytes:
         out.append(low | 0x80)
 
 
-def _ckks_vector_message(slots: int, ciphertext: bytes, scale: float) -> bytes:
+def ckks_vector_message(slots: int, ciphertext: bytes, scale: float) -> bytes:
     """TenSEAL's ``CKKSVectorProto`` for one ciphertext filling ``slots`` slots.
 
     The message (tenseal/proto/tensors.proto) has three fields: ``repeated uint32 sizes = 1``
@@ -112,25 +113,22 @@ def _ckks_vector_message(slots: int, ciphertext: bytes, scale: float) -> bytes:
 
 
 class SealCodec:
-    """Complex encoding, symmetric encryption and decryption of single SEAL ciphertexts.
+    """Complex encoding, symmetric encryption, masking and decryption of single SEAL ciphertexts.
 
-    Needs a secret context. SEAL's API as TenSEAL exposes it saves a ciphertext only to a file
-    path, so each encryption is written to a file in a private directory (in memory-backed
-    ``/dev/shm`` where it exists), read back and deleted; the directory is removed with the
-    object.
+    Needs a secret context. Serialization goes through :class:`ResidueIO`'s private scratch
+    directory, removed with the object.
     """
 
     def __init__(self, ctx: Context, params: CKKSParams) -> None:
         seal_context = ctx.data.seal_context()
-        secret_key = ctx.data.secret_key()
+        self._secret_key = ctx.data.secret_key()
         self._encoder = sealapi.CKKSEncoder(seal_context)
-        self._encryptor = sealapi.Encryptor(seal_context, secret_key)
-        self._decryptor = sealapi.Decryptor(seal_context, secret_key)
+        self._encryptor = sealapi.Encryptor(seal_context, self._secret_key)
+        self._decryptor = sealapi.Decryptor(seal_context, self._secret_key)
         self._scale = params.scale
-        shm = Path("/dev/shm")
-        base = shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
-        self.scratch = Path(tempfile.mkdtemp(prefix="fedledger-ct-", dir=base))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.scratch, ignore_errors=True)
+        self.io = ResidueIO(ctx, params)
+        self._secret: ResidueArray | None = None
+        self._zero: Any = None  # the noiseless encryption (−s, 1) of zero, built on first use
 
     def encode(self, pairs: ComplexArray) -> Any:
         """The plaintext polynomial of ``pairs`` (at most N/2 complex slots) at the scale.
@@ -146,12 +144,36 @@ class SealCodec:
         """One chunk: ``plain`` (filling ``slots`` slots) encrypted, as a TenSEAL message."""
         # The serializable form of a symmetric encryption stores the second polynomial as the
         # seed it was drawn from (SEAL expands it on load): half the bytes of a chunk.
-        ciphertext = self._encryptor.encrypt_symmetric(plain)
-        path = self.scratch / f"{threading.get_ident()}.ct"
-        ciphertext.save(str(path))
-        data = path.read_bytes()
-        path.unlink()  # nothing left behind by a process that is killed
-        return _ckks_vector_message(slots, data, self._scale)
+        data = self.io.save(self._encryptor.encrypt_symmetric(plain))
+        return ckks_vector_message(slots, data, self._scale)
+
+    def mask(self, plain: Any, residues: ResidueArray) -> Any:
+        """The plaintext ``plain + residues`` (modulo each prime, in NTT form), exactly.
+
+        SEAL adds a plaintext only to a ciphertext and turns a ciphertext into a plaintext only
+        by decrypting it. So both are added to the noiseless ciphertext ``(−s, 1)`` (``1`` is
+        the constant polynomial: all ones in NTT form) and decryption, ``c0 + c1·s``, returns
+        ``plain + residues``.
+        """
+        if self._zero is None:
+            moduli = np.asarray(self.io.moduli, dtype=np.uint64).reshape(-1, 1)
+            minus_secret = self.io.reduce(moduli - self.secret_residues())
+            self._zero = self.io.ciphertext(minus_secret, np.ones_like(minus_secret), plain.scale)
+        ct = sealapi.Ciphertext()
+        self.io.add_plain(self._zero, plain, destination=ct)
+        self.io.add_plain(ct, self.io.plaintext(residues, plain.scale))
+        out = sealapi.Plaintext()
+        self._decryptor.decrypt(ct, out)
+        return out
+
+    def secret_residues(self) -> ResidueArray:
+        """The secret key ``s`` at the data level in NTT form (as SEAL stores it), read once."""
+        if self._secret is None:
+            key = self._secret_key.data()
+            k, n = self.io.shape
+            flat = np.fromiter((key[i] for i in range(k * n)), dtype=np.uint64, count=k * n)
+            self._secret = flat.reshape(k, n)
+        return self._secret
 
     def decrypt(self, vector: Any) -> ComplexArray:
         """The complex slots a loaded, validated TenSEAL vector fills."""
@@ -162,4 +184,4 @@ class SealCodec:
 
     def close(self) -> None:
         """Remove the private directory now rather than when the object is collected."""
-        self._cleanup()
+        self.io.close()

@@ -17,15 +17,21 @@ import numpy as np
 import numpy.typing as npt
 
 from fedledger_crypto.blob import BlobKind, assemble_blob, load_blob
-from fedledger_crypto.chunk import ComplexArray, SealCodec
+from fedledger_crypto.chunk import SealCodec
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import ContextError, SchemaMismatchError
+from fedledger_crypto.flooding import flood_noise
 from fedledger_crypto.layout import UpdateSchema
+from fedledger_crypto.masking import Mask, RoundContext
 from fedledger_crypto.params import HeadroomPolicy
 
 __all__ = ["DecryptedSum", "UpdateEncryptor"]
 
 FloatArray = npt.NDArray[np.float64]
+
+# Masks are expanded for this many chunks at a time: one keystream call per seed and prime
+# covers them all, and the working set stays small (16 chunks of N = 4096: 512 KiB per array).
+_MASK_BLOCK = 16
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,17 @@ class UpdateEncryptor:
         metrics: Mapping[str, float] | None = None,
         headroom: HeadroomPolicy,
         weighted: bool = True,
+        mask: Mask | None = None,
     ) -> bytes:
         """Encrypt one update into a blob.
 
         With ``weighted`` the values are multiplied by ``weight`` before encryption (FedAvg:
         the aggregate then holds ``Σ w·x`` and ``Σ w``). Every slot (a pair of encoded values)
         is checked against ``headroom`` by its modulus;
-        :class:`~fedledger_crypto.errors.HeadroomExceededError` names the values.
+        :class:`~fedledger_crypto.errors.HeadroomExceededError` names the values. With
+        ``mask`` (:func:`fedledger_crypto.masking.participant_mask`) each chunk's plaintext
+        polynomial carries the participant's pairwise mask: the blob alone decrypts to noise,
+        the round's sum to the true sum.
         """
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (schema.layout.size,):
@@ -118,7 +128,22 @@ class UpdateEncryptor:
         what = "weighted values" if first + 1 < n else "values (weight or metric sums)"
         headroom.check(float(abs(pairs[peak])), what=f"{what} {first}-{first + 1} (one slot)")
         size = self.params.slots
-        chunks = [self._encrypt_chunk(pairs[i : i + size]) for i in range(0, len(pairs), size)]
+        count = -(-len(pairs) // size)
+        chunks = []
+        for first in range(0, count, _MASK_BLOCK):
+            last = min(first + _MASK_BLOCK, count)
+            polys = (
+                None
+                if mask is None
+                else mask.polynomials(
+                    self._seal.io.moduli, self.params.poly_modulus_degree, first, last
+                )
+            )
+            for c in range(first, last):
+                plain = self._seal.encode(pairs[c * size : (c + 1) * size])
+                if polys is not None:
+                    plain = self._seal.mask(plain, polys[c - first])
+                chunks.append(self._seal.encrypt(plain, len(pairs[c * size : (c + 1) * size])))
         return assemble_blob(
             params=self.params,
             kind=BlobKind.UPDATE,
@@ -129,16 +154,21 @@ class UpdateEncryptor:
             chunks=chunks,
         )
 
-    def _encrypt_chunk(self, pairs: ComplexArray) -> bytes:
-        # The plaintext polynomial exists here, between encoding and encryption.
-        plain = self._seal.encode(pairs)
-        return self._seal.encrypt(plain, len(pairs))
+    def decrypt(
+        self, blob: bytes, schema: UpdateSchema, *, flood: RoundContext | None = None
+    ) -> DecryptedSum:
+        """Validate and decrypt an update or aggregate blob of ``schema``.
 
-    def decrypt(self, blob: bytes, schema: UpdateSchema) -> DecryptedSum:
-        """Validate and decrypt an update or aggregate blob of ``schema``."""
+        With ``flood`` (the round the blob belongs to) every decrypted value carries flooding
+        noise (:mod:`fedledger_crypto.flooding`) that every holder of the shared key derives
+        identically: decrypt this way whatever will be published.
+        """
         header, vectors = load_blob(blob, self._ctx, self.params, schema=schema)
         pairs = np.concatenate([self._seal.decrypt(v) for v in vectors])
         flat = pairs.view(np.float64)
+        if flood is not None:
+            secret = self._seal.secret_residues().tobytes()
+            flat = flat + flood_noise(secret, flood, blob, len(flat))
         n = header.value_count
         metrics = {name: float(flat[n + 1 + i]) for i, name in enumerate(schema.metric_names)}
         return DecryptedSum(flat[:n].copy(), float(flat[n]), metrics, header.contributors)

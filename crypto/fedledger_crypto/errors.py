@@ -14,7 +14,9 @@
     │   ├── MissingSignatureError     a signature header is absent (the request is unsigned)
     │   ├── StaleRequestError         timestamp outside the accepted window
     │   └── ReplayedNonceError        nonce already used by that sender
-    └── SealingError              a sealed key that cannot be opened or is not the dealer's
+    ├── SealingError              a sealed key that cannot be opened or is not the dealer's
+    └── MaskingError              pairwise masking cannot proceed (bad graph, keys or context)
+        └── RevealError               a dropout reveal that does not verify or does not belong
 
 Every message names the cause and, where there is one, the fix.
 """
@@ -27,10 +29,12 @@ __all__ = [
     "FedledgerCryptoError",
     "HeadroomExceededError",
     "MalformedBlobError",
+    "MaskingError",
     "MissingSignatureError",
     "ParameterError",
     "ParameterMismatchError",
     "ReplayedNonceError",
+    "RevealError",
     "SchemaMismatchError",
     "SealingError",
     "SignatureError",
@@ -88,3 +92,11 @@ class ReplayedNonceError(SignatureError):
 
 class SealingError(FedledgerCryptoError):
     """A sealed secret cannot be opened with this key, or was not sealed by the key dealer."""
+
+
+class MaskingError(FedledgerCryptoError, ValueError):
+    """Pairwise masking cannot proceed: an invalid key, address, neighbour graph or round."""
+
+
+class RevealError(MaskingError):
+    """A dropout reveal fails its proof, or names a pair the round's graph does not link."""

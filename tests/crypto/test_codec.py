@@ -261,7 +261,7 @@ def test_value_count_one_off_is_a_schema_mismatch(
 
 def test_encryption_leaves_no_scratch_files(secret_context: Any) -> None:
     own = fc.UpdateEncryptor(secret_context)
-    scratch = own._seal.scratch  # SEAL saves ciphertexts only to files: they must not pile up
+    scratch = own._seal.io.scratch  # SEAL saves ciphertexts only to files: they must not pile up
     schema = fc.UpdateSchema(fc.TensorLayout.vector(5000))
     own.encrypt(schema, np.ones(5000), weight=1.0, headroom=HEADROOM)
     assert scratch.is_dir() and list(scratch.iterdir()) == []
