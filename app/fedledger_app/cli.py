@@ -38,7 +38,7 @@ def _root() -> None:
 @app.command(
     "bench",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    help="Run a benchmark from bench/ (crypto, gas, aggregator, quality, audit, round, all); "
+    help="Run a benchmark (crypto, gas, aggregator, quality, audit, round, all); "
     "options after the name go to the benchmark (e.g. `fedledger bench crypto --json`).",
 )
 def bench(
