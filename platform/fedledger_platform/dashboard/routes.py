@@ -115,6 +115,8 @@ def dashboard_router(host: DashboardHost, *, prefix: str = PREFIX) -> APIRouter:
             return _message(503, "Starting", "The aggregator is starting; reload in a moment.")
         s = dashboard.snapshot
         content = body(s)
+        if content is None and s.federation is None:  # shown as soon as the first read lands
+            content = '<p class="empty">Reading the chain…</p>'
         if content is None:
             return _message(404, "Not found", f"{title} is not part of this federation.")
         if request.query_params.get("fragment") == "main":
