@@ -26,7 +26,7 @@ from fedledger_platform.errors import FedledgerError
 from fedledger_platform.ledger import Ledger
 from fedledger_platform.protocol import RoundPhase
 
-__all__ = ["NO_AUDITOR", "VerdictCache", "consecutive"]
+__all__ = ["NO_AUDITOR", "VerdictCache", "consecutive", "due_rounds"]
 
 NO_AUDITOR = (
     "Audit verdicts need an account holding AUDITOR_ROLE on the ledger (the aggregator serves "
@@ -44,6 +44,25 @@ def consecutive(numbers: Iterable[int]) -> list[tuple[int, int]]:
         else:
             runs.append((n, n))
     return runs
+
+
+def due_rounds(
+    kept: Mapping[int, RoundVerdict],
+    states: Mapping[int, RoundPhase],
+    *,
+    now: float,
+    reaudit_s: float,
+) -> list[int]:
+    """The rounds to audit at ``now``: those without a verdict, those whose state on chain
+    (``states``) is not the one their verdict was reached at, and those whose verdict is
+    ``reaudit_s`` old."""
+    return sorted(
+        number
+        for number, state in states.items()
+        if (verdict := kept.get(number)) is None
+        or verdict.audit.state is not state
+        or now - verdict.checked_at >= reaudit_s
+    )
 
 
 class VerdictCache:
@@ -85,15 +104,8 @@ class VerdictCache:
         return str(self._auditor.client.account.address)
 
     def due(self, states: Mapping[int, RoundPhase]) -> list[int]:
-        """The rounds to audit now, given each opened round's state on chain."""
-        now = self._clock()
-        return sorted(
-            number
-            for number, state in states.items()
-            if (kept := self._rounds.get(number)) is None
-            or kept.audit.state is not state
-            or now - kept.checked_at >= self.reaudit_s
-        )
+        """The rounds to audit now (:func:`due_rounds`)."""
+        return due_rounds(self._rounds, states, now=self._clock(), reaudit_s=self.reaudit_s)
 
     def refresh(self, states: Mapping[int, RoundPhase]) -> bool:
         """Audit the rounds that are due; ``True`` when anything was audited or the notice
