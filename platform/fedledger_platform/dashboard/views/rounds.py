@@ -129,23 +129,25 @@ def _contributions(h: Html, r: RoundRow) -> str:
 
 
 def round_page(h: Html, s: Snapshot, r: RoundRow) -> str:
-    """One round: facts, gas, contributions, and the audit with every check."""
+    """One round: the audit's verdict and failures, facts, contributions, gas, every check."""
     kept = s.audits.verdict(r.number)
     if kept is None:
-        audit = f"<p>Verdict: {verdict_cell(h, s, r.number)}</p>{audit_notice(h, s)}"
+        verdict = f"<p>Verdict: {verdict_cell(h, s, r.number)}</p>{audit_notice(h, s)}"
+        checks = ""
     else:
         a = kept.audit
-        audit = (
+        verdict = (
             f'<p class="verdict-line">Verdict: <span id="verdict">{h.badge(str(a.verdict))}'
             f"</span> — audited at block {kept.block:,}, {h.time(kept.checked_at)}; "
             f"{len(a.included)} included of {len(a.committed)} committed.</p>"
             + failures_list(a.failures)
-            + checks_table(h, a.checks)
             + audit_notice(h, s)
         )
+        checks = f'<section id="checks"><h2>Every check</h2>{checks_table(h, a.checks)}</section>'
     return (
+        f'<section id="audit"><h2>Audit</h2>{verdict}</section>'
         f"<section><h2>On chain</h2>{_facts(h, r)}</section>"
         f"<section><h2>Participants</h2>{_contributions(h, r)}</section>"
         f"<section><h2>Gas</h2>{_gas(h, r)}</section>"
-        f'<section id="audit"><h2>Audit</h2>{audit}</section>'
+        f"{checks}"
     )
