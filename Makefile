@@ -62,8 +62,9 @@ $(BENCH_STAMP): $(PY_STAMP)
 bench: setup $(BENCH_STAMP)  ## run every benchmark and rewrite docs/benchmarks.md
 	$(BIN)/fedledger bench all --json --update-docs
 
-demo: setup  ## run the complete encrypted, audited federation on the embedded chain
-	$(BIN)/fedledger demo
+DEMO_ARGS ?=
+demo: setup  ## run the complete encrypted, audited federation (prints its dashboard's URL)
+	$(BIN)/fedledger demo $(DEMO_ARGS)
 
 devnet: setup  ## start a Hardhat node on 127.0.0.1:8545
 	$(BIN)/fedledger devnet

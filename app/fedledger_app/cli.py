@@ -17,6 +17,7 @@ from fedledger_app.commands import platform as platform_commands
 from fedledger_app.commands.audit import audit
 from fedledger_app.commands.client import client_app
 from fedledger_app.commands.common import console
+from fedledger_app.commands.dashboard import dashboard
 from fedledger_app.commands.federation import federation_app
 from fedledger_clients.tasks import UnknownTaskError
 from fedledger_platform.errors import FedledgerError
@@ -66,8 +67,13 @@ def demo(
         "demo-out"
     ),
     seed: Annotated[int, typer.Option(help="partition and initialization seed")] = 0,
+    serve: Annotated[
+        bool,
+        typer.Option(help="after the run, keep the aggregator and its dashboard up until Ctrl-C"),
+    ] = False,
 ) -> None:
-    """Run a complete encrypted, audited federation end to end and report on it."""
+    """Run a complete encrypted, audited federation end to end and report on it; its dashboard
+    is at the URL printed when the federation starts."""
     from fedledger_app.demo import run_demo
     from fedledger_app.federation import FederationSpec
 
@@ -82,12 +88,14 @@ def demo(
             freeze_heap=True,  # this command owns its process
         ),
         json_report=json_report,
+        serve=serve,
     )
     raise typer.Exit(code)
 
 
 platform_commands.register(app)
 app.command("audit")(audit)
+app.command("dashboard")(dashboard)
 app.add_typer(client_app, name="client")
 app.add_typer(federation_app, name="federation")
 

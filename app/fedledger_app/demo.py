@@ -2,13 +2,17 @@
 
 Everything runs in this process on the embedded default — the in-process chain, SQLite, a blob
 folder, the aggregator on a loopback port and N client daemons talking to it over real HTTP —
-or against a Hardhat node (``--chain hardhat``) or any devnet URL. While it runs, Rich progress
-bars follow the rounds, uploads and chain transactions; at the end it prints a per-round table,
-the token balances and the audit verdict, and writes into ``--out``:
+or against a Hardhat node (``--chain hardhat``) or any devnet URL. When the federation starts it
+prints the URL of the aggregator's dashboard (``/dashboard/``), which follows the rounds live.
+While it runs, Rich progress bars follow the rounds, uploads and chain transactions; at the end
+it prints a per-round table, the token balances and the audit verdict, and writes into
+``--out``:
 
 * ``audit.html`` — the self-contained audit report;
 * ``metric.png`` — the test metric per round;
 * ``summary.json`` — everything above as JSON (also written to ``--json-report``).
+
+With ``serve`` the aggregator and its dashboard stay up after the report until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,12 @@ from fedledger_clients.tasks import get_task
 from fedledger_platform.audit import AuditReport, render_table, run_audit, write_html
 from fedledger_platform.errors import ConfigurationError
 
-__all__ = ["plot_metric", "run_demo", "summary"]
+__all__ = ["dashboard_url", "plot_metric", "run_demo", "summary"]
+
+
+def dashboard_url(aggregator_url: str) -> str:
+    """Where the aggregator at ``aggregator_url`` serves its dashboard."""
+    return aggregator_url.rstrip("/") + "/dashboard/"
 
 
 def plot_metric(run: FederationRun, path: Path) -> None:
@@ -89,7 +99,7 @@ def summary(run: FederationRun, audit: AuditReport, files: dict[str, str]) -> di
             for r in run.rounds
         ],
         "balances": run.balances,
-        "audit": {"ok": audit.ok, "failures": [f.line for f in audit.failures]},
+        "audit": {"ok": audit.ok, "failures": [f.line() for f in audit.failures]},
         "files": files,
     }
 
@@ -139,8 +149,9 @@ def _audit_table(audit: AuditReport) -> Table:
     return table
 
 
-def run_demo(spec: FederationSpec, *, json_report: Path | None = None) -> int:
-    """Run the demo; returns the exit status (0 when the audit passed)."""
+def run_demo(spec: FederationSpec, *, json_report: Path | None = None, serve: bool = False) -> int:
+    """Run the demo; returns the exit status (0 when the audit passed). With ``serve``, keep
+    the aggregator and its dashboard up after the report until Ctrl-C."""
     check_spec(spec)  # a bad option fails here, before the progress display starts
     if json_report is not None and json_report.is_dir():
         raise ConfigurationError(f"--json-report {json_report} is a folder, not a file")
@@ -162,6 +173,8 @@ def run_demo(spec: FederationSpec, *, json_report: Path | None = None) -> int:
         def on_event(kind: str, data: dict[str, Any]) -> None:
             if kind == "stage":
                 progress.update(stage, description=str(data["stage"]))
+                if "aggregator" in data:
+                    console.print(f"dashboard: {dashboard_url(str(data['aggregator']))}")
             elif kind == "tx":
                 progress.advance(txs)
             elif kind == "round":
@@ -177,27 +190,46 @@ def run_demo(spec: FederationSpec, *, json_report: Path | None = None) -> int:
             elif kind == "error":
                 console.print(f"[yellow]participant error:[/] {data.get('error')}")
 
-        def audit_run(run: FederationRun) -> AuditReport:
+        def finish(run: FederationRun) -> int:
+            """Audit and report while the aggregator still serves; then serve if asked."""
             progress.update(stage, description="auditing")
-            return run_audit(
+            audit = run_audit(
                 run.ledger,
                 run.aggregator_url,
                 run.auditor,
                 from_block=run.deployment.block_number,
             )
+            progress.update(stage, description="done", total=1, completed=1)
+            progress.stop()
+            code = _report(console, run, audit, json_report, serve=serve)
+            if serve:
+                _serve_until_interrupted(console)
+            return code
 
-        run = run_federation(spec, progress=on_event, on_complete=audit_run)
-        progress.update(stage, description="done", total=1, completed=1)
-    audit: AuditReport = run.extra["on_complete"]
+        run = run_federation(spec, progress=on_event, on_complete=finish)
+    code: int = run.extra["on_complete"]
+    return code
+
+
+def _report(
+    console: Console,
+    run: FederationRun,
+    audit: AuditReport,
+    json_report: Path | None,
+    *,
+    serve: bool,
+) -> int:
+    """Write the files, print the tables and the verdict; returns the exit status."""
+    out = run.spec.out
     files = {
-        "audit_html": str(spec.out / "audit.html"),
-        "metric_png": str(spec.out / "metric.png"),
-        "summary_json": str(spec.out / "summary.json"),
+        "audit_html": str(out / "audit.html"),
+        "metric_png": str(out / "metric.png"),
+        "summary_json": str(out / "summary.json"),
     }
-    write_html(audit, spec.out / "audit.html")
-    plot_metric(run, spec.out / "metric.png")
+    write_html(audit, out / "audit.html")
+    plot_metric(run, out / "metric.png")
     result = summary(run, audit, files)
-    (spec.out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     if json_report is not None:
         json_report.parent.mkdir(parents=True, exist_ok=True)
         json_report.write_text(json.dumps(result, indent=2) + "\n")
@@ -220,4 +252,15 @@ def run_demo(spec: FederationSpec, *, json_report: Path | None = None) -> int:
     )
     for name, path in files.items():
         console.print(f"  {name.replace('_', ' ')}: {path}")
+    kept = "kept up until Ctrl-C" if serve else "up while the demo ran; --serve keeps it up"
+    console.print(f"  dashboard: {dashboard_url(run.aggregator_url)} ({kept})")
     return audit.exit_code
+
+
+def _serve_until_interrupted(console: Console) -> None:
+    """Block until Ctrl-C (the aggregator keeps serving in its thread meanwhile)."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping the aggregator and its dashboard")

@@ -43,6 +43,7 @@ EXPECTED_COMMANDS = [
     ("serve",),
     ("client", "run"),
     ("audit",),
+    ("dashboard",),
 ]
 EXPECTED_SERVICES = {
     "devnet",
@@ -52,6 +53,7 @@ EXPECTED_SERVICES = {
     "client-1",
     "client-2",
     "client-3",
+    "dashboard",
     "auditor",
 }
 NEEDS_HEALTHCHECK = ("devnet", "postgres", "aggregator")
@@ -423,7 +425,7 @@ def test_named_volumes_are_declared_and_used(
     assert mounts["aggregator"][services["aggregator"]["environment"]["FEDLEDGER_BLOB_DIR"]] == (
         "blobs"
     )
-    for name in ("client-1", "client-2", "client-3", "bootstrap"):
+    for name in ("client-1", "client-2", "client-3", "bootstrap", "aggregator", "dashboard"):
         cache = services[name]["environment"]["FEDLEDGER_CACHE_DIR"]
         assert mounts[name][cache] == "datasets", f"{name}: FEDLEDGER_CACHE_DIR is not the cache"
         assert mounts[name]["/federation"] == "federation"
@@ -526,7 +528,7 @@ def test_services_refer_to_each_other_consistently(services: dict[str, dict[str,
         "/" + env["POSTGRES_DB"],
     )
     # Servers listen on every interface inside their container.
-    for name in ("devnet", "aggregator"):
+    for name in ("devnet", "aggregator", "dashboard"):
         assert _option(runs[name], "--host") == "0.0.0.0", name
     # One client service per bootstrapped participant, each with its own config.
     out = _option(runs["bootstrap"], "--out")
@@ -542,6 +544,10 @@ def test_services_refer_to_each_other_consistently(services: dict[str, dict[str,
         runs["bootstrap"], "--auditor-dev-account"
     )
     assert _option(runs["auditor"], "--dev-account") != _option(runs["bootstrap"], "--dev-account")
+    # The dashboards audit as that account too.
+    for name, option in (("dashboard", "--dev-account"), ("aggregator", "--auditor-dev-account")):
+        assert _option(runs[name], option) == _option(runs["auditor"], "--dev-account"), name
+    assert _option(runs["dashboard"], "--deployment") == f"{out}/deployment.json"
     # Every absolute path a command names lies on one of that service's volumes.
     for name, argv in runs.items():
         targets = [t for _, t in _mounts(services[name])]

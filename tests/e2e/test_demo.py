@@ -39,6 +39,7 @@ def _demo(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "audit PASSED" in result.stdout
+    assert "dashboard: http://127.0.0.1:" in result.stdout and "/dashboard/" in result.stdout
     summary: dict[str, Any] = json.loads(report.read_text())
     assert summary == json.loads((out / "summary.json").read_text())
     assert summary["task"] == task

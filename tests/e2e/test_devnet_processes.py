@@ -1,6 +1,7 @@
 """The real deployment as separate processes, exactly as the README's walkthrough runs it:
 `fedledger devnet`, `keys new`, `deploy`, `keys fund`, `client init` × N, `federation admit`,
-`federation appoint-dealer`, `federation init-model`, `serve`, `client run` × N, `audit`."""
+`federation appoint-dealer`, `federation init-model`, `serve`, `client run` × N, `audit`,
+`dashboard`."""
 
 from __future__ import annotations
 
@@ -236,17 +237,13 @@ def test_multi_process_devnet_walkthrough(tmp_path: Path, processes: Processes) 
     )
     assert status["token_balance"] == 2.0 and len(status["rounds"]) == 2
     # 6. the audit, from the chain and the aggregator's read API only
+    # The chain, the deployment, the aggregator and the auditor account (dev account 1).
+    auditing = ["--rpc-url", rpc, "--deployment", "deployment.json", "--aggregator", api]
+    auditing += ["--dev-account", "1"]
     report = json.loads(
         fedledger(
             "audit",
-            "--rpc-url",
-            rpc,
-            "--deployment",
-            "deployment.json",
-            "--aggregator",
-            api,
-            "--dev-account",
-            "1",
+            *auditing,
             "--json",
             "--html",
             "audit.html",
@@ -256,3 +253,23 @@ def test_multi_process_devnet_walkthrough(tmp_path: Path, processes: Processes) 
     assert report["ok"] is True, report
     assert [r["round"] for r in report["rounds"]] == [1, 2]
     assert (work / "audit.html").is_file()
+    # 7. the independent dashboard, from the chain and the aggregator's read API only; and the
+    # aggregator's own
+    board_port = free_port()
+    processes.start(
+        "dashboard",
+        "dashboard",
+        *auditing,
+        "--port",
+        str(board_port),
+        cwd=work,
+    )
+    board = f"http://127.0.0.1:{board_port}/dashboard"
+    _wait_http(f"{board}/rounds")
+    deadline = time.monotonic() + 180
+    while (page := httpx.get(f"{board}/rounds", timeout=30).text).count('"badge pass"') < 2:
+        assert time.monotonic() < deadline, f"{page[-3000:]}\n{processes.log('dashboard')}"
+        time.sleep(0.5)
+    assert 'id="round-2"' in page and 'id="round-1"' in page
+    own = httpx.get(f"{api}/dashboard/", timeout=30)
+    assert own.status_code == 200 and "fedledger dashboard" in own.text

@@ -216,14 +216,29 @@ def serve(
     host: Annotated[str | None, typer.Option(help="override `host`")] = None,
     port: Annotated[int | None, typer.Option(help="override `port`")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    auditor_key: Annotated[
+        Path | None,
+        typer.Option(help="keystore of an AUDITOR_ROLE account the dashboard audits with"),
+    ] = None,
+    auditor_passphrase_file: Annotated[
+        Path | None, typer.Option(help="passphrase file of --auditor-key")
+    ] = None,
+    auditor_dev_account: Annotated[
+        int | None,
+        typer.Option(help="the dashboard audits as Hardhat development account N (devnets only)"),
+    ] = None,
 ) -> None:
-    """Run the aggregator service (FastAPI under uvicorn) until interrupted."""
+    """Run the aggregator service (FastAPI under uvicorn) until interrupted; its read-only
+    dashboard is at /dashboard/ (with audit verdicts when given an auditor account)."""
     import logging
 
     import uvicorn
 
+    from fedledger_app.evaluation import TaskEvaluator
     from fedledger_platform.aggregator import create_app, load_settings
+    from fedledger_platform.dashboard import DashboardConfig
     from fedledger_platform.heap import limit_malloc_arenas
+    from fedledger_platform.ledger import Deployment, is_rpc_url
 
     limit_malloc_arenas()  # before uvicorn's threads exist: see fedledger_platform.heap
     overrides: dict[str, Any] = {}
@@ -232,9 +247,26 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = load_settings(config, **overrides)
+    deployment = Deployment.load(settings.deployment) if settings.deployment else None
+    auditor = None
+    if auditor_key is not None or auditor_dev_account is not None:
+        if deployment is None:
+            raise fail("an auditor account needs the `deployment` setting (its chain id)")
+        auditor = resolve_account(
+            keystore=auditor_key,
+            passphrase_file=auditor_passphrase_file,
+            dev_account=auditor_dev_account,
+            chain_id=deployment.chain_id,
+        )
+    dashboard = DashboardConfig(
+        from_block=deployment.block_number if deployment else 0,
+        auditor=auditor,
+        evaluator=TaskEvaluator(),
+        rpc_url=settings.chain if is_rpc_url(settings.chain) else None,
+    )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(settings, freeze_heap=True),  # this process serves nothing else
+        create_app(settings, freeze_heap=True, dashboard=dashboard),  # serves nothing else
         host=settings.host,
         port=settings.port,
         log_level=log_level,

@@ -2,8 +2,9 @@
 
 :func:`run_federation` deploys the contracts on a chain (the embedded in-process chain, a Hardhat
 node it starts, or any devnet URL), admits N participants and appoints the key dealer, serves the
-real aggregator on a loopback port (SQLite, a blob folder), and runs N client daemons over real
-HTTP until the planned rounds are published. Nothing is simulated: the daemons encrypt, commit,
+real aggregator on a loopback port (SQLite, a blob folder) with its dashboard (auditing with the
+deployment's auditor account, evaluating each published model), and runs N client daemons over
+real HTTP until the planned rounds are published. Nothing is simulated: the daemons encrypt, commit,
 upload, decrypt and attest exactly as ``fedledger client run`` does.
 
 What differs from a deployment is that every participant shares one machine with the others
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import fedledger_crypto as fc
+from fedledger_app.evaluation import TaskEvaluator
 from fedledger_app.federation.daemons import replay_state, run_daemons, run_processes
 from fedledger_app.federation.spec import (
     FederationRun,
@@ -44,6 +46,7 @@ from fedledger_clients.tasks.base import ClientData, State
 from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, create_app
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.api_client import AggregatorClient
+from fedledger_platform.dashboard import DashboardConfig
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import Chain, Ledger, connect
 from fedledger_platform.ledger.deployment import create_devnet_federation
@@ -181,6 +184,12 @@ def run_federation(
             account=aggregator_account,
             initial_model=initial_model_bytes(spec.task, spec.seed),
             freeze_heap=spec.freeze_heap,
+            dashboard=DashboardConfig(
+                from_block=deployment.block_number,
+                auditor=auditor,
+                evaluator=TaskEvaluator(seed=spec.seed),
+                rpc_url=None if chain.is_embedded else chain.target,
+            ),
         )
         scope = fc.RequestScope(chain.chain_id, ledger.address)
         with ServerThread(app) as server:

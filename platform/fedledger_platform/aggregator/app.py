@@ -2,7 +2,8 @@
 
 The app refuses to start with a CKKS context that holds a secret key, with a publicly known
 development key on a chain that is not a devnet, or with an account that lacks the ledger's
-AGGREGATOR_ROLE. OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs``.
+AGGREGATOR_ROLE. OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs``;
+the read-only dashboard (:mod:`fedledger_platform.dashboard`) at ``/dashboard/``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fedledger_platform.aggregator.routers import federation, health, keys, mode
 from fedledger_platform.aggregator.routers.round_views import LatestRoundCache
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.aggregator.settings import AggregatorSettings
+from fedledger_platform.dashboard import DashboardConfig, mount_dashboard
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import AGGREGATOR_ROLE, EMBEDDED, Deployment, Ledger, connect
 from fedledger_platform.storage import BlobStore, Database
@@ -82,8 +84,12 @@ def create_app(
     account: LocalAccount | None = None,
     initial_model: bytes | None = None,
     freeze_heap: bool = False,
+    dashboard: DashboardConfig | None = None,
 ) -> FastAPI:
     """The aggregator app; ``ledger``/``account`` may be injected (embedded chain, tests).
+
+    ``dashboard`` configures the dashboard at ``/dashboard/`` (its deployment block, auditor
+    account and model evaluator); by default it reads from block 0 and shows no verdicts.
 
     ``freeze_heap`` (for a process that serves nothing else, e.g. ``fedledger serve``) exempts
     the long-lived heap from the cyclic GC after start-up and after the first published round
@@ -100,10 +106,12 @@ def create_app(
         await run_in_threadpool(functools.partial(service.start, model, freeze_heap=freeze_heap))
         app.state.service = service
         app.state.latest_round = LatestRoundCache(service.db)
+        board.attach(service.ledger)
         log.info("aggregator for ledger %s serving", service.ledger.address)
         try:
             yield
         finally:
+            await run_in_threadpool(board.close)
             await run_in_threadpool(service.stop)
             service.db.dispose()
 
@@ -120,4 +128,5 @@ def create_app(
     for module in (health, federation, keys, rounds, models):
         v1.include_router(module.router)
     app.include_router(v1)
+    board = mount_dashboard(app, dashboard or DashboardConfig())
     return app

@@ -11,7 +11,8 @@ Library use (``fedledger demo`` does this on the embedded chain)::
 ``fedledger audit`` is the command-line front end; see ``docs/auditing.md``. Inside:
 ``results`` (what an audit establishes and its JSON), ``history`` (the chain's events, read
 once), ``evidence`` (what the aggregator serves), ``checks`` (one module per subject),
-``auditor`` (the orchestration) and ``report`` (table and HTML).
+``auditor`` (the orchestration) and ``report`` (table and HTML). ``History`` is public for
+readers that follow the chain themselves (the dashboard).
 """
 
 from fedledger_platform.audit.auditor import (
@@ -20,6 +21,7 @@ from fedledger_platform.audit.auditor import (
     ProgressCallback,
     run_audit,
 )
+from fedledger_platform.audit.history import EVENTS, ZERO_ADDRESS, History, RoundEvents
 from fedledger_platform.audit.report import (
     render_html,
     render_table,
@@ -41,13 +43,17 @@ from fedledger_platform.audit.results import (
 
 __all__ = [
     "CHECKS",
+    "EVENTS",
+    "ZERO_ADDRESS",
     "AuditConfigError",
     "AuditReport",
     "Auditor",
     "CheckResult",
     "CheckStatus",
+    "History",
     "ProgressCallback",
     "RoundAudit",
+    "RoundEvents",
     "Verdict",
     "parse_rounds",
     "quorum_for",

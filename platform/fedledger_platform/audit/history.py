@@ -105,6 +105,37 @@ class History:
         """The transaction of the latest ``EncryptionParamsCommitted``."""
         return self.params_committed[-1].tx_hash if self.params_committed else None
 
+    def record(self, event: LedgerEvent, *, token: str) -> None:
+        """File one event of the ledger or of its token (at address ``token``), in chain order."""
+        if event.name == "Transfer":
+            if event.address == token:
+                self.transfers.append(event)
+            return
+        if event.name == "EncryptionParamsCommitted":
+            self.params_committed.append(event)
+            return
+        r = self.rounds.setdefault(int(event.args["round"]), RoundEvents())
+        if event.name == "RoundOpened":
+            r.opened = event
+        elif event.name == "UpdateCommitted":
+            r.commits[Web3.to_checksum_address(event.args["participant"])] = event
+        elif event.name == "RoundClosed":
+            r.closed = event
+        elif event.name == "RoundFailed":
+            r.failed = event
+        elif event.name == "ModelAttested":
+            r.attestations.append(event)
+        elif event.name == "ModelPublished":
+            r.published = event
+
+    def extend(self, ledger: Ledger, from_block: int, to_block: int, page_size: int) -> None:
+        """Add the events of ``ledger`` and its token from ``from_block`` to ``to_block`` (the
+        blocks after those already read: a reader that follows the chain calls this again)."""
+        for event in ledger.events(
+            from_block=from_block, to_block=to_block, names=EVENTS, page_size=page_size
+        ):
+            self.record(event, token=ledger.token.address)
+
     def lineage(self, number: int) -> bytes | None:
         """The base model round ``number`` should continue from: the latest model published
         before it, else the first round's base model (``None`` when the log has neither)."""
@@ -120,27 +151,5 @@ def read_history(ledger: Ledger, from_block: int, to_block: int, page_size: int)
     """Read the events of ``ledger`` and its token from ``from_block`` to ``to_block``,
     ``page_size`` blocks per request."""
     history = History()
-    for event in ledger.events(
-        from_block=from_block, to_block=to_block, names=EVENTS, page_size=page_size
-    ):
-        if event.name == "Transfer":
-            if event.address == ledger.token.address:
-                history.transfers.append(event)
-            continue
-        if event.name == "EncryptionParamsCommitted":
-            history.params_committed.append(event)
-            continue
-        r = history.rounds.setdefault(int(event.args["round"]), RoundEvents())
-        if event.name == "RoundOpened":
-            r.opened = event
-        elif event.name == "UpdateCommitted":
-            r.commits[Web3.to_checksum_address(event.args["participant"])] = event
-        elif event.name == "RoundClosed":
-            r.closed = event
-        elif event.name == "RoundFailed":
-            r.failed = event
-        elif event.name == "ModelAttested":
-            r.attestations.append(event)
-        elif event.name == "ModelPublished":
-            r.published = event
+    history.extend(ledger, from_block, to_block, page_size)
     return history
