@@ -32,15 +32,6 @@ REWARD = 5 * 10**18
 H = [bytes([i]) * 32 for i in range(10)]
 
 
-@pytest.fixture(
-    params=["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat)], scope="module"
-)
-def chain(request: pytest.FixtureRequest) -> Chain:
-    if request.param == "embedded":
-        return connect()
-    return connect(request.getfixturevalue("hardhat_url"))
-
-
 @dataclass
 class Federation:
     chain: Chain
