@@ -28,6 +28,7 @@ from typing import Any
 from _report import emit, machine, table, update_section
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 
 import fedledger_crypto as fc
 from fedledger_platform.ledger import (
@@ -54,7 +55,10 @@ TARGETS = {  # issue #20 (relayed, closeRound) and the direct path's own
 
 
 def _account(label: str, index: int) -> LocalAccount:
-    return Account.from_key(fc.keccak256(f"fedledger bench gas {label} {index}".encode()))
+    account: LocalAccount = Account.from_key(
+        fc.keccak256(f"fedledger bench gas {label} {index}".encode())
+    )
+    return account
 
 
 @contextlib.contextmanager
@@ -160,7 +164,8 @@ def run_chain(name: str) -> dict[str, Any]:
         ledger, deployment = deploy_federation(
             chain, admin, aggregator=aggregator.address, relayers=(aggregator.address,)
         )
-        deployed = int(chain.w3.eth.get_transaction_receipt(deployment.tx_hash)["gasUsed"])
+        receipt = chain.w3.eth.get_transaction_receipt(HexStr(deployment.tx_hash))
+        deployed = int(receipt["gasUsed"])
         people = [_account("participant", i) for i in range(PARTICIPANTS)]
         admitted = ledger.admit_participants(
             admin, [p.address for p in people], [fc.public_key_of(p) for p in people]
