@@ -312,6 +312,9 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
         onlyRole(OPERATOR_ROLE)
     {
         if (_currentRound != 0) revert LedgerMaskingFixed();
+        if (enabled && (completeUpTo == 0 || degree % 2 != 0)) {
+            revert LedgerInvalidMasking(completeUpTo, degree);
+        }
         _masking = MaskingConfig({enabled: enabled, completeUpTo: completeUpTo, degree: degree});
         emit MaskingConfigured(enabled, completeUpTo, degree);
     }

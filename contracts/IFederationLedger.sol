@@ -222,6 +222,13 @@ interface IFederationLedger {
     /// auditor must read the same setting for the whole federation.
     error LedgerMaskingFixed();
 
+    /// @notice Raised by {configureMasking} for an enabled rule that no neighbour graph can
+    /// follow: `completeUpTo` must be at least 1, `degree` 0 (the default) or even and at
+    /// least 2 (each participant takes `degree / 2` ring neighbours on either side).
+    /// @param completeUpTo The value given.
+    /// @param degree The value given.
+    error LedgerInvalidMasking(uint16 completeUpTo, uint16 degree);
+
     /// @notice Raised by {openRound} when `round` is not `currentRound() + 1`.
     /// @param expected The number due.
     /// @param got The number given.
@@ -424,7 +431,9 @@ interface IFederationLedger {
      *
      * Requirements:
      * - the caller has {OPERATOR_ROLE};
-     * - no round has opened ({LedgerMaskingFixed}).
+     * - no round has opened ({LedgerMaskingFixed});
+     * - when `enabled`, `completeUpTo` is at least 1 and `degree` is 0 or even and at least 2
+     *   ({LedgerInvalidMasking}).
      *
      * Emits a {MaskingConfigured} event.
      * @param enabled Whether participants mask their updates.

@@ -261,6 +261,24 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
       expect(await ledger.masking()).to.deep.equal([false, 0n, 0n]);
     });
 
+    it("refuses an enabled rule no neighbour graph can follow", async function () {
+      const { ledger, operator } = await networkHelpers.loadFixture(ledgerFixture);
+      for (const [completeUpTo, degree] of [
+        [0, 0],
+        [32, 1],
+        [32, 3],
+        [8, 7],
+      ]) {
+        await expect(ledger.connect(operator).configureMasking(true, completeUpTo, degree))
+          .to.be.revertedWithCustomError(ledger, "LedgerInvalidMasking")
+          .withArgs(BigInt(completeUpTo), BigInt(degree));
+      }
+      // Disabled, the numbers mean nothing and are not checked; the smallest rules pass.
+      await ledger.connect(operator).configureMasking(false, 0, 1);
+      await ledger.connect(operator).configureMasking(true, 1, 2);
+      expect(await ledger.masking()).to.deep.equal([true, 1n, 2n]);
+    });
+
     shouldRequireRole(load, { ...byOperator, fn: "configureMasking", args: () => [true, 8, 4] });
   });
 

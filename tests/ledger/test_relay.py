@@ -244,6 +244,11 @@ def test_masking_setting_and_close_with_dropped_participants(fed: Relayed) -> No
         fed.participants,
     )
     assert ledger.masking() == MaskingConfig(enabled=True, complete_up_to=32, degree=0)
+    error = _reverts(
+        "LedgerInvalidMasking",
+        lambda: ledger.configure_masking(operator, enabled=True, complete_up_to=8, degree=3),
+    )
+    assert error.args_ == (8, 3)
     configured = ledger.configure_masking(operator, enabled=True, complete_up_to=16, degree=8)
     assert configured.event("MaskingConfigured").args == {
         "enabled": True,
