@@ -52,4 +52,23 @@ contract ContributionToken is ERC20, AccessControl {
     function mint(address to, uint256 amount) external virtual onlyRole(MINTER_ROLE) {
         _mint(to, amount);
     }
+
+    /**
+     * @notice Mints `amount` tokens (in 10^-18 units) to each account of `to`: one call for a
+     * whole round's rewards, so the ledger pays one external call per round instead of one per
+     * rewarded participant. Each mint is OpenZeppelin's `_mint`, as in {mint}.
+     *
+     * Requirements:
+     * - the caller has {MINTER_ROLE};
+     * - no account of `to` is the zero address.
+     *
+     * Emits a {Transfer} event from the zero address per account, in order.
+     * @param to The receivers of the new tokens (an account listed twice receives twice).
+     * @param amount The amount each receives.
+     */
+    function mintBatch(address[] calldata to, uint256 amount) external virtual onlyRole(MINTER_ROLE) {
+        for (uint256 i = 0; i < to.length; ++i) {
+            _mint(to[i], amount);
+        }
+    }
 }

@@ -2,77 +2,166 @@
 pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ContributionToken} from "./ContributionToken.sol";
 import {IFederationLedger} from "./IFederationLedger.sol";
 
 /**
  * @title FederationLedger
  * @notice On-chain audit log of one federated-learning federation: who may take
- * part, the hash of the shared encryption parameters, and for every round the
- * base model, each participant's update commitment, the aggregate, the included
- * participants (who are rewarded with {ContributionToken}s) and the model that a
- * quorum of them attested.
+ * part, the hash of the shared encryption parameters, the masking rule, and for every
+ * round the base model, each participant's update commitment, the aggregate, the included
+ * participants (who are rewarded with {ContributionToken}s) and the model that a quorum of
+ * them attested. Participants act from their own accounts or sign EIP-712 messages that a
+ * relayer submits in batches.
  * Its events, custom errors and external functions are declared and documented in
  * {IFederationLedger}.
  * @dev Round life cycle: `None → Open → Closed → Published`, or `Open|Closed → Failed`.
  * Only the latest round can be Open or Closed: a new round opens only once the
  * previous one is Published or Failed.
  *
- * Storage is laid out for the hot paths: a round's status, deadline, counters and
- * quorum share one slot; a participant's admission and the round of its latest
- * commitment share one slot, and its latest commitment sits in a slot seeded non-zero at
- * first admission, so a commit only rewrites warm non-zero slots (no fresh 20k-gas slot
- * per round); the per-(round, participant) flags slot is written non-zero at close so
- * that an attestation only flips it from non-zero to non-zero.
- *
- * Only a participant's *latest* commitment is kept in storage: that is all {closeRound}
- * needs, since at most one round is open at a time. The complete history of commitments
- * is the {UpdateCommitted} event log, which is what auditors read.
+ * Storage is laid out for the hot paths (docs/contracts.md, "Storage layout and gas"):
+ * - every participant gets a stable index at its first admission (never reused, kept
+ *   across removal), and per-participant flags live in bitmaps indexed by it, so that
+ *   the items of a batch after the first of a word hit a warm slot;
+ * - who committed is one word per group of 192 participants, tagged with the round of its
+ *   bits: the first commitment of a group in a round rewrites a non-zero word (5,000 gas)
+ *   instead of creating a slot (22,100), and closeRound reads it while the round is open;
+ * - who was included and who attested is one word per round and group of 128
+ *   participants (two bits each), created at close, so that attestations only flip bits
+ *   of an existing word;
+ * - update hashes are not stored at all: the {UpdateCommitted} log is their record.
  */
-contract FederationLedger is AccessControl, IFederationLedger {
+contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     // ------------------------------------------------------------------ types
 
     /// @dev The part of a round read on every commit and attestation: exactly one slot.
+    /// `leadingExtra` counts the attestations of the round's leading model hash (see
+    /// {RoundHashes}) after its first, so that the first attestation of a round leaves this
+    /// slot as it is; `openedAt` is a block number (40 bits last 10^12 blocks).
     struct RoundState {
         RoundStatus status;
         uint64 deadline;
         uint32 minUpdates;
         uint32 includedCount;
         uint32 quorum;
+        uint40 openedAt;
+        uint32 leadingExtra;
     }
 
-    /// @dev A participant's hot slot: list position (0 = not admitted) and the round of its
-    /// latest commitment.
+    /// @dev A participant's one slot: its stable index, whether it is admitted now, and the
+    /// block of its latest admission (0: never admitted, so `index` means nothing).
     struct Participant {
-        uint64 position;
-        uint64 lastCommitRound;
+        uint32 index;
+        bool admitted;
+        uint64 admittedAt;
     }
 
-    /// @dev The rest of a round.
+    /// @dev The rest of a round. `leadingModelHash` is the first model hash attested in the
+    /// round, replaced by the published one if another hash reaches the quorum first: the
+    /// published model hash once the round is Published. Its count lives in {RoundState}, so
+    /// the attestations of the hash honest participants agree on never create a counter
+    /// slot, and publication writes no hash; other hashes are counted in `_attestations`.
     struct RoundHashes {
         bytes32 baseModelHash;
         bytes32 aggregateHash;
-        bytes32 publishedModelHash;
+        bytes32 leadingModelHash;
     }
 
-    // ------------------------------------------------------------------ roles
+    /// @dev The federation's masking rule (see {configureMasking}).
+    struct MaskingConfig {
+        bool enabled;
+        uint16 completeUpTo;
+        uint16 degree;
+    }
 
-    /// @notice Admits and removes participants, appoints the key dealer, sets the reward.
+    /// @dev A round's attestation bookkeeping, held in memory while one call records
+    /// attestations, and written back once ({_loadTally}, {_saveTally}).
+    struct Tally {
+        uint64 round;
+        bool publishable; // the round is Closed: the first hash to reach the quorum publishes
+        bool published; // published by this call
+        uint32 quorum;
+        bytes32 leading;
+        bool leadingChanged;
+        uint32 leadingCount;
+        uint256 group; // the group whose round-flags word `flags` holds (_NO_GROUP: none)
+        uint256 flags;
+    }
+
+    // ------------------------------------------------------------------ roles and types
+
+    /// @notice Admits and removes participants, appoints the key dealer, sets the reward
+    /// and the masking rule.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
     /// @notice Opens, closes and abandons rounds (the aggregator service's account).
     bytes32 public constant AGGREGATOR_ROLE = keccak256("AGGREGATOR_ROLE");
+    /// @notice Submits participants' signed commitments, attestations and the key dealer's
+    /// signed parameters hash.
+    bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
     /// @notice Accounts that the off-chain aggregator lets download individual update blobs.
     /// The ledger itself never checks it.
     bytes32 public constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
 
+    /// @notice EIP-712 type hash of a participant's signed update commitment.
+    bytes32 public constant UPDATE_COMMITMENT_TYPEHASH = keccak256("UpdateCommitment(uint64 round,bytes32 updateHash)");
+    /// @notice EIP-712 type hash of a participant's signed model attestation.
+    bytes32 public constant MODEL_ATTESTATION_TYPEHASH = keccak256("ModelAttestation(uint64 round,bytes32 modelHash)");
+    /// @notice EIP-712 type hash of the key dealer's signed parameters commitment.
+    bytes32 public constant ENCRYPTION_PARAMS_TYPEHASH = keccak256("EncryptionParams(bytes32 paramsHash)");
+
     // ------------------------------------------------------------------ state
 
-    uint8 private constant _INCLUDED = 1;
-    uint8 private constant _ATTESTED = 2;
     uint256 private constant _BPS = 10_000;
-    /// @dev Seeds a participant's commitment slot at first admission (never a real hash
-    /// commitment in practice: a keccak256 output equal to 1 is not findable).
-    bytes32 private constant _UNSET = bytes32(uint256(1));
+    /// @dev Participants per commitment word; the word's top 64 bits are the round.
+    uint256 private constant _COMMIT_GROUP = 192;
+    /// @dev A fresh group's commitment word: round tag 1, nobody committed. Written at the
+    /// group's first admission so that no commitment ever creates a slot.
+    uint256 private constant _COMMIT_SEED = 1 << _COMMIT_GROUP;
+    /// @dev Participants per round-flags word, two bits each.
+    uint256 private constant _FLAGS_GROUP = 128;
+    uint256 private constant _NO_GROUP = type(uint256).max;
+
+    // The hand-written relay loops use these as literals (inline assembly takes no computed
+    // constant); each equals the selector named, which the tests check through the events.
+    /// @dev `UpdateCommitted.selector`.
+    bytes32 private constant _UPDATE_COMMITTED_TOPIC =
+        0xbaaeb0aef74ad2c8b2341e92f76718ce209d3fd370b6e52e78f44a890b0f1cd2;
+    /// @dev `ModelAttested.selector`.
+    bytes32 private constant _MODEL_ATTESTED_TOPIC = 0x757f616e01bd033fc94a9584a8b697be5329e8f49dda87a4b815d352f72d3a44;
+    /// @dev `ModelPublished.selector`.
+    bytes32 private constant _MODEL_PUBLISHED_TOPIC =
+        0x3d05764640437207a19759821e3b025905f1d2a4c64fb517d89497969499ee60;
+    /// @dev `RelayedItemRejected.selector`.
+    bytes32 private constant _RELAYED_ITEM_REJECTED_TOPIC =
+        0x02772a1ffc5287f49ca89f892b92697bcceb83abf302ff934ca428e2ca6f9301;
+    /// @dev `LedgerZeroHash.selector`, as a left-aligned word.
+    bytes32 private constant _ZERO_HASH_REASON = 0xd6a408fc00000000000000000000000000000000000000000000000000000000;
+    /// @dev `LedgerInvalidSignature.selector`.
+    bytes32 private constant _INVALID_SIGNATURE_REASON =
+        0xffb96ad900000000000000000000000000000000000000000000000000000000;
+    /// @dev `LedgerNotParticipant.selector`.
+    bytes32 private constant _NOT_PARTICIPANT_REASON =
+        0x0b94a28d00000000000000000000000000000000000000000000000000000000;
+    /// @dev `LedgerAlreadyCommitted.selector`.
+    bytes32 private constant _ALREADY_COMMITTED_REASON =
+        0x8e65c4db00000000000000000000000000000000000000000000000000000000;
+    /// @dev `LedgerNotIncluded.selector`.
+    bytes32 private constant _NOT_INCLUDED_REASON = 0xb1f6982b00000000000000000000000000000000000000000000000000000000;
+    /// @dev `LedgerAlreadyAttested.selector`.
+    bytes32 private constant _ALREADY_ATTESTED_REASON =
+        0x318552ae00000000000000000000000000000000000000000000000000000000;
+    /// @dev Masks s out of an EIP-2098 `vs`.
+    uint256 private constant _S_MASK = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
+    /// @dev The largest s OpenZeppelin's ECDSA accepts (half the secp256k1 order).
+    uint256 private constant _S_MAX = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// @dev Bit offset of `admitted` in a {Participant} slot, as solc packs it (after the
+    /// 32-bit `index`; `admittedAt` follows at bit 40), for the hand-written relay loops.
+    uint256 private constant _ADMITTED_SHIFT = 32;
+    uint256 private constant _ADMITTED_AT_SHIFT = 40;
+    uint256 private constant _INCLUDED = 1;
+    uint256 private constant _ATTESTED = 2;
 
     ContributionToken private immutable _token;
 
@@ -81,23 +170,26 @@ contract FederationLedger is AccessControl, IFederationLedger {
     uint16 private _quorumBps;
     uint64 private _currentRound;
 
+    // One slot: the masking rule and the number of admitted participants.
+    MaskingConfig private _masking;
+    uint32 private _admittedCount;
+
     uint256 private _rewardPerUpdate;
     bytes32 private _encryptionParamsHash;
 
-    // Enumerable set of admitted participants (as OpenZeppelin's EnumerableSet, which
-    // solc 0.8.37 warns about: its `at` will become a keyword).
-    address[] private _participantList;
-    /// @dev 1-based position in `_participantList` (0 means not admitted: the admission
-    /// check) and the round of the participant's latest commitment.
+    /// @dev Every account ever admitted, at its stable index.
+    address[] private _accounts;
     mapping(address participant => Participant) private _participants;
-    /// @dev The participant's latest update commitment (`_UNSET` before the first one).
-    mapping(address participant => bytes32 updateHash) private _latestCommitments;
-    mapping(address participant => bytes publicKey) private _publicKeys;
+    /// @dev Per group of 192 indices: `round << 192 | bits`, bit `i % 192` set when
+    /// participant `i` committed in `round`.
+    mapping(uint256 group => uint256 word) private _commitWords;
 
     mapping(uint64 round => RoundState) private _roundStates;
     mapping(uint64 round => RoundHashes) private _roundHashes;
-    /// @dev Bit flags `_INCLUDED | _ATTESTED` per (round, participant).
-    mapping(uint64 round => mapping(address participant => uint8 flags)) private _flags;
+    /// @dev Per round and group of 128 indices: bits `2 * (i % 128)` (included) and
+    /// `2 * (i % 128) + 1` (attested) of participant `i`.
+    mapping(uint64 round => mapping(uint256 group => uint256 word)) private _roundFlags;
+    /// @dev Attestation counts of the model hashes other than a round's leading one.
     mapping(uint64 round => mapping(bytes32 modelHash => uint32 count)) private _attestations;
 
     // ------------------------------------------------------------------ modifiers
@@ -115,25 +207,28 @@ contract FederationLedger is AccessControl, IFederationLedger {
 
     /**
      * @notice Creates the ledger and its {ContributionToken} ("fedledger Contribution", "FLC"),
-     * whose only minter is this ledger.
+     * whose only minter is this ledger, with masking enabled: all pairs up to 32
+     * participants, else a k-regular graph of the default degree.
      *
      * Requirements:
      * - `admin` is not the zero address ({LedgerZeroAddress});
      * - `quorumBps_` is in 1..10000 ({LedgerInvalidQuorum}).
      *
-     * Emits {RoleGranted} for `admin`.
+     * Emits {RoleGranted} for `admin` and {MaskingConfigured}.
      * @param admin Receives `DEFAULT_ADMIN_ROLE` (grants the other roles).
      * @param rewardPerUpdate_ Tokens (in 10^-18 units) minted per included update.
      * @param quorumBps_ Share of a round's included participants, in basis points, whose
      * matching attestations publish a model.
      */
-    constructor(address admin, uint256 rewardPerUpdate_, uint16 quorumBps_) {
+    constructor(address admin, uint256 rewardPerUpdate_, uint16 quorumBps_) EIP712("FederationLedger", "1") {
         if (admin == address(0)) revert LedgerZeroAddress();
         if (quorumBps_ == 0 || quorumBps_ > _BPS) revert LedgerInvalidQuorum(quorumBps_);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _rewardPerUpdate = rewardPerUpdate_;
         _quorumBps = quorumBps_;
         _token = new ContributionToken("fedledger Contribution", "FLC", address(this));
+        _masking = MaskingConfig({enabled: true, completeUpTo: 32, degree: 0});
+        emit MaskingConfigured(true, 32, 0);
     }
 
     // ------------------------------------------------------------------ participants
@@ -144,24 +239,28 @@ contract FederationLedger is AccessControl, IFederationLedger {
         virtual
         onlyRole(OPERATOR_ROLE)
     {
-        if (participant == address(0)) revert LedgerZeroAddress();
-        if (publicKey.length != 64 || address(uint160(uint256(keccak256(publicKey)))) != participant) {
-            revert LedgerInvalidPublicKey(participant);
+        _admit(participant, publicKey);
+    }
+
+    /// @inheritdoc IFederationLedger
+    function admitParticipants(address[] calldata participants_, bytes[] calldata publicKeys)
+        external
+        virtual
+        onlyRole(OPERATOR_ROLE)
+    {
+        uint256 count = participants_.length;
+        if (count != publicKeys.length) revert LedgerLengthMismatch(count, publicKeys.length);
+        if (count == 0) revert LedgerEmptyBatch();
+        for (uint256 i = 0; i < count; ++i) {
+            _admit(participants_[i], publicKeys[i]);
         }
-        Participant storage record = _participants[participant];
-        if (record.position != 0) revert LedgerAlreadyAdmitted(participant);
-        _participantList.push(participant);
-        record.position = uint64(_participantList.length);
-        if (_latestCommitments[participant] == bytes32(0)) _latestCommitments[participant] = _UNSET;
-        _publicKeys[participant] = publicKey;
-        emit ParticipantAdmitted(participant, publicKey);
     }
 
     /// @inheritdoc IFederationLedger
     function removeParticipant(address participant) external virtual onlyRole(OPERATOR_ROLE) {
         _checkParticipant(participant);
-        _removeFromList(participant);
-        delete _publicKeys[participant];
+        _participants[participant].admitted = false; // keeps the index: no double commit on re-admission
+        --_admittedCount;
         emit ParticipantRemoved(participant);
     }
 
@@ -178,18 +277,46 @@ contract FederationLedger is AccessControl, IFederationLedger {
     /// @inheritdoc IFederationLedger
     function commitEncryptionParams(bytes32 paramsHash) external virtual nonZeroHash(paramsHash) {
         if (msg.sender != _keyDealer) revert LedgerNotKeyDealer(msg.sender);
-        if (_encryptionParamsHash != bytes32(0)) revert LedgerParamsAlreadyCommitted();
-        _encryptionParamsHash = paramsHash;
-        emit EncryptionParamsCommitted(msg.sender, paramsHash);
+        _commitParams(msg.sender, paramsHash);
     }
 
-    // ------------------------------------------------------------------ reward
+    /// @inheritdoc IFederationLedger
+    function relayEncryptionParams(bytes32 paramsHash, bytes calldata signature)
+        external
+        virtual
+        onlyRole(RELAYER_ROLE)
+        nonZeroHash(paramsHash)
+    {
+        address dealer = _keyDealer;
+        (uint8 v, bytes32 r, bytes32 s) = ECDSA.parseCalldata(signature);
+        (address signer, ECDSA.RecoverError failure, ) = ECDSA.tryRecover(encryptionParamsDigest(paramsHash), v, r, s);
+        if (failure != ECDSA.RecoverError.NoError || signer != dealer || dealer == address(0)) {
+            revert LedgerInvalidSignature(dealer);
+        }
+        _commitParams(dealer, paramsHash);
+    }
+
+    // ------------------------------------------------------------------ settings
 
     /// @inheritdoc IFederationLedger
     function setRewardPerUpdate(uint256 newReward) external virtual onlyRole(OPERATOR_ROLE) {
         uint256 previous = _rewardPerUpdate;
         _rewardPerUpdate = newReward;
         emit RewardPerUpdateChanged(previous, newReward);
+    }
+
+    /// @inheritdoc IFederationLedger
+    function configureMasking(bool enabled, uint16 completeUpTo, uint16 degree)
+        external
+        virtual
+        onlyRole(OPERATOR_ROLE)
+    {
+        if (_currentRound != 0) revert LedgerMaskingFixed();
+        if (enabled && (completeUpTo == 0 || degree % 2 != 0)) {
+            revert LedgerInvalidMasking(completeUpTo, degree);
+        }
+        _masking = MaskingConfig({enabled: enabled, completeUpTo: completeUpTo, degree: degree});
+        emit MaskingConfigured(enabled, completeUpTo, degree);
     }
 
     // ------------------------------------------------------------------ rounds
@@ -219,7 +346,9 @@ contract FederationLedger is AccessControl, IFederationLedger {
             deadline: deadline,
             minUpdates: minUpdates,
             includedCount: 0,
-            quorum: 0
+            quorum: 0,
+            openedAt: uint40(block.number),
+            leadingExtra: 0
         });
         _roundHashes[round].baseModelHash = baseModelHash;
         emit RoundOpened(round, baseModelHash, deadline, minUpdates);
@@ -227,59 +356,120 @@ contract FederationLedger is AccessControl, IFederationLedger {
 
     /**
      * @inheritdoc IFederationLedger
-     * @dev The hot path of every participant: it reads the caller's record and the round's
-     * packed state and rewrites two warm non-zero slots (the record and the latest
-     * commitment), plus one log: about 36k gas, no fresh storage slot.
+     * @dev Reads the round's packed state, the caller's record and its group's commitment
+     * word, and rewrites that word (non-zero to non-zero), plus one log: no fresh slot.
      */
     function commitUpdate(uint64 round, bytes32 updateHash) external virtual nonZeroHash(updateHash) {
-        Participant storage record = _participants[msg.sender];
-        (uint64 position, uint64 latestRound) = (record.position, record.lastCommitRound);
-        if (position == 0) revert LedgerNotParticipant(msg.sender);
-        RoundState storage state = _roundStates[round];
-        (RoundStatus status, uint64 deadline) = (state.status, state.deadline);
-        if (status != RoundStatus.Open) revert LedgerRoundNotOpen(round);
-        if (block.timestamp > deadline) revert LedgerDeadlinePassed(round, deadline);
-        if (latestRound == round) revert LedgerAlreadyCommitted(round, msg.sender);
-        record.lastCommitRound = round;
-        _latestCommitments[msg.sender] = updateHash;
-        emit UpdateCommitted(round, msg.sender, updateHash);
+        _checkOpen(round);
+        bytes4 reason = _commit(round, msg.sender, updateHash);
+        if (reason != 0) _revertWith(reason, round, msg.sender);
+    }
+
+    /**
+     * @inheritdoc IFederationLedger
+     * @dev The per-item loop is hand-written (docs/contracts.md, "Relaying"): it applies
+     * {commitUpdate}'s rules ({_commit}) and emits the same event; a group's commitment word
+     * is held on the stack while consecutive items share it.
+     */
+    function relayCommitments(uint64 round, SignedItem[] calldata items)
+        external
+        virtual
+        onlyRole(RELAYER_ROLE)
+    {
+        if (items.length == 0) revert LedgerEmptyBatch();
+        _checkOpen(round);
+        uint256 m = _relayBuffer(UPDATE_COMMITMENT_TYPEHASH, round);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let group := not(0) // the group whose commitment word `word` holds: none yet
+            let word := 0
+            let end := add(items.offset, shl(7, items.length))
+            for { let item := items.offset } lt(item, end) { item := add(item, 0x80) } {
+                let signer := calldataload(item)
+                if shr(160, signer) { revert(0, 0) } // not an address: the ABI decoder refuses it too
+                let hash := calldataload(add(item, 0x20))
+                let reason := _ZERO_HASH_REASON
+                if hash {
+                    // The EIP-712 digest, then ecrecover under OpenZeppelin's ECDSA rules:
+                    // EIP-2098 `vs` holds v's parity in its top bit and s below; s must be in
+                    // the lower half order; a failed recovery leaves 0, which is no signer.
+                    mstore(add(m, 0x40), hash)
+                    mstore(add(m, 0x82), keccak256(m, 0x60))
+                    mstore(add(m, 0xc0), keccak256(add(m, 0x60), 0x42))
+                    let vs := calldataload(add(item, 0x60))
+                    mstore(add(m, 0xe0), add(shr(255, vs), 27))
+                    mstore(add(m, 0x100), calldataload(add(item, 0x40)))
+                    vs := and(vs, _S_MASK) // s
+                    mstore(add(m, 0x120), vs)
+                    mstore(0x00, 0)
+                    if iszero(gt(vs, _S_MAX)) { pop(staticcall(gas(), 1, add(m, 0xc0), 0x80, 0x00, 0x20)) }
+                    reason := _INVALID_SIGNATURE_REASON
+                    if and(eq(mload(0x00), signer), iszero(iszero(signer))) {
+                        // {_commit}'s rules: the signer is admitted, and has not committed.
+                        mstore(0x00, signer)
+                        mstore(0x20, _participants.slot)
+                        let record := sload(keccak256(0x00, 0x40))
+                        reason := _NOT_PARTICIPANT_REASON
+                        if and(shr(_ADMITTED_SHIFT, record), 0xff) {
+                            record := and(record, 0xffffffff) // the index
+                            if iszero(eq(div(record, _COMMIT_GROUP), group)) {
+                                if iszero(eq(group, not(0))) { sstore(_wordSlot(group), word) }
+                                group := div(record, _COMMIT_GROUP)
+                                word := sload(_wordSlot(group))
+                                if iszero(eq(shr(_COMMIT_GROUP, word), round)) { word := shl(_COMMIT_GROUP, round) }
+                            }
+                            record := shl(mod(record, _COMMIT_GROUP), 1) // the index's bit
+                            reason := _ALREADY_COMMITTED_REASON
+                            if iszero(and(word, record)) {
+                                word := or(word, record)
+                                reason := 0
+                                mstore(0x00, hash)
+                                log3(0x00, 0x20, _UPDATE_COMMITTED_TOPIC, round, signer)
+                            }
+                        }
+                    }
+                }
+                if reason { _reject(m, round, shr(7, sub(item, items.offset)), signer, reason) }
+            }
+            if iszero(eq(group, not(0))) { sstore(_wordSlot(group), word) }
+
+            function _wordSlot(groupOf) -> slot {
+                mstore(0x00, groupOf)
+                mstore(0x20, _commitWords.slot)
+                slot := keccak256(0x00, 0x40)
+            }
+            function _reject(buffer, roundOf, index, signerOf, why) {
+                mstore(add(buffer, 0x140), index)
+                mstore(add(buffer, 0x160), signerOf)
+                mstore(add(buffer, 0x180), why)
+                log2(add(buffer, 0x140), 0x60, _RELAYED_ITEM_REJECTED_TOPIC, roundOf)
+            }
+        }
     }
 
     /// @inheritdoc IFederationLedger
-    function closeRound(uint64 round, bytes32 aggregateHash, address[] calldata included)
-        external
-        virtual
-        onlyRole(AGGREGATOR_ROLE)
-        nonZeroHash(aggregateHash)
-    {
+    function closeRound(
+        uint64 round,
+        bytes32 aggregateHash,
+        address[] calldata included,
+        address[] calldata dropped,
+        bytes32 correctionsHash
+    ) external virtual onlyRole(AGGREGATOR_ROLE) nonZeroHash(aggregateHash) {
         RoundState memory state = _roundStates[round];
         if (state.status != RoundStatus.Open) revert LedgerRoundNotOpen(round);
         uint256 count = included.length;
         if (count < state.minUpdates) revert LedgerTooFewUpdates(round, count, state.minUpdates);
+        _include(round, included);
+        _checkDropped(included, dropped, correctionsHash);
 
-        mapping(address => uint8) storage flags = _flags[round];
         uint256 reward = _rewardPerUpdate;
-        address previous = address(0);
-        for (uint256 i = 0; i < count; ++i) {
-            address participant = included[i];
-            // Ascending order rules out duplicates; address(0) never has a commitment.
-            if (i != 0 && participant <= previous) revert LedgerIncludedNotSorted(i);
-            // Rounds start at 1 and only the open round takes commitments, so a participant
-            // committed in this round exactly when its latest commitment is from this round.
-            if (_participants[participant].lastCommitRound != round) {
-                revert LedgerMissingCommitment(round, participant);
-            }
-            flags[participant] = _INCLUDED;
-            if (reward != 0) _token.mint(participant, reward);
-            previous = participant;
-        }
-
+        if (reward != 0) _token.mintBatch(included, reward);
         state.status = RoundStatus.Closed;
         state.includedCount = uint32(count); // cannot overflow: calldata of 2^32 addresses is unaffordable
         state.quorum = _quorumFor(count);
         _roundStates[round] = state;
         _roundHashes[round].aggregateHash = aggregateHash;
-        emit RoundClosed(round, aggregateHash, included, reward);
+        emit RoundClosed(round, aggregateHash, included, reward, dropped, correctionsHash);
     }
 
     /// @inheritdoc IFederationLedger
@@ -293,24 +483,150 @@ contract FederationLedger is AccessControl, IFederationLedger {
 
     /// @inheritdoc IFederationLedger
     function attestModel(uint64 round, bytes32 modelHash) external virtual nonZeroHash(modelHash) {
-        RoundState memory state = _roundStates[round];
-        if (state.status != RoundStatus.Closed && state.status != RoundStatus.Published) {
-            revert LedgerRoundNotClosed(round);
-        }
-        mapping(address => uint8) storage roundFlags = _flags[round];
-        uint8 flags = roundFlags[msg.sender];
-        if (flags & _INCLUDED == 0) revert LedgerNotIncluded(round, msg.sender);
-        if (flags & _ATTESTED != 0) revert LedgerAlreadyAttested(round, msg.sender);
+        Tally memory tally = _loadTally(round);
+        bytes4 reason = _attest(tally, msg.sender, modelHash);
+        if (reason != 0) _revertWith(reason, round, msg.sender);
+        _saveTally(tally);
+    }
 
-        roundFlags[msg.sender] = flags | _ATTESTED;
-        uint32 attestations = ++_attestations[round][modelHash];
-        emit ModelAttested(round, msg.sender, modelHash, attestations);
+    /**
+     * @inheritdoc IFederationLedger
+     * @dev The per-item loop is hand-written, like {relayCommitments}'s: it applies
+     * {attestModel}'s rules ({_attest}) and emits the same events, keeping the round's
+     * {Tally} in memory (read and written by field offset: 0x20 per member, in declaration
+     * order) and a group's round-flags word on the stack. Consecutive items with the same
+     * hash share one digest computation.
+     */
+    function relayAttestations(uint64 round, SignedItem[] calldata items)
+        external
+        virtual
+        onlyRole(RELAYER_ROLE)
+    {
+        if (items.length == 0) revert LedgerEmptyBatch();
+        Tally memory tally = _loadTally(round);
+        uint256 m = _relayBuffer(MODEL_ATTESTATION_TYPEHASH, round);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let group := not(0) // the group whose round-flags word `word` holds: none yet
+            let word := 0
+            for { let item := items.offset } lt(item, add(items.offset, shl(7, items.length))) {
+                item := add(item, 0x80)
+            } {
+                let signer := calldataload(item)
+                if shr(160, signer) { revert(0, 0) } // not an address: the ABI decoder refuses it too
+                let hash := calldataload(add(item, 0x20))
+                let reason := _ZERO_HASH_REASON
+                if hash {
+                    if iszero(eq(hash, mload(add(m, 0x40)))) {
+                        mstore(add(m, 0x40), hash)
+                        mstore(add(m, 0x82), keccak256(m, 0x60))
+                        mstore(add(m, 0xc0), keccak256(add(m, 0x60), 0x42))
+                    }
+                    reason := _INVALID_SIGNATURE_REASON
+                    if eq(_recover(m, item), signer) {
+                        // {_attest}'s rules: the signer is included, and has not attested.
+                        mstore(0x00, signer)
+                        mstore(0x20, _participants.slot)
+                        let record := sload(keccak256(0x00, 0x40))
+                        reason := _NOT_INCLUDED_REASON
+                        if shr(_ADMITTED_AT_SHIFT, record) {
+                            record := and(record, 0xffffffff) // the index
+                            if iszero(eq(div(record, _FLAGS_GROUP), group)) {
+                                if iszero(eq(group, not(0))) { sstore(_flagsSlot(round, group), word) }
+                                group := div(record, _FLAGS_GROUP)
+                                word := sload(_flagsSlot(round, group))
+                            }
+                            record := shl(1, mod(record, _FLAGS_GROUP)) // the index's shift
+                            if and(shr(record, word), _INCLUDED) {
+                                reason := _ALREADY_ATTESTED_REASON
+                                if iszero(and(shr(record, word), _ATTESTED)) {
+                                    word := or(word, shl(record, _ATTESTED))
+                                    reason := 0
+                                    _count(tally, signer, hash)
+                                }
+                            }
+                        }
+                    }
+                }
+                if reason { _reject(m, round, shr(7, sub(item, items.offset)), signer, reason) }
+            }
+            mstore(add(tally, 0xe0), group) // {_saveTally} writes the word back
+            mstore(add(tally, 0x100), word)
 
-        if (state.status == RoundStatus.Closed && attestations >= state.quorum) {
-            _roundStates[round].status = RoundStatus.Published;
-            _roundHashes[round].publishedModelHash = modelHash;
-            emit ModelPublished(round, modelHash, attestations);
+            function _flagsSlot(roundOf, groupOf) -> slot {
+                mstore(0x00, roundOf)
+                mstore(0x20, _roundFlags.slot)
+                mstore(0x20, keccak256(0x00, 0x40))
+                mstore(0x00, groupOf)
+                slot := keccak256(0x00, 0x40)
+            }
+            function _countSlot(roundOf, hashOf) -> slot {
+                mstore(0x00, roundOf)
+                mstore(0x20, _attestations.slot)
+                mstore(0x20, keccak256(0x00, 0x40))
+                mstore(0x00, hashOf)
+                slot := keccak256(0x00, 0x40)
+            }
+            /// The signer the signature of the item at `itemOf` recovers to for the digest at
+            /// buffer + 0xc0, under OpenZeppelin's ECDSA rules (see relayCommitments); when it
+            /// recovers to none, `not(0)`, which is no address.
+            function _recover(buffer, itemOf) -> recovered {
+                let vs := calldataload(add(itemOf, 0x60))
+                mstore(add(buffer, 0xe0), add(shr(255, vs), 27))
+                mstore(add(buffer, 0x100), calldataload(add(itemOf, 0x40)))
+                vs := and(vs, _S_MASK) // s
+                mstore(add(buffer, 0x120), vs)
+                mstore(0x00, 0)
+                if iszero(gt(vs, _S_MAX)) { pop(staticcall(gas(), 1, add(buffer, 0xc0), 0x80, 0x00, 0x20)) }
+                recovered := mload(0x00)
+                if iszero(recovered) { recovered := not(0) }
+            }
+            /// {_attest}'s counting and publication, on the {Tally} at `t`.
+            function _count(t, who, hashOf) {
+                let roundOf := mload(t)
+                let leading := mload(add(t, 0x80))
+                if iszero(leading) {
+                    leading := hashOf
+                    mstore(add(t, 0x80), hashOf)
+                    mstore(add(t, 0xa0), 1) // leadingChanged
+                }
+                let count := 0
+                switch eq(hashOf, leading)
+                case 1 {
+                    count := add(mload(add(t, 0xc0)), 1) // at most the included count: no overflow
+                    mstore(add(t, 0xc0), count)
+                }
+                default {
+                    let slot := _countSlot(roundOf, hashOf)
+                    count := add(sload(slot), 1)
+                    sstore(slot, count)
+                }
+                mstore(0x00, hashOf)
+                mstore(0x20, count)
+                log3(0x00, 0x40, _MODEL_ATTESTED_TOPIC, roundOf, who)
+                if and(mload(add(t, 0x20)), iszero(lt(count, mload(add(t, 0x60))))) {
+                    if iszero(eq(hashOf, leading)) {
+                        // Another hash is published first: it becomes the leading one.
+                        sstore(_countSlot(roundOf, leading), mload(add(t, 0xc0)))
+                        mstore(add(t, 0x80), hashOf)
+                        mstore(add(t, 0xc0), count)
+                        mstore(add(t, 0xa0), 1)
+                    }
+                    mstore(add(t, 0x20), 0) // publishable
+                    mstore(add(t, 0x40), 1) // published
+                    mstore(0x00, hashOf)
+                    mstore(0x20, count)
+                    log2(0x00, 0x40, _MODEL_PUBLISHED_TOPIC, roundOf)
+                }
+            }
+            function _reject(buffer, roundOf, index, signerOf, why) {
+                mstore(add(buffer, 0x140), index)
+                mstore(add(buffer, 0x160), signerOf)
+                mstore(add(buffer, 0x180), why)
+                log2(add(buffer, 0x140), 0x60, _RELAYED_ITEM_REJECTED_TOPIC, roundOf)
+            }
         }
+        _saveTally(tally);
     }
 
     // ------------------------------------------------------------------ views
@@ -331,6 +647,12 @@ contract FederationLedger is AccessControl, IFederationLedger {
     }
 
     /// @inheritdoc IFederationLedger
+    function masking() external view returns (bool enabled, uint16 completeUpTo, uint16 degree) {
+        MaskingConfig memory config = _masking;
+        return (config.enabled, config.completeUpTo, config.degree);
+    }
+
+    /// @inheritdoc IFederationLedger
     function keyDealer() external view returns (address) {
         return _keyDealer;
     }
@@ -342,22 +664,28 @@ contract FederationLedger is AccessControl, IFederationLedger {
 
     /// @inheritdoc IFederationLedger
     function isParticipant(address account) external view returns (bool) {
-        return _participants[account].position != 0;
+        return _participants[account].admitted;
     }
 
     /// @inheritdoc IFederationLedger
-    function participantPublicKey(address participant) external view returns (bytes memory) {
-        return _publicKeys[participant];
+    function admissionBlock(address participant) external view returns (uint64) {
+        Participant memory record = _participants[participant];
+        return record.admitted ? record.admittedAt : 0;
     }
 
     /// @inheritdoc IFederationLedger
     function participantCount() external view returns (uint256) {
-        return _participantList.length;
+        return _admittedCount;
     }
 
     /// @inheritdoc IFederationLedger
-    function participants() external view returns (address[] memory) {
-        return _participantList;
+    function participants() external view returns (address[] memory admitted) {
+        admitted = new address[](_admittedCount);
+        uint256 found = 0;
+        for (uint256 i = 0; found < admitted.length; ++i) {
+            address account = _accounts[i];
+            if (_participants[account].admitted) admitted[found++] = account;
+        }
     }
 
     /// @inheritdoc IFederationLedger
@@ -375,56 +703,261 @@ contract FederationLedger is AccessControl, IFederationLedger {
             minUpdates: state.minUpdates,
             includedCount: state.includedCount,
             quorum: state.quorum,
+            openedAt: state.openedAt,
             baseModelHash: hashes.baseModelHash,
             aggregateHash: hashes.aggregateHash,
-            publishedModelHash: hashes.publishedModelHash
+            publishedModelHash: state.status == RoundStatus.Published ? hashes.leadingModelHash : bytes32(0)
         });
     }
 
     /// @inheritdoc IFederationLedger
-    function updateCommitment(uint64 round, address participant) external view returns (bytes32) {
-        if (round == 0 || _participants[participant].lastCommitRound != round) return bytes32(0);
-        return _latestCommitments[participant];
-    }
-
-    /// @inheritdoc IFederationLedger
-    function lastCommitRound(address participant) external view returns (uint64) {
-        return _participants[participant].lastCommitRound;
+    function hasCommitted(uint64 round, address participant) external view returns (bool) {
+        Participant memory record = _participants[participant];
+        return record.admittedAt != 0 && _committed(round, record.index);
     }
 
     /// @inheritdoc IFederationLedger
     function isIncluded(uint64 round, address participant) external view returns (bool) {
-        return _flags[round][participant] & _INCLUDED != 0;
+        return _flagsOf(round, participant) & _INCLUDED != 0;
     }
 
     /// @inheritdoc IFederationLedger
     function hasAttested(uint64 round, address participant) external view returns (bool) {
-        return _flags[round][participant] & _ATTESTED != 0;
+        return _flagsOf(round, participant) & _ATTESTED != 0;
     }
 
     /// @inheritdoc IFederationLedger
     function attestationCount(uint64 round, bytes32 modelHash) external view returns (uint32) {
+        bytes32 leading = _roundHashes[round].leadingModelHash;
+        if (leading != bytes32(0) && modelHash == leading) return _roundStates[round].leadingExtra + 1;
         return _attestations[round][modelHash];
+    }
+
+    /// @inheritdoc IFederationLedger
+    function updateCommitmentDigest(uint64 round, bytes32 updateHash) external view returns (bytes32) {
+        return _hashTypedDataV4(_structHash(UPDATE_COMMITMENT_TYPEHASH, round, updateHash));
+    }
+
+    /// @inheritdoc IFederationLedger
+    function modelAttestationDigest(uint64 round, bytes32 modelHash) external view returns (bytes32) {
+        return _hashTypedDataV4(_structHash(MODEL_ATTESTATION_TYPEHASH, round, modelHash));
+    }
+
+    /// @inheritdoc IFederationLedger
+    function encryptionParamsDigest(bytes32 paramsHash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ENCRYPTION_PARAMS_TYPEHASH, paramsHash)));
     }
 
     // ------------------------------------------------------------------ internals
 
     /// @dev Reverts with {LedgerNotParticipant} unless `account` is admitted.
     function _checkParticipant(address account) internal view virtual {
-        if (_participants[account].position == 0) revert LedgerNotParticipant(account);
+        if (!_participants[account].admitted) revert LedgerNotParticipant(account);
     }
 
-    /// @dev Removes admitted `participant` from the list: the last entry takes its place.
-    function _removeFromList(address participant) private {
-        uint256 index = _participants[participant].position - 1;
-        uint256 lastIndex = _participantList.length - 1;
-        if (index != lastIndex) {
-            address last = _participantList[lastIndex];
-            _participantList[index] = last;
-            _participants[last].position = uint64(index + 1);
+    /// @dev Reverts unless round `round` is Open and its deadline has not passed.
+    function _checkOpen(uint64 round) private view {
+        RoundState storage state = _roundStates[round];
+        (RoundStatus status, uint64 deadline) = (state.status, state.deadline);
+        if (status != RoundStatus.Open) revert LedgerRoundNotOpen(round);
+        if (block.timestamp > deadline) revert LedgerDeadlinePassed(round, deadline);
+    }
+
+    /// @dev Admits one participant (see {admitParticipant}); a new one gets the next index,
+    /// and the first of a group of 192 seeds the group's commitment word.
+    function _admit(address participant, bytes calldata publicKey) private {
+        if (participant == address(0)) revert LedgerZeroAddress();
+        if (publicKey.length != 64 || address(uint160(uint256(keccak256(publicKey)))) != participant) {
+            revert LedgerInvalidPublicKey(participant);
         }
-        _participantList.pop();
-        _participants[participant].position = 0; // keeps lastCommitRound: no double commit on re-admission
+        Participant memory record = _participants[participant];
+        if (record.admitted) revert LedgerAlreadyAdmitted(participant);
+        if (record.admittedAt == 0) {
+            uint256 index = _accounts.length;
+            record.index = uint32(index); // 2^32 admissions cost more gas than any chain has
+            _accounts.push(participant);
+            if (index % _COMMIT_GROUP == 0) _commitWords[index / _COMMIT_GROUP] = _COMMIT_SEED;
+        }
+        _participants[participant] =
+            Participant({index: record.index, admitted: true, admittedAt: uint64(block.number)});
+        ++_admittedCount;
+        emit ParticipantAdmitted(participant, publicKey);
+    }
+
+    /// @dev Records the parameters hash of `dealer`, once.
+    function _commitParams(address dealer, bytes32 paramsHash) private {
+        if (_encryptionParamsHash != bytes32(0)) revert LedgerParamsAlreadyCommitted();
+        _encryptionParamsHash = paramsHash;
+        emit EncryptionParamsCommitted(dealer, paramsHash);
+    }
+
+    /**
+     * @dev Commits `updateHash` for `participant` in the open round `round` and emits
+     * {UpdateCommitted}; or changes nothing and returns the selector of the rule it breaks.
+     */
+    function _commit(uint64 round, address participant, bytes32 updateHash) private returns (bytes4) {
+        Participant memory record = _participants[participant];
+        if (!record.admitted) return LedgerNotParticipant.selector;
+        uint256 group = record.index / _COMMIT_GROUP;
+        uint256 bit = 1 << (record.index % _COMMIT_GROUP);
+        uint256 word = _commitWords[group];
+        if (word >> _COMMIT_GROUP != round) {
+            word = uint256(round) << _COMMIT_GROUP; // the group's first commitment of the round
+        } else if (word & bit != 0) {
+            return LedgerAlreadyCommitted.selector;
+        }
+        _commitWords[group] = word | bit;
+        emit UpdateCommitted(round, participant, updateHash);
+        return 0;
+    }
+
+    /**
+     * @dev Allocates the memory a relay loop works in and writes its constants; returns its
+     * address. Layout (offsets in bytes): 0x000 the message's type hash, 0x020 the round,
+     * 0x040 an item's hash (the EIP-712 struct, hashed over 0x60 bytes); 0x060 `0x1901`,
+     * 0x062 the domain separator, 0x082 the struct hash (the digest's input, hashed over
+     * 0x42 bytes); 0x0c0-0x13f ecrecover's input (digest, v, r, s); 0x140-0x19f a rejection
+     * event's data.
+     */
+    function _relayBuffer(bytes32 typeHash, uint64 round) private view returns (uint256 m) {
+        bytes memory buffer = new bytes(0x1a0);
+        bytes32 domain = _domainSeparatorV4();
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            m := add(buffer, 0x20)
+            mstore(m, typeHash)
+            mstore(add(m, 0x20), round)
+            mstore(add(m, 0x60), shl(240, 0x1901))
+            mstore(add(m, 0x62), domain)
+        }
+    }
+
+    /// @dev Whether the participant at `index` committed in `round`, as far as its group's
+    /// word still records (always for the open round).
+    function _committed(uint64 round, uint256 index) private view returns (bool) {
+        uint256 word = _commitWords[index / _COMMIT_GROUP];
+        return word >> _COMMIT_GROUP == round && word & (1 << (index % _COMMIT_GROUP)) != 0;
+    }
+
+    /// @dev Round `round`'s attestation bookkeeping; reverts with {LedgerRoundNotClosed}
+    /// unless the round is Closed or Published.
+    function _loadTally(uint64 round) private view returns (Tally memory tally) {
+        RoundState storage state = _roundStates[round];
+        (RoundStatus status, uint32 quorum, uint32 leadingExtra) = (state.status, state.quorum, state.leadingExtra);
+        if (status != RoundStatus.Closed && status != RoundStatus.Published) revert LedgerRoundNotClosed(round);
+        tally.round = round;
+        tally.publishable = status == RoundStatus.Closed;
+        tally.quorum = quorum;
+        tally.leading = _roundHashes[round].leadingModelHash;
+        if (tally.leading != bytes32(0)) tally.leadingCount = leadingExtra + 1;
+        tally.group = _NO_GROUP;
+    }
+
+    /// @dev Writes back what {_attest} changed in `tally`.
+    function _saveTally(Tally memory tally) private {
+        uint64 round = tally.round;
+        if (tally.group != _NO_GROUP) _roundFlags[round][tally.group] = tally.flags;
+        RoundState storage state = _roundStates[round];
+        state.leadingExtra = tally.leadingCount == 0 ? 0 : tally.leadingCount - 1; // unchanged: 100 gas
+        if (tally.published) state.status = RoundStatus.Published;
+        if (tally.leadingChanged) _roundHashes[round].leadingModelHash = tally.leading;
+    }
+
+    /**
+     * @dev Records `participant`'s attestation of `modelHash` in `tally`'s round and emits
+     * {ModelAttested}; publishes the model (emitting {ModelPublished}) when the round is
+     * Closed and the count reaches the quorum. Or changes nothing and returns the selector
+     * of the rule it breaks.
+     */
+    function _attest(Tally memory tally, address participant, bytes32 modelHash) private returns (bytes4) {
+        Participant storage record = _participants[participant];
+        (uint256 index, uint64 admittedAt) = (record.index, record.admittedAt);
+        if (admittedAt == 0) return LedgerNotIncluded.selector;
+        uint256 group = index / _FLAGS_GROUP;
+        if (group != tally.group) {
+            if (tally.group != _NO_GROUP) _roundFlags[tally.round][tally.group] = tally.flags;
+            tally.group = group;
+            tally.flags = _roundFlags[tally.round][group];
+        }
+        uint256 shift = (index % _FLAGS_GROUP) * 2;
+        uint256 bits = tally.flags >> shift;
+        if (bits & _INCLUDED == 0) return LedgerNotIncluded.selector;
+        if (bits & _ATTESTED != 0) return LedgerAlreadyAttested.selector;
+        tally.flags |= _ATTESTED << shift;
+
+        if (tally.leading == bytes32(0)) (tally.leading, tally.leadingChanged) = (modelHash, true);
+        uint32 attestations = modelHash == tally.leading
+            ? ++tally.leadingCount
+            : ++_attestations[tally.round][modelHash];
+        emit ModelAttested(tally.round, participant, modelHash, attestations);
+
+        if (tally.publishable && attestations >= tally.quorum) {
+            if (modelHash != tally.leading) {
+                // Another hash is published first: it becomes the leading one.
+                _attestations[tally.round][tally.leading] = tally.leadingCount;
+                (tally.leading, tally.leadingCount, tally.leadingChanged) = (modelHash, attestations, true);
+            }
+            (tally.publishable, tally.published) = (false, true);
+            emit ModelPublished(tally.round, modelHash, attestations);
+        }
+        return 0;
+    }
+
+    /// @dev Marks every participant of `included` (strictly ascending, each committed in the
+    /// open round `round`) as included.
+    function _include(uint64 round, address[] calldata included) private {
+        mapping(uint256 => uint256) storage flags = _roundFlags[round];
+        address previous = address(0);
+        for (uint256 i = 0; i < included.length; ++i) {
+            address participant = included[i];
+            // Ascending order rules out duplicates; address(0) is never admitted.
+            if (i != 0 && participant <= previous) revert LedgerIncludedNotSorted(i);
+            Participant memory record = _participants[participant];
+            if (record.admittedAt == 0 || !_committed(round, record.index)) {
+                revert LedgerMissingCommitment(round, participant);
+            }
+            flags[record.index / _FLAGS_GROUP] |= _INCLUDED << ((record.index % _FLAGS_GROUP) * 2);
+            previous = participant;
+        }
+    }
+
+    /// @dev Checks `dropped` and `correctionsHash` against `included` and the masking rule.
+    function _checkDropped(address[] calldata included, address[] calldata dropped, bytes32 correctionsHash)
+        private
+        view
+    {
+        if (dropped.length == 0 && correctionsHash == bytes32(0)) return;
+        if (!_masking.enabled) revert LedgerMaskingDisabled();
+        uint256 j = 0; // both lists ascend: one merge pass finds a participant in both
+        for (uint256 i = 0; i < dropped.length; ++i) {
+            address participant = dropped[i];
+            if (i != 0 && participant <= dropped[i - 1]) revert LedgerDroppedNotSorted(i);
+            while (j < included.length && included[j] < participant) ++j;
+            if (j < included.length && included[j] == participant) revert LedgerDroppedIncluded(participant);
+        }
+        if (dropped.length == 0) revert LedgerUnexpectedCorrections();
+    }
+
+    /// @dev The included/attested bits of `participant` in `round` (0 if never admitted).
+    function _flagsOf(uint64 round, address participant) private view returns (uint256) {
+        Participant memory record = _participants[participant];
+        if (record.admittedAt == 0) return 0;
+        uint256 word = _roundFlags[round][record.index / _FLAGS_GROUP];
+        return (word >> ((record.index % _FLAGS_GROUP) * 2)) & (_INCLUDED | _ATTESTED);
+    }
+
+    /// @dev `keccak256(abi.encode(typeHash, round, hash))`: an EIP-712 struct hash.
+    function _structHash(bytes32 typeHash, uint64 round, bytes32 hash) private pure returns (bytes32) {
+        return keccak256(abi.encode(typeHash, round, hash));
+    }
+
+    /// @dev Reverts with the custom error whose selector is `reason`, for a participant's
+    /// own call (the rules {_commit} and {_attest} report).
+    function _revertWith(bytes4 reason, uint64 round, address participant) private pure {
+        if (reason == LedgerNotParticipant.selector) revert LedgerNotParticipant(participant);
+        if (reason == LedgerAlreadyCommitted.selector) revert LedgerAlreadyCommitted(round, participant);
+        if (reason == LedgerNotIncluded.selector) revert LedgerNotIncluded(round, participant);
+        revert LedgerAlreadyAttested(round, participant);
     }
 
     /// @dev `max(1, ceil(included * quorumBps / 10000))`.

@@ -63,6 +63,13 @@ describe("ContributionToken", function () {
       callers: (f) => [f.admin, f.minter, f.outsider],
       args: (f) => [f.outsider.address, 1n],
     });
+    shouldRequireRole(load, {
+      fn: "mintBatch",
+      role: MINTER_ROLE,
+      contract: (f) => f.token,
+      callers: (f) => [f.admin, f.minter, f.outsider],
+      args: (f) => [[f.outsider.address], 1n],
+    });
     shouldRequireRole(load, { ...byTokenAdmin, fn: "grantRole" });
     shouldRequireRole(load, {
       ...byTokenAdmin,
@@ -96,6 +103,43 @@ describe("ContributionToken", function () {
       callers: (f) => [f.admin, f.holder, f.outsider],
       holder: (f) => f.minter,
       args: (f) => [f.holder.address, 1n],
+      observe: (f) => f.standalone.balanceOf(f.holder.address),
+    });
+  });
+
+  describe("mintBatch", function () {
+    it("mints to each receiver in order, as mint does each", async function () {
+      const { standalone, minter, holder, outsider } = await networkHelpers.loadFixture(tokenFixture);
+      await standalone.connect(minter).mint(holder.address, 1n); // an existing holder
+      const tx = standalone.connect(minter).mintBatch([outsider.address, holder.address, outsider.address], 5n);
+      const receipt = (await (await tx).wait())!;
+      const transfers = receipt.logs.map((log) => standalone.interface.parseLog(log)!.args.toArray());
+      expect(transfers).to.deep.equal([
+        [ethers.ZeroAddress, outsider.address, 5n],
+        [ethers.ZeroAddress, holder.address, 5n],
+        [ethers.ZeroAddress, outsider.address, 5n],
+      ]);
+      expect(await standalone.balanceOf(holder.address)).to.equal(6n);
+      expect(await standalone.balanceOf(outsider.address)).to.equal(10n);
+      expect(await standalone.totalSupply()).to.equal(16n);
+      await expect(standalone.connect(minter).mintBatch([], 5n)).to.not.emit(standalone, "Transfer");
+    });
+
+    it("mints nothing when one receiver is the zero address", async function () {
+      const { standalone, minter, holder } = await networkHelpers.loadFixture(tokenFixture);
+      await expect(standalone.connect(minter).mintBatch([holder.address, ethers.ZeroAddress], 5n))
+        .to.be.revertedWithCustomError(standalone, "ERC20InvalidReceiver")
+        .withArgs(ethers.ZeroAddress);
+      expect(await standalone.totalSupply()).to.equal(0n);
+    });
+
+    shouldRequireRole(load, {
+      fn: "mintBatch",
+      role: MINTER_ROLE,
+      contract: (f) => f.standalone,
+      callers: (f) => [f.admin, f.holder, f.outsider],
+      holder: (f) => f.minter,
+      args: (f) => [[f.holder.address], 1n],
       observe: (f) => f.standalone.balanceOf(f.holder.address),
     });
   });

@@ -6,6 +6,7 @@ import {
   AUDITOR_ROLE,
   DEFAULT_ADMIN_ROLE,
   OPERATOR_ROLE,
+  RELAYER_ROLE,
   REWARD,
   blobHash,
   publicKeyOf,
@@ -52,7 +53,7 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
     it("grants DEFAULT_ADMIN_ROLE to the admin and no other role", async function () {
       const { ledger, admin } = await networkHelpers.loadFixture(ledgerFixture);
       expect(await ledger.hasRole(DEFAULT_ADMIN_ROLE, admin.address)).to.equal(true);
-      for (const role of [OPERATOR_ROLE, AGGREGATOR_ROLE, AUDITOR_ROLE]) {
+      for (const role of [OPERATOR_ROLE, AGGREGATOR_ROLE, RELAYER_ROLE, AUDITOR_ROLE]) {
         expect(await ledger.hasRole(role, admin.address)).to.equal(false);
       }
     });
@@ -61,7 +62,20 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
       const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
       expect(await ledger.OPERATOR_ROLE()).to.equal(OPERATOR_ROLE);
       expect(await ledger.AGGREGATOR_ROLE()).to.equal(AGGREGATOR_ROLE);
+      expect(await ledger.RELAYER_ROLE()).to.equal(RELAYER_ROLE);
       expect(await ledger.AUDITOR_ROLE()).to.equal(AUDITOR_ROLE);
+    });
+
+    it("exposes its EIP-712 domain and message type hashes", async function () {
+      const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
+      const domain = await ledger.eip712Domain();
+      expect(domain.name).to.equal("FederationLedger");
+      expect(domain.version).to.equal("1");
+      expect(domain.chainId).to.equal((await ethers.provider.getNetwork()).chainId);
+      expect(domain.verifyingContract).to.equal(await ledger.getAddress());
+      expect(await ledger.UPDATE_COMMITMENT_TYPEHASH()).to.equal(ethers.id("UpdateCommitment(uint64 round,bytes32 updateHash)"));
+      expect(await ledger.MODEL_ATTESTATION_TYPEHASH()).to.equal(ethers.id("ModelAttestation(uint64 round,bytes32 modelHash)"));
+      expect(await ledger.ENCRYPTION_PARAMS_TYPEHASH()).to.equal(ethers.id("EncryptionParams(bytes32 paramsHash)"));
     });
 
     it("records the reward and quorum rule and starts empty", async function () {
@@ -106,18 +120,22 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
   });
 
   describe("admitParticipant", function () {
-    it("admits with the account's public key and emits ParticipantAdmitted", async function () {
+    it("admits, emits the public key in ParticipantAdmitted and records the block", async function () {
       const { ledger, operator, alice, bob, keys } = await networkHelpers.loadFixture(ledgerFixture);
-      await expect(ledger.connect(operator).admitParticipant(alice.address, keys.alice))
-        .to.emit(ledger, "ParticipantAdmitted")
-        .withArgs(alice.address, keys.alice);
+      expect(await ledger.admissionBlock(alice.address)).to.equal(0n);
+      const tx = ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await expect(tx).to.emit(ledger, "ParticipantAdmitted").withArgs(alice.address, keys.alice);
+      const block = (await (await tx).wait())!.blockNumber;
       await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
 
       expect(await ledger.isParticipant(alice.address)).to.equal(true);
       expect(await ledger.isParticipant(bob.address)).to.equal(true);
-      expect(await ledger.participantPublicKey(alice.address)).to.equal(keys.alice);
       expect(await ledger.participantCount()).to.equal(2n);
-      expect(await ledger.participants()).to.have.members([alice.address, bob.address]);
+      expect(await ledger.participants()).to.deep.equal([alice.address, bob.address]);
+      // The key is not stored: its admission block's event is where readers find it.
+      expect(await ledger.admissionBlock(alice.address)).to.equal(BigInt(block));
+      const [admitted] = await ledger.queryFilter(ledger.filters.ParticipantAdmitted(alice.address), block, block);
+      expect(admitted.args.publicKey).to.equal(keys.alice);
     });
 
     shouldRequireRole(load, {
@@ -157,6 +175,113 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
     });
   });
 
+  describe("admitParticipants", function () {
+    it("admits a batch in order, as admitParticipant does each", async function () {
+      const { ledger, operator, alice, bob, carol, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      const accounts = [carol.address, alice.address, bob.address];
+      const tx = ledger.connect(operator).admitParticipants(accounts, [keys.carol, keys.alice, keys.bob]);
+      for (const [account, key] of [
+        [carol.address, keys.carol],
+        [alice.address, keys.alice],
+        [bob.address, keys.bob],
+      ]) {
+        await expect(tx).to.emit(ledger, "ParticipantAdmitted").withArgs(account, key);
+      }
+      const block = BigInt((await (await tx).wait())!.blockNumber);
+      expect(await ledger.participants()).to.deep.equal(accounts);
+      expect(await ledger.participantCount()).to.equal(3n);
+      for (const account of accounts) expect(await ledger.admissionBlock(account)).to.equal(block);
+    });
+
+    it("admits all or none: one bad pair reverts the batch with its error", async function () {
+      const { ledger, operator, alice, bob, carol, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(
+        ledger.connect(operator).admitParticipants([alice.address, bob.address, carol.address], [keys.alice, keys.carol, keys.carol]),
+      )
+        .to.be.revertedWithCustomError(ledger, "LedgerInvalidPublicKey")
+        .withArgs(bob.address);
+      await expect(ledger.connect(operator).admitParticipants([alice.address, alice.address], [keys.alice, keys.alice]))
+        .to.be.revertedWithCustomError(ledger, "LedgerAlreadyAdmitted")
+        .withArgs(alice.address);
+      await expect(ledger.connect(operator).admitParticipants([ethers.ZeroAddress], [keys.alice])).to.be.revertedWithCustomError(
+        ledger,
+        "LedgerZeroAddress",
+      );
+      expect(await ledger.participants()).to.deep.equal([]);
+      expect(await ledger.admissionBlock(alice.address)).to.equal(0n);
+    });
+
+    it("rejects arrays of different lengths and an empty batch", async function () {
+      const { ledger, operator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(operator).admitParticipants([alice.address], [keys.alice, keys.bob]))
+        .to.be.revertedWithCustomError(ledger, "LedgerLengthMismatch")
+        .withArgs(1n, 2n);
+      await expect(ledger.connect(operator).admitParticipants([], [])).to.be.revertedWithCustomError(
+        ledger,
+        "LedgerEmptyBatch",
+      );
+    });
+
+    shouldRequireRole(load, {
+      ...byOperator,
+      fn: "admitParticipants",
+      args: (f) => [[f.alice.address, f.bob.address], [f.keys.alice, f.keys.bob]],
+    });
+  });
+
+  describe("configureMasking", function () {
+    it("starts enabled with all pairs up to 32 participants and the default degree", async function () {
+      const { ledger } = await networkHelpers.loadFixture(ledgerFixture);
+      expect(await ledger.masking()).to.deep.equal([true, 32n, 0n]);
+      const [configured] = await ledger.queryFilter(ledger.filters.MaskingConfigured());
+      const { enabled, completeUpTo, degree } = configured.args;
+      expect([enabled, completeUpTo, degree]).to.deep.equal([true, 32n, 0n]);
+    });
+
+    it("sets the rule and emits MaskingConfigured until a round opens", async function () {
+      const { ledger, operator, aggregator, alice, keys } = await networkHelpers.loadFixture(ledgerFixture);
+      await expect(ledger.connect(operator).configureMasking(true, 16, 12))
+        .to.emit(ledger, "MaskingConfigured")
+        .withArgs(true, 16n, 12n);
+      expect(await ledger.masking()).to.deep.equal([true, 16n, 12n]);
+      await expect(ledger.connect(operator).configureMasking(false, 0, 0))
+        .to.emit(ledger, "MaskingConfigured")
+        .withArgs(false, 0n, 0n);
+      expect(await ledger.masking()).to.deep.equal([false, 0n, 0n]);
+
+      await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await ledger.connect(operator).appointKeyDealer(alice.address);
+      await ledger.connect(alice).commitEncryptionParams(blobHash("params"));
+      const deadline = BigInt(await networkHelpers.time.latest()) + 3_600n;
+      await ledger.connect(aggregator).openRound(1, blobHash("m"), deadline, 1);
+      await expect(ledger.connect(operator).configureMasking(true, 32, 0)).to.be.revertedWithCustomError(
+        ledger,
+        "LedgerMaskingFixed",
+      );
+      expect(await ledger.masking()).to.deep.equal([false, 0n, 0n]);
+    });
+
+    it("refuses an enabled rule no neighbour graph can follow", async function () {
+      const { ledger, operator } = await networkHelpers.loadFixture(ledgerFixture);
+      for (const [completeUpTo, degree] of [
+        [0, 0],
+        [32, 1],
+        [32, 3],
+        [8, 7],
+      ]) {
+        await expect(ledger.connect(operator).configureMasking(true, completeUpTo, degree))
+          .to.be.revertedWithCustomError(ledger, "LedgerInvalidMasking")
+          .withArgs(BigInt(completeUpTo), BigInt(degree));
+      }
+      // Disabled, the numbers mean nothing and are not checked; the smallest rules pass.
+      await ledger.connect(operator).configureMasking(false, 0, 1);
+      await ledger.connect(operator).configureMasking(true, 1, 2);
+      expect(await ledger.masking()).to.deep.equal([true, 1n, 2n]);
+    });
+
+    shouldRequireRole(load, { ...byOperator, fn: "configureMasking", args: () => [true, 8, 4] });
+  });
+
   describe("removeParticipant", function () {
     it("removes, emits ParticipantRemoved and allows re-admission", async function () {
       const { ledger, operator, alice, bob, keys } = await networkHelpers.loadFixture(ledgerFixture);
@@ -167,35 +292,34 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
         .to.emit(ledger, "ParticipantRemoved")
         .withArgs(alice.address);
       expect(await ledger.isParticipant(alice.address)).to.equal(false);
-      expect(await ledger.participantPublicKey(alice.address)).to.equal("0x");
+      expect(await ledger.admissionBlock(alice.address)).to.equal(0n);
       expect(await ledger.participantCount()).to.equal(1n);
       expect(await ledger.participants()).to.deep.equal([bob.address]);
 
-      await expect(ledger.connect(operator).admitParticipant(alice.address, keys.alice))
-        .to.emit(ledger, "ParticipantAdmitted")
-        .withArgs(alice.address, keys.alice);
+      const readmitted = ledger.connect(operator).admitParticipant(alice.address, keys.alice);
+      await expect(readmitted).to.emit(ledger, "ParticipantAdmitted").withArgs(alice.address, keys.alice);
       expect(await ledger.isParticipant(alice.address)).to.equal(true);
-      expect(await ledger.participants()).to.have.members([alice.address, bob.address]);
+      expect(await ledger.admissionBlock(alice.address)).to.equal(BigInt((await (await readmitted).wait())!.blockNumber));
+      // Alice keeps her place (her stable index): first-admission order.
+      expect(await ledger.participants()).to.deep.equal([alice.address, bob.address]);
     });
 
-    it("keeps the participant list consistent when removing from the middle and the end", async function () {
+    it("keeps the participant list in first-admission order through removals from the middle and the end", async function () {
       const { ledger, operator, alice, bob, carol, keys } = await networkHelpers.loadFixture(ledgerFixture);
       await ledger.connect(operator).admitParticipant(alice.address, keys.alice);
       await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
       await ledger.connect(operator).admitParticipant(carol.address, keys.carol);
 
       await ledger.connect(operator).removeParticipant(bob.address);
-      expect(await ledger.participants()).to.have.members([alice.address, carol.address]);
+      expect(await ledger.participants()).to.deep.equal([alice.address, carol.address]);
       expect(await ledger.participantCount()).to.equal(2n);
 
-      const [, last] = await ledger.participants();
-      await ledger.connect(operator).removeParticipant(last);
-      const [remaining] = await ledger.participants();
-      expect(await ledger.participants()).to.deep.equal([remaining]);
-      expect(await ledger.isParticipant(last)).to.equal(false);
-      expect(await ledger.isParticipant(remaining)).to.equal(true);
+      await ledger.connect(operator).removeParticipant(carol.address);
+      expect(await ledger.participants()).to.deep.equal([alice.address]);
+      expect(await ledger.isParticipant(carol.address)).to.equal(false);
+      expect(await ledger.isParticipant(alice.address)).to.equal(true);
 
-      await ledger.connect(operator).removeParticipant(remaining);
+      await ledger.connect(operator).removeParticipant(alice.address);
       expect(await ledger.participants()).to.deep.equal([]);
       expect(await ledger.participantCount()).to.equal(0n);
       for (const account of [alice, bob, carol]) {
@@ -204,8 +328,9 @@ describe("FederationLedger: set-up, participants, encryption parameters, reward"
           .to.be.revertedWithCustomError(ledger, "LedgerNotParticipant")
           .withArgs(account.address);
       }
+      await ledger.connect(operator).admitParticipant(carol.address, keys.carol);
       await ledger.connect(operator).admitParticipant(bob.address, keys.bob);
-      expect(await ledger.participants()).to.deep.equal([bob.address]);
+      expect(await ledger.participants()).to.deep.equal([bob.address, carol.address]);
     });
 
     shouldRequireRole(withAlice, { ...byOperator, fn: "removeParticipant", args: (f) => [f.alice.address] });

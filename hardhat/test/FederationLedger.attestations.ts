@@ -28,7 +28,7 @@ async function closedRound(quorumBps: number, admitted: number, included: number
     await ledger.connect(p).commitUpdate(1, blobHash(`update ${p.address}`));
   }
   const includedSigners = participants.slice(0, included);
-  await ledger.connect(aggregator).closeRound(1, blobHash("aggregate"), includedSigners.map((p) => p.address));
+  await ledger.connect(aggregator).closeRound(1, blobHash("aggregate"), includedSigners.map((p) => p.address), [], ethers.ZeroHash);
   return { ledger, aggregator, outsider, participants, included: includedSigners };
 }
 
@@ -155,7 +155,7 @@ describe("FederationLedger: attestations and publication", function () {
       const deadline = BigInt(await networkHelpers.time.latest()) + 3_600n;
       await ledger.connect(aggregator).openRound(2, MODEL_A, deadline, 1);
       await ledger.connect(a).commitUpdate(2, blobHash("a2"));
-      await ledger.connect(aggregator).closeRound(2, blobHash("agg2"), [a.address]);
+      await ledger.connect(aggregator).closeRound(2, blobHash("agg2"), [a.address], [], ethers.ZeroHash);
       expect((await ledger.getRound(2)).quorum).to.equal(1n);
       expect(await ledger.hasAttested(2, a.address)).to.equal(false);
       await expect(ledger.connect(a).attestModel(2, MODEL_B)).to.emit(ledger, "ModelPublished").withArgs(2n, MODEL_B, 1n);

@@ -106,7 +106,7 @@ describe("FederationLedger: rounds", function () {
         .withArgs(1n);
       // Closed.
       await ledger.connect(participants[0]).commitUpdate(1, blobHash("u"));
-      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address]);
+      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address], [], ethers.ZeroHash);
       await expect(ledger.connect(aggregator).openRound(2, blobHash("m1"), await deadlineIn(HOUR), 1))
         .to.be.revertedWithCustomError(ledger, "LedgerPreviousRoundPending")
         .withArgs(1n);
@@ -165,9 +165,9 @@ describe("FederationLedger: rounds", function () {
       await expect(ledger.connect(alice).commitUpdate(1, hash))
         .to.emit(ledger, "UpdateCommitted")
         .withArgs(1n, alice.address, hash);
-      expect(await ledger.updateCommitment(1, alice.address)).to.equal(hash);
-      expect(await ledger.updateCommitment(1, bob.address)).to.equal(ethers.ZeroHash);
-      expect(await ledger.updateCommitment(2, alice.address)).to.equal(ethers.ZeroHash);
+      expect(await ledger.hasCommitted(1, alice.address)).to.equal(true);
+      expect(await ledger.hasCommitted(1, bob.address)).to.equal(false);
+      expect(await ledger.hasCommitted(2, alice.address)).to.equal(false);
     });
 
     it("accepts only admitted participants", async function () {
@@ -195,7 +195,7 @@ describe("FederationLedger: rounds", function () {
       // Closed.
       await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1);
       await ledger.connect(alice).commitUpdate(1, blobHash("u"));
-      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [alice.address]);
+      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [alice.address], [], ethers.ZeroHash);
       await expect(ledger.connect(bob).commitUpdate(1, blobHash("u")))
         .to.be.revertedWithCustomError(ledger, "LedgerRoundNotOpen")
         .withArgs(1n);
@@ -224,24 +224,32 @@ describe("FederationLedger: rounds", function () {
       await expect(ledger.connect(alice).commitUpdate(1, blobHash("second")))
         .to.be.revertedWithCustomError(ledger, "LedgerAlreadyCommitted")
         .withArgs(1n, alice.address);
-      expect(await ledger.updateCommitment(1, alice.address)).to.equal(blobHash("first"));
+      const logged = await ledger.queryFilter(ledger.filters.UpdateCommitted(1n, alice.address));
+      expect(logged.map((e) => e.args.updateHash)).to.deep.equal([blobHash("first")]);
     });
 
-    it("keeps the latest commitment in storage; earlier ones stay in the event log", async function () {
+    it("stores who committed in the group's latest round; the hashes are in the event log only", async function () {
       const { ledger, aggregator, participants } = await networkHelpers.loadFixture(federationFixture);
-      const [alice] = participants;
-      expect(await ledger.lastCommitRound(alice.address)).to.equal(0n);
+      const [alice, bob] = participants;
+      expect(await ledger.hasCommitted(1, alice.address)).to.equal(false);
       await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1);
       await ledger.connect(alice).commitUpdate(1, blobHash("r1"));
+      await ledger.connect(bob).commitUpdate(1, blobHash("b1"));
       await ledger.connect(aggregator).abandonRound(1, "test");
+      expect(await ledger.hasCommitted(1, alice.address)).to.equal(true);
       await ledger.connect(aggregator).openRound(2, blobHash("m"), await deadlineIn(HOUR), 1);
       await ledger.connect(alice).commitUpdate(2, blobHash("r2"));
-      expect(await ledger.lastCommitRound(alice.address)).to.equal(2n);
-      expect(await ledger.updateCommitment(2, alice.address)).to.equal(blobHash("r2"));
-      expect(await ledger.updateCommitment(1, alice.address)).to.equal(ethers.ZeroHash);
-      expect(await ledger.updateCommitment(0, alice.address)).to.equal(ethers.ZeroHash);
-      const logged = await ledger.queryFilter(ledger.filters.UpdateCommitted(1n, alice.address));
-      expect(logged.map((e) => e.args.updateHash)).to.deep.equal([blobHash("r1")]);
+      expect(await ledger.hasCommitted(2, alice.address)).to.equal(true);
+      expect(await ledger.hasCommitted(2, bob.address)).to.equal(false);
+      // Round 2's first commitment of the group replaced round 1's bits: storage forgets them.
+      expect(await ledger.hasCommitted(1, alice.address)).to.equal(false);
+      expect(await ledger.hasCommitted(1, bob.address)).to.equal(false);
+      expect(await ledger.hasCommitted(0, alice.address)).to.equal(false);
+      const logged = await ledger.queryFilter(ledger.filters.UpdateCommitted(undefined, alice.address));
+      expect(logged.map((e) => [e.args.round, e.args.updateHash])).to.deep.equal([
+        [1n, blobHash("r1")],
+        [2n, blobHash("r2")],
+      ]);
     });
 
     it("does not let a removed and re-admitted participant commit twice in a round", async function () {
@@ -254,15 +262,15 @@ describe("FederationLedger: rounds", function () {
       await expect(ledger.connect(alice).commitUpdate(1, blobHash("again")))
         .to.be.revertedWithCustomError(ledger, "LedgerNotParticipant")
         .withArgs(alice.address);
-      // Removing Alice moved Bob in the participant list: his record must be intact.
-      expect(await ledger.lastCommitRound(bob.address)).to.equal(1n);
+      // Removal keeps every index: Bob's commitment bit must be intact.
+      expect(await ledger.hasCommitted(1, bob.address)).to.equal(true);
       await ledger.connect(operator).admitParticipant(alice.address, await publicKeyOf(alice));
       await expect(ledger.connect(alice).commitUpdate(1, blobHash("again")))
         .to.be.revertedWithCustomError(ledger, "LedgerAlreadyCommitted")
         .withArgs(1n, alice.address);
-      expect(await ledger.updateCommitment(1, alice.address)).to.equal(blobHash("a"));
+      expect(await ledger.hasCommitted(1, alice.address)).to.equal(true);
       // Her round-1 update can still be included after re-admission.
-      await ledger.connect(aggregator).closeRound(1, blobHash("agg"), sortAddresses([alice, bob]).map((p) => p.address));
+      await ledger.connect(aggregator).closeRound(1, blobHash("agg"), sortAddresses([alice, bob]).map((p) => p.address), [], ethers.ZeroHash);
       expect(await ledger.isIncluded(1, alice.address)).to.equal(true);
     });
 
@@ -281,8 +289,8 @@ describe("FederationLedger: rounds", function () {
       const included = participants.slice(0, 3).map((p) => p.address);
       const aggregate = blobHash("aggregate");
 
-      const tx = ledger.connect(aggregator).closeRound(1, aggregate, included);
-      await expect(tx).to.emit(ledger, "RoundClosed").withArgs(1n, aggregate, included, REWARD);
+      const tx = ledger.connect(aggregator).closeRound(1, aggregate, included, [], ethers.ZeroHash);
+      await expect(tx).to.emit(ledger, "RoundClosed").withArgs(1n, aggregate, included, REWARD, [], ethers.ZeroHash);
       for (const account of included) {
         await expect(tx).to.emit(token, "Transfer").withArgs(ethers.ZeroAddress, account, REWARD);
       }
@@ -311,8 +319,8 @@ describe("FederationLedger: rounds", function () {
       const { ledger, token, operator, aggregator, participants } = await openAndCommit(2);
       await ledger.connect(operator).setRewardPerUpdate(0);
       const included = participants.slice(0, 2).map((p) => p.address);
-      const tx = ledger.connect(aggregator).closeRound(1, blobHash("a"), included);
-      await expect(tx).to.emit(ledger, "RoundClosed").withArgs(1n, blobHash("a"), included, 0n);
+      const tx = ledger.connect(aggregator).closeRound(1, blobHash("a"), included, [], ethers.ZeroHash);
+      await expect(tx).to.emit(ledger, "RoundClosed").withArgs(1n, blobHash("a"), included, 0n, [], ethers.ZeroHash);
       await expect(tx).to.not.emit(token, "Transfer");
       expect(await token.totalSupply()).to.equal(0n);
     });
@@ -320,27 +328,27 @@ describe("FederationLedger: rounds", function () {
     shouldRequireRole(() => openAndCommit(2), {
       ...byAggregator,
       fn: "closeRound",
-      args: (f) => [1n, blobHash("a"), f.participants.slice(0, 2).map((p) => p.address)],
+      args: (f) => [1n, blobHash("a"), f.participants.slice(0, 2).map((p) => p.address), [], ethers.ZeroHash],
     });
 
     it("requires the round to be Open", async function () {
       const { ledger, aggregator, participants } = await openAndCommit(2);
       const included = participants.slice(0, 2).map((p) => p.address);
-      await expect(ledger.connect(aggregator).closeRound(2, blobHash("a"), included))
+      await expect(ledger.connect(aggregator).closeRound(2, blobHash("a"), included, [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerRoundNotOpen")
         .withArgs(2n);
-      await ledger.connect(aggregator).closeRound(1, blobHash("a"), included);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), included))
+      await ledger.connect(aggregator).closeRound(1, blobHash("a"), included, [], ethers.ZeroHash);
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), included, [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerRoundNotOpen")
         .withArgs(1n);
     });
 
     it("requires at least minUpdates included updates", async function () {
       const { ledger, aggregator, participants } = await openAndCommit(2);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address]))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerTooFewUpdates")
         .withArgs(1n, 1n, 2n);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), []))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), [], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerTooFewUpdates")
         .withArgs(1n, 0n, 2n);
     });
@@ -348,13 +356,13 @@ describe("FederationLedger: rounds", function () {
     it("requires included to be strictly ascending (no duplicates)", async function () {
       const { ledger, aggregator, participants } = await openAndCommit(3);
       const [a, b, c] = participants.map((p) => p.address);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [b, a]))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [b, a], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerIncludedNotSorted")
         .withArgs(1n);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, b, b]))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, b, b], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerIncludedNotSorted")
         .withArgs(2n);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, c, b]))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, c, b], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerIncludedNotSorted")
         .withArgs(2n);
     });
@@ -362,14 +370,14 @@ describe("FederationLedger: rounds", function () {
     it("requires a commitment in this round from every included participant", async function () {
       const { ledger, aggregator, outsider, participants } = await openAndCommit(2);
       const [a, b, c] = participants.map((p) => p.address);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, b, c]))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, b, c], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerMissingCommitment")
         .withArgs(1n, c);
       const withOutsider = sortAddresses([{ address: a }, { address: outsider.address }]).map((x) => x.address);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), withOutsider))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), withOutsider, [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerMissingCommitment")
         .withArgs(1n, outsider.address);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [ethers.ZeroAddress, a]))
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [ethers.ZeroAddress, a], [], ethers.ZeroHash))
         .to.be.revertedWithCustomError(ledger, "LedgerMissingCommitment")
         .withArgs(1n, ethers.ZeroAddress);
     });
@@ -378,7 +386,7 @@ describe("FederationLedger: rounds", function () {
       const { ledger, operator, aggregator, participants } = await openAndCommit(2);
       await ledger.connect(operator).removeParticipant(participants[1].address);
       const included = participants.slice(0, 2).map((p) => p.address);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), included)).to.emit(ledger, "RoundClosed");
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), included, [], ethers.ZeroHash)).to.emit(ledger, "RoundClosed");
       expect(await ledger.isIncluded(1, participants[1].address)).to.equal(true);
     });
 
@@ -386,25 +394,86 @@ describe("FederationLedger: rounds", function () {
       const { ledger, aggregator, participants } = await openAndCommit(2);
       await networkHelpers.time.increase(2n * HOUR);
       const included = participants.slice(0, 2).map((p) => p.address);
-      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), included)).to.emit(ledger, "RoundClosed");
+      await expect(ledger.connect(aggregator).closeRound(1, blobHash("a"), included, [], ethers.ZeroHash)).to.emit(ledger, "RoundClosed");
     });
 
     it("rejects a zero aggregate hash", async function () {
       const { ledger, aggregator, participants } = await openAndCommit(2);
       const included = participants.slice(0, 2).map((p) => p.address);
       await expect(
-        ledger.connect(aggregator).closeRound(1, ethers.ZeroHash, included),
+        ledger.connect(aggregator).closeRound(1, ethers.ZeroHash, included, [], ethers.ZeroHash),
       ).to.be.revertedWithCustomError(ledger, "LedgerZeroHash");
+    });
+
+    it("records the dropped participants and the corrections hash in RoundClosed only", async function () {
+      const { ledger, aggregator, participants } = await openAndCommit(3);
+      const [a, b, c, d, e] = participants.map((p) => p.address);
+      const corrections = blobHash("revealed seeds");
+      const tx = ledger.connect(aggregator).closeRound(1, blobHash("agg"), [a, c], [b, d, e], corrections);
+      await expect(tx).to.emit(ledger, "RoundClosed").withArgs(1n, blobHash("agg"), [a, c], REWARD, [b, d, e], corrections);
+      // A dropped participant neither needs a commitment nor gets anything.
+      for (const dropped of [b, d, e]) expect(await ledger.isIncluded(1, dropped)).to.equal(false);
+      expect((await ledger.getRound(1)).includedCount).to.equal(2n);
+      // Dropped participants without applied corrections (all their neighbours dropped too).
+      const next = await openAndCommit(3);
+      await expect(next.ledger.connect(next.aggregator).closeRound(1, blobHash("agg"), [a, c], [b], ethers.ZeroHash))
+        .to.emit(next.ledger, "RoundClosed")
+        .withArgs(1n, blobHash("agg"), [a, c], REWARD, [b], ethers.ZeroHash);
+    });
+
+    it("requires dropped to be strictly ascending and disjoint from included", async function () {
+      const { ledger, aggregator, participants } = await openAndCommit(3);
+      const [a, b, c, d, e] = participants.map((p) => p.address);
+      const corrections = blobHash("seeds");
+      for (const [dropped, index] of [
+        [[e, d], 1n],
+        [[b, d, d], 2n],
+      ] as const) {
+        await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, c], [...dropped], corrections))
+          .to.be.revertedWithCustomError(ledger, "LedgerDroppedNotSorted")
+          .withArgs(index);
+      }
+      for (const [dropped, both] of [
+        [[a], a],
+        [[b, c], c],
+        [[b, c, d], c],
+      ] as const) {
+        await expect(ledger.connect(aggregator).closeRound(1, blobHash("x"), [a, c], [...dropped], corrections))
+          .to.be.revertedWithCustomError(ledger, "LedgerDroppedIncluded")
+          .withArgs(both);
+      }
+      expect((await ledger.getRound(1)).status).to.equal(BigInt(RoundStatus.Open));
+    });
+
+    it("refuses corrections without a dropped participant, and both when the federation does not mask", async function () {
+      const { ledger, operator, aggregator, participants } = await networkHelpers.loadFixture(federationFixture);
+      const [a, b] = participants;
+      await expect(ledger.connect(operator).configureMasking(false, 0, 0)).to.emit(ledger, "MaskingConfigured");
+      await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1);
+      await ledger.connect(a).commitUpdate(1, blobHash("u"));
+      for (const [dropped, corrections] of [
+        [[b.address], ethers.ZeroHash],
+        [[], blobHash("seeds")],
+      ] as const) {
+        await expect(
+          ledger.connect(aggregator).closeRound(1, blobHash("x"), [a.address], [...dropped], corrections),
+        ).to.be.revertedWithCustomError(ledger, "LedgerMaskingDisabled");
+      }
+      const masked = await openAndCommit(2);
+      const both = masked.participants.slice(0, 2).map((p) => p.address);
+      await expect(
+        masked.ledger.connect(masked.aggregator).closeRound(1, blobHash("x"), both, [], blobHash("seeds")),
+      ).to.be.revertedWithCustomError(masked.ledger, "LedgerUnexpectedCorrections");
     });
 
     it("accumulates rewards over rounds", async function () {
       const { ledger, token, aggregator, participants } = await openAndCommit(2);
       const [alice, bob] = participants;
-      await ledger.connect(aggregator).closeRound(1, blobHash("a1"), [alice.address, bob.address]);
+      await ledger.connect(aggregator).closeRound(1, blobHash("a1"), [alice.address, bob.address], [], ethers.ZeroHash);
       await ledger.connect(aggregator).abandonRound(1, "no quorum");
       await ledger.connect(aggregator).openRound(2, blobHash("m"), await deadlineIn(HOUR), 1);
       await ledger.connect(alice).commitUpdate(2, blobHash("u2"));
-      await ledger.connect(aggregator).closeRound(2, blobHash("a2"), [alice.address]);
+      await ledger.connect(aggregator).closeRound(2, blobHash("a2"), [alice.address], [], ethers.ZeroHash);
       expect(await token.balanceOf(alice.address)).to.equal(2n * REWARD);
       expect(await token.balanceOf(bob.address)).to.equal(REWARD);
     });
@@ -418,7 +487,7 @@ describe("FederationLedger: rounds", function () {
         () => ledger.connect(outsider).commitEncryptionParams(ethers.ZeroHash),
         () => ledger.connect(aggregator).openRound(7, ethers.ZeroHash, 0, 0),
         () => ledger.connect(outsider).commitUpdate(9, ethers.ZeroHash),
-        () => ledger.connect(aggregator).closeRound(9, ethers.ZeroHash, []),
+        () => ledger.connect(aggregator).closeRound(9, ethers.ZeroHash, [], [], ethers.ZeroHash),
         () => ledger.connect(outsider).attestModel(9, ethers.ZeroHash),
       ];
       for (const call of calls) {
@@ -441,7 +510,7 @@ describe("FederationLedger: rounds", function () {
       const { ledger, token, aggregator, participants } = await networkHelpers.loadFixture(federationFixture);
       await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1);
       await ledger.connect(participants[0]).commitUpdate(1, blobHash("u"));
-      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address]);
+      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address], [], ethers.ZeroHash);
       await expect(ledger.connect(aggregator).abandonRound(1, "no quorum"))
         .to.emit(ledger, "RoundFailed")
         .withArgs(1n, "no quorum");
@@ -460,7 +529,7 @@ describe("FederationLedger: rounds", function () {
       // Published.
       await ledger.connect(aggregator).openRound(1, blobHash("m"), await deadlineIn(HOUR), 1);
       await ledger.connect(participants[0]).commitUpdate(1, blobHash("u"));
-      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address]);
+      await ledger.connect(aggregator).closeRound(1, blobHash("a"), [participants[0].address], [], ethers.ZeroHash);
       await ledger.connect(participants[0]).attestModel(1, blobHash("m1"));
       await expect(ledger.connect(aggregator).abandonRound(1, "x"))
         .to.be.revertedWithCustomError(ledger, "LedgerRoundNotAbandonable")

@@ -1,10 +1,11 @@
 import { expect } from "chai";
-import { type BaseContract, type Signer, ethers } from "ethers";
+import { type BaseContract, type Signer, type TypedDataDomain, type TypedDataField, ethers } from "ethers";
 
 /** Role identifiers, as the contracts compute them. */
 export const OPERATOR_ROLE = ethers.id("OPERATOR_ROLE");
 export const AGGREGATOR_ROLE = ethers.id("AGGREGATOR_ROLE");
 export const AUDITOR_ROLE = ethers.id("AUDITOR_ROLE");
+export const RELAYER_ROLE = ethers.id("RELAYER_ROLE");
 export const MINTER_ROLE = ethers.id("MINTER_ROLE");
 export const DEFAULT_ADMIN_ROLE = ethers.ZeroHash;
 
@@ -45,11 +46,59 @@ export function sortAddresses<T extends { address: string }>(accounts: T[]): T[]
   return [...accounts].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
 }
 
+/** The EIP-712 message types participants sign (IFederationLedger). */
+export const TYPES = {
+  UpdateCommitment: { UpdateCommitment: [{ name: "round", type: "uint64" }, { name: "updateHash", type: "bytes32" }] },
+  ModelAttestation: { ModelAttestation: [{ name: "round", type: "uint64" }, { name: "modelHash", type: "bytes32" }] },
+  EncryptionParams: { EncryptionParams: [{ name: "paramsHash", type: "bytes32" }] },
+};
+
+/** The ledger's EIP-712 domain; `chainId` and `verifyingContract` can be overridden to forge. */
+export async function domainOf(
+  ledger: BaseContract,
+  override: { chainId?: bigint; verifyingContract?: string } = {},
+): Promise<TypedDataDomain> {
+  const network = await ledger.runner!.provider!.getNetwork();
+  return {
+    name: "FederationLedger",
+    version: "1",
+    chainId: override.chainId ?? network.chainId,
+    verifyingContract: override.verifyingContract ?? (await ledger.getAddress()),
+  };
+}
+
+/** A relayed item, as IFederationLedger.SignedItem: signer, hash, EIP-2098 compact signature. */
+export interface SignedItem {
+  signer: string;
+  hash: string;
+  r: string;
+  vs: string;
+}
+
+interface TypedSigner {
+  address: string;
+  signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string>;
+}
+
+/** `signer`'s signed `UpdateCommitment(round, hash)` (or `ModelAttestation`) under `domain`. */
+export async function signItem(
+  kind: "UpdateCommitment" | "ModelAttestation",
+  domain: TypedDataDomain,
+  signer: TypedSigner,
+  round: bigint | number,
+  hash: string,
+): Promise<SignedItem> {
+  const value = kind === "UpdateCommitment" ? { round, updateHash: hash } : { round, modelHash: hash };
+  const signature = ethers.Signature.from(await signer.signTypedData(domain, TYPES[kind], value));
+  return { signer: signer.address, hash, r: signature.r, vs: signature.yParityAndS };
+}
+
 /** Role names by identifier, for test titles. */
 const ROLE_NAMES: Record<string, string> = {
   [OPERATOR_ROLE]: "OPERATOR_ROLE",
   [AGGREGATOR_ROLE]: "AGGREGATOR_ROLE",
   [AUDITOR_ROLE]: "AUDITOR_ROLE",
+  [RELAYER_ROLE]: "RELAYER_ROLE",
   [MINTER_ROLE]: "MINTER_ROLE",
   [DEFAULT_ADMIN_ROLE]: "DEFAULT_ADMIN_ROLE",
 };

@@ -9,6 +9,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
+from web3 import Web3
 
 import fedledger_crypto as fc
 from fedledger_platform.accounts import check_key_allowed, development_accounts
@@ -24,21 +25,13 @@ from fedledger_platform.ledger import (
     Ledger,
     connect,
 )
+from fedledger_platform.ledger.abi import Log
 from fedledger_platform.ledger.deployment import Deployment, deploy_federation
 from fedledger_platform.ledger.devnet import free_port
 from fedledger_platform.protocol import RoundPhase
 
 REWARD = 5 * 10**18
 H = [bytes([i]) * 32 for i in range(10)]
-
-
-@pytest.fixture(
-    params=["embedded", pytest.param("hardhat", marks=pytest.mark.hardhat)], scope="module"
-)
-def chain(request: pytest.FixtureRequest) -> Chain:
-    if request.param == "embedded":
-        return connect()
-    return connect(request.getfixturevalue("hardhat_url"))
 
 
 @dataclass
@@ -259,6 +252,40 @@ def test_events_paginate_by_block_range(fed: Federation) -> None:
     assert names.index("EncryptionParamsCommitted") < names.index("RoundOpened")
     committed = list(fed.ledger.events(from_block=start, names=["UpdateCommitted"], page_size=2))
     assert [e.args["participant"] for e in committed] == [p.address for p in fed.participants]
+
+
+def test_topic_queries_answer_as_eth_get_logs(fed: Federation) -> None:
+    """Chain.logs (on the embedded chain: receipts read by block number, not eth-tester's
+    scan) against web3's eth_getLogs, and the binding's reads built on it."""
+    ledger, (a, b, c) = fed.ledger, fed.participants
+    fed.open(1)
+    for i, p in enumerate((a, b, c)):
+        ledger.commit_update(p, 1, H[i + 2])
+    ledger.abandon_round(fed.aggregator, 1, "test")
+    fed.open(2)
+    ledger.commit_update(b, 2, H[6])
+    topic = bytes(Web3.keccak(text="UpdateCommitted(uint64,address,bytes32)"))
+    start = fed.deployment.block_number
+    for topics in ([topic], [topic, (1).to_bytes(32, "big")], [topic, (2).to_bytes(32, "big")]):
+        ours = [
+            Log.of(x)
+            for x in fed.chain.logs(ledger.address, topics, from_block=start, to_block=None)
+        ]
+        query = {
+            "address": ledger.address,
+            "topics": ["0x" + t.hex() for t in topics],
+            "fromBlock": start,
+        }
+        theirs = [Log.of(x) for x in fed.chain.w3.eth.get_logs(query)]  # type: ignore[arg-type]
+        assert ours == theirs and ours
+        latest = fed.chain.logs(
+            ledger.address, topics, from_block=start, to_block=None, latest_only=True
+        )
+        assert [Log.of(x) for x in latest] == theirs[-1:]
+    assert ledger.update_commitment(1, b.address) == H[3]
+    assert ledger.update_commitment(2, b.address) == H[6]
+    assert ledger.update_commitment(2, a.address) == bytes(32)
+    assert ledger.update_commitment(3, a.address) == bytes(32)  # never opened
 
 
 def test_events_decode_as_web3_decodes_them(fed: Federation) -> None:

@@ -211,6 +211,13 @@ class EventDecoder:
                     types=dict(pairs),
                 )
 
+    def topic(self, name: str) -> bytes:
+        """The first topic (keccak256 of the signature) of the event called ``name``."""
+        for topic, event in self._events.items():
+            if event.name == name:
+                return topic
+        raise KeyError(f"no event {name} in the ABIs")
+
     def decode(self, log: Log) -> tuple[str, dict[str, Any]] | None:
         """The event's name and arguments in declaration order (``None`` for an unknown one)."""
         if not log.topics:
@@ -248,6 +255,11 @@ class ErrorDecoder:
                         item["name"],
                         types,
                     )
+
+    def name_of(self, selector: bytes) -> str:
+        """The name of the custom error with this 4-byte selector (``UnknownError(0x…)`` else)."""
+        known = self._errors.get(bytes(selector))
+        return known[0] if known is not None else f"UnknownError(0x{bytes(selector).hex()})"
 
     def decode(self, data: bytes) -> tuple[str, tuple[Any, ...]]:
         """The error's name and arguments: a custom error of the ABIs, ``Error(string)``,

@@ -6,13 +6,14 @@ Calldata is encoded and answers and events decoded from tables computed once fro
 translated into :mod:`fedledger_platform.errors`, by
 :mod:`~fedledger_platform.ledger.transactions`. Reads on a JSON-RPC node go out as plain
 ``eth_call`` (:meth:`~fedledger_platform.ledger.chain.Chain.rpc`), on the embedded chain
-through web3.
+through web3. What the ledger emits without storing it (update hashes, public keys) is read
+from its event log (:mod:`~fedledger_platform.ledger.eventlog`); messages that participants
+sign for a relayer are made by :mod:`~fedledger_platform.ledger.relay`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -24,13 +25,22 @@ from fedledger_platform.errors import ChainUnavailableError, TransactionFailedEr
 from fedledger_platform.ledger.abi import (
     ErrorDecoder,
     EventDecoder,
-    Log,
     Receipt,
     creation_data,
     functions,
 )
 from fedledger_platform.ledger.artifacts import load_artifact
 from fedledger_platform.ledger.chain import Chain
+from fedledger_platform.ledger.eventlog import EventLog, address_topic, uint_topic
+from fedledger_platform.ledger.relay import LedgerDomain, SignedItem
+from fedledger_platform.ledger.results import (
+    LedgerEvent,
+    MaskingConfig,
+    RejectedItem,
+    RelayResult,
+    RoundInfo,
+    TxResult,
+)
 from fedledger_platform.ledger.transactions import Transactor, translate
 from fedledger_platform.protocol import RoundPhase
 
@@ -38,59 +48,24 @@ __all__ = [
     "AGGREGATOR_ROLE",
     "AUDITOR_ROLE",
     "OPERATOR_ROLE",
+    "RELAYER_ROLE",
     "Ledger",
-    "LedgerEvent",
-    "RoundInfo",
-    "TxResult",
 ]
 
 OPERATOR_ROLE = Web3.keccak(text="OPERATOR_ROLE")
 AGGREGATOR_ROLE = Web3.keccak(text="AGGREGATOR_ROLE")
+RELAYER_ROLE = Web3.keccak(text="RELAYER_ROLE")
 AUDITOR_ROLE = Web3.keccak(text="AUDITOR_ROLE")
 
 
-@dataclass(frozen=True)
-class RoundInfo:
-    """One round as the ledger records it (hashes are 32 raw bytes; zero when unset)."""
-
-    number: int
-    status: RoundPhase
-    deadline: int
-    min_updates: int
-    included_count: int
-    quorum: int
-    base_model_hash: bytes
-    aggregate_hash: bytes
-    published_model_hash: bytes
-
-
-@dataclass(frozen=True)
-class LedgerEvent:
-    """A decoded contract event with where it happened."""
-
-    name: str
-    args: dict[str, Any]
-    block_number: int
-    tx_hash: str
-    log_index: int
-    address: str
-
-
-@dataclass(frozen=True)
-class TxResult:
-    """A mined, successful transaction: hash, block, gas used and the events it emitted."""
-
-    tx_hash: str
-    block_number: int
-    gas_used: int
-    events: tuple[LedgerEvent, ...]
-
-    def event(self, name: str) -> LedgerEvent:
-        """The first event called ``name`` (``LookupError`` when absent)."""
-        for event in self.events:
-            if event.name == name:
-                return event
-        raise LookupError(f"transaction {self.tx_hash} emitted no {name} event")
+def _sorted_unique(accounts: Sequence[str], what: str) -> list[str]:
+    """``accounts`` checksummed and ascending as uint160, as the ledger requires."""
+    ordered: list[str] = sorted(
+        {Web3.to_checksum_address(a) for a in accounts}, key=lambda a: int(a, 16)
+    )
+    if len(ordered) != len(accounts):
+        raise ValueError(f"{what} participants contain duplicates")
+    return ordered
 
 
 class Ledger:
@@ -108,6 +83,7 @@ class Ledger:
         self._errors = ErrorDecoder([ledger_artifact.abi, token_artifact.abi])
         self._functions = functions(ledger_artifact.abi)
         self._events = EventDecoder([ledger_artifact.abi, token_artifact.abi])
+        self.domain = LedgerDomain(chain.chain_id, self.address)
         self._transactor = Transactor(chain, self._errors, receipt_timeout_s=receipt_timeout_s)
         # eth-tester insists that a call's sender can afford its gas; JSON-RPC nodes need none.
         self._call_from: dict[str, Any] = (
@@ -117,6 +93,7 @@ class Ledger:
         self.token: Contract = self.w3.eth.contract(
             address=Web3.to_checksum_address(token_address), abi=token_artifact.abi
         )
+        self.log = EventLog(chain, self.address, self.token.address, self._events, self._errors)
 
     # ------------------------------------------------------------------ deployment
 
@@ -187,24 +164,7 @@ class Ledger:
             tx_hash="0x" + receipt.tx_hash.hex(),
             block_number=receipt.block_number,
             gas_used=receipt.gas_used,
-            events=tuple(e for e in (self._event(log) for log in receipt.logs) if e),
-        )
-
-    def _event(self, log: Log) -> LedgerEvent | None:
-        """The ledger's or the token's event in ``log`` (``None`` for anything else)."""
-        if log.address not in (self.address, self.token.address):
-            return None
-        decoded = self._events.decode(log)
-        if decoded is None:
-            return None
-        name, args = decoded
-        return LedgerEvent(
-            name=name,
-            args=args,
-            block_number=log.block_number,
-            tx_hash="0x" + log.tx_hash.hex(),
-            log_index=log.log_index,
-            address=log.address,
+            events=tuple(e for e in map(self.log.decode, receipt.logs) if e is not None),
         )
 
     # ------------------------------------------------------------------ roles and set-up
@@ -225,6 +185,17 @@ class Ledger:
             operator, "admitParticipant", Web3.to_checksum_address(participant), public_key
         )
 
+    def admit_participants(
+        self, operator: LocalAccount, participants: Sequence[str], public_keys: Sequence[bytes]
+    ) -> TxResult:
+        """Admit many participants in one transaction (all or none), each with its 64-byte
+        public key at the same position of ``public_keys``."""
+        if len(participants) != len(public_keys):
+            raise ValueError(f"{len(participants)} participants but {len(public_keys)} public keys")
+        accounts = [Web3.to_checksum_address(p) for p in participants]
+        # No devnet limit for a batch: its gas is estimated, as it grows with the batch.
+        return self._transact(operator, "admitParticipants", accounts, list(public_keys))
+
     def remove_participant(self, operator: LocalAccount, participant: str) -> TxResult:
         """Remove an admitted participant."""
         return self._transact(operator, "removeParticipant", Web3.to_checksum_address(participant))
@@ -237,9 +208,22 @@ class Ledger:
         """The key dealer commits the keccak256 of the public CKKS parameters."""
         return self._transact(dealer, "commitEncryptionParams", params_hash)
 
+    def relay_encryption_params(
+        self, relayer: LocalAccount, params_hash: bytes, signature: bytes
+    ) -> TxResult:
+        """Commit the parameters hash the key dealer signed
+        (:func:`~fedledger_platform.ledger.relay.sign_encryption_params`)."""
+        return self._transact(relayer, "relayEncryptionParams", params_hash, signature)
+
     def set_reward_per_update(self, operator: LocalAccount, amount: int) -> TxResult:
         """Change the reward minted per included update."""
         return self._transact(operator, "setRewardPerUpdate", amount)
+
+    def configure_masking(
+        self, operator: LocalAccount, *, enabled: bool, complete_up_to: int = 32, degree: int = 0
+    ) -> TxResult:
+        """Set the federation's masking rule; only before the first round opens."""
+        return self._transact(operator, "configureMasking", enabled, complete_up_to, degree)
 
     # ------------------------------------------------------------------ rounds
 
@@ -263,6 +247,37 @@ class Ledger:
         """Commit keccak256 of this participant's encrypted update for the round."""
         return self._transact(participant, "commitUpdate", round_number, update_hash)
 
+    def relay_commitments(
+        self, relayer: LocalAccount, round_number: int, items: Sequence[SignedItem]
+    ) -> RelayResult:
+        """Commit the signed commitments of ``items``
+        (:func:`~fedledger_platform.ledger.relay.sign_update_commitment`) in one transaction;
+        the result names the items the ledger refused (the others are committed)."""
+        return self._relay(relayer, "relayCommitments", round_number, items)
+
+    def relay_attestations(
+        self, relayer: LocalAccount, round_number: int, items: Sequence[SignedItem]
+    ) -> RelayResult:
+        """Record the signed attestations of ``items``
+        (:func:`~fedledger_platform.ledger.relay.sign_model_attestation`) in one transaction;
+        the result names the items the ledger refused (the others are recorded)."""
+        return self._relay(relayer, "relayAttestations", round_number, items)
+
+    def _relay(
+        self, relayer: LocalAccount, function: str, round_number: int, items: Sequence[SignedItem]
+    ) -> RelayResult:
+        # No devnet limit for a batch: its gas is estimated, as it grows with the batch.
+        tx = self._transact(relayer, function, round_number, [i.as_abi() for i in items])
+        rejected = tuple(
+            RejectedItem(
+                index=int(event.args["index"]),
+                signer=event.args["signer"],
+                reason=self._errors.name_of(event.args["reason"]),
+            )
+            for event in tx.all("RelayedItemRejected")
+        )
+        return RelayResult(tx, rejected)
+
     def close_round(
         self,
         aggregator: LocalAccount,
@@ -270,18 +285,22 @@ class Ledger:
         *,
         aggregate_hash: bytes,
         included: Sequence[str],
+        dropped: Sequence[str] = (),
+        corrections_hash: bytes = bytes(32),
     ) -> TxResult:
-        """Close the round with the aggregate's hash; ``included`` is sorted here as required."""
-        ordered = sorted({Web3.to_checksum_address(a) for a in included}, key=lambda a: int(a, 16))
-        if len(ordered) != len(included):
-            raise ValueError("included participants contain duplicates")
+        """Close the round with the aggregate's hash. ``included`` and ``dropped`` (the mask
+        graph's participants whose updates were not included) are sorted here as required;
+        ``corrections_hash`` is keccak256 of the revealed seeds applied (zero: none)."""
+        ordered = _sorted_unique(included, "included")
         return self._transact(
             aggregator,
             "closeRound",
             round_number,
             aggregate_hash,
             ordered,
-            gas_hint=200_000 + 80_000 * len(ordered),  # per included: flag slot + first mint
+            _sorted_unique(dropped, "dropped"),
+            corrections_hash,
+            gas_hint=200_000 + 60_000 * len(ordered),  # per included: at most a first mint
         )
 
     def abandon_round(self, aggregator: LocalAccount, round_number: int, reason: str) -> TxResult:
@@ -310,24 +329,34 @@ class Ledger:
             min_updates=int(r[2]),
             included_count=int(r[3]),
             quorum=int(r[4]),
-            base_model_hash=bytes(r[5]),
-            aggregate_hash=bytes(r[6]),
-            published_model_hash=bytes(r[7]),
+            opened_block=int(r[5]),
+            base_model_hash=bytes(r[6]),
+            aggregate_hash=bytes(r[7]),
+            published_model_hash=bytes(r[8]),
         )
 
     def update_commitment(self, round_number: int, participant: str) -> bytes:
-        """The participant's commitment for the round (32 zero bytes when none).
+        """The participant's commitment for the round (32 zero bytes when none), whichever
+        way it came (its own transaction or a relayed batch).
 
-        Storage keeps each participant's latest commitment; for earlier rounds read the
-        ``UpdateCommitted`` events (:meth:`events`).
+        The ledger stores who committed, not the hash: this reads the round's
+        ``UpdateCommitted`` event of the participant, from the block the round opened in.
         """
-        return bytes(
-            self._call("updateCommitment", round_number, Web3.to_checksum_address(participant))
+        info = self.get_round(round_number)
+        if info.status is RoundPhase.NONE:
+            return bytes(32)
+        found = self.log.find(  # one per participant and round: the latest is the one
+            "UpdateCommitted",
+            [uint_topic(round_number), address_topic(participant)],
+            from_block=info.opened_block,
+            latest_only=True,
         )
+        return bytes(found[0].args["updateHash"]) if found else bytes(32)
 
-    def last_commit_round(self, participant: str) -> int:
-        """The round of the participant's latest commitment (0 if it never committed)."""
-        return int(self._call("lastCommitRound", Web3.to_checksum_address(participant)))
+    def has_committed(self, round_number: int, participant: str) -> bool:
+        """Whether the participant committed in the round; always right for the open round
+        (storage keeps each group's latest round: for earlier ones use the event log)."""
+        return bool(self._call("hasCommitted", round_number, Web3.to_checksum_address(participant)))
 
     def is_included(self, round_number: int, participant: str) -> bool:
         """Whether the participant's update went into the round's aggregate."""
@@ -349,9 +378,32 @@ class Ledger:
         """Currently admitted participants."""
         return [Web3.to_checksum_address(a) for a in self._call("participants")]
 
+    def admission_block(self, address: str) -> int:
+        """The block ``address`` was admitted in (0 when it is not admitted)."""
+        return int(self._call("admissionBlock", Web3.to_checksum_address(address)))
+
     def participant_public_key(self, address: str) -> bytes:
-        """The 64-byte public key registered for ``address`` (empty when not admitted)."""
-        return bytes(self._call("participantPublicKey", Web3.to_checksum_address(address)))
+        """The 64-byte public key registered for ``address`` (empty when not admitted).
+
+        The ledger checks the key against the address at admission and emits it, without
+        storing it: this reads the ``ParticipantAdmitted`` event of the admission block.
+        """
+        block = self.admission_block(address)
+        if block == 0:
+            return b""
+        found = self.log.find(
+            "ParticipantAdmitted",
+            [address_topic(address)],
+            from_block=block,
+            to_block=block,
+            latest_only=True,
+        )
+        if not found:
+            raise TransactionFailedError(
+                f"no ParticipantAdmitted event of {address} in block {block}: "
+                "the node does not serve that block's logs"
+            )
+        return bytes(found[-1].args["publicKey"])
 
     def key_dealer(self) -> str:
         """The appointed key dealer (the zero address before appointment)."""
@@ -368,6 +420,24 @@ class Ledger:
     def quorum_bps(self, *, block: int | None = None) -> int:
         """Attestation quorum in basis points of the included participants."""
         return int(self._call("quorumBps", block=block))
+
+    def masking(self, *, block: int | None = None) -> MaskingConfig:
+        """The federation's masking rule."""
+        enabled, complete_up_to, degree = self._call("masking", block=block)
+        return MaskingConfig(bool(enabled), int(complete_up_to), int(degree))
+
+    def update_commitment_digest(self, round_number: int, update_hash: bytes) -> bytes:
+        """The EIP-712 digest of a commitment, as the ledger computes it."""
+        return bytes(self._call("updateCommitmentDigest", round_number, update_hash))
+
+    def model_attestation_digest(self, round_number: int, model_hash: bytes) -> bytes:
+        """The EIP-712 digest of an attestation, as the ledger computes it."""
+        return bytes(self._call("modelAttestationDigest", round_number, model_hash))
+
+    def encryption_params_digest(self, params_hash: bytes) -> bytes:
+        """The EIP-712 digest of the key dealer's parameters commitment, as the ledger
+        computes it."""
+        return bytes(self._call("encryptionParamsDigest", params_hash))
 
     def token_balance(self, address: str, *, block: int | None = None) -> int:
         """Contribution-token balance of ``address`` in base units (at ``block`` if given)."""
@@ -395,33 +465,8 @@ class Ledger:
         names: Sequence[str] | None = None,
         page_size: int = 2_000,
     ) -> Iterator[LedgerEvent]:
-        """Every event of the ledger and its token, in chain order.
-
-        Reads ``eth_getLogs`` in pages of ``page_size`` blocks, so a long history never asks a
-        node for more than one page at a time.
-        """
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        try:
-            last = self.w3.eth.block_number if to_block is None else to_block
-        except Exception as exc:
-            raise translate(exc, "eth_blockNumber", self._errors) from exc
-        wanted = set(names) if names is not None else None
-        start = from_block
-        while start <= last:
-            end = min(start + page_size - 1, last)
-            try:
-                logs = self.w3.eth.get_logs(
-                    {
-                        "address": [self.address, self.token.address],
-                        "fromBlock": start,
-                        "toBlock": end,
-                    }
-                )
-            except Exception as exc:
-                raise translate(exc, "eth_getLogs", self._errors) from exc
-            for log in sorted(map(Log.of, logs), key=lambda x: (x.block_number, x.log_index)):
-                event = self._event(log)
-                if event is not None and (wanted is None or event.name in wanted):
-                    yield event
-            start = end + 1
+        """Every event of the ledger and its token, in chain order, read in pages of
+        ``page_size`` blocks (:meth:`EventLog.pages`)."""
+        return self.log.pages(
+            from_block=from_block, to_block=to_block, names=names, page_size=page_size
+        )

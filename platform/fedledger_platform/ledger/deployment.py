@@ -19,13 +19,22 @@ from fedledger_platform.ledger.binding import (
     AGGREGATOR_ROLE,
     AUDITOR_ROLE,
     OPERATOR_ROLE,
+    RELAYER_ROLE,
     Ledger,
 )
 from fedledger_platform.ledger.chain import Chain
 
-__all__ = ["Deployment", "DevnetFederation", "create_devnet_federation", "deploy_federation"]
+__all__ = [
+    "ADMISSION_BATCH",
+    "Deployment",
+    "DevnetFederation",
+    "create_devnet_federation",
+    "deploy_federation",
+]
 
 _FORMAT = 1
+#: Participants admitted per transaction: about 10.5 million gas, well inside a block.
+ADMISSION_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -94,10 +103,12 @@ def deploy_federation(
     aggregator: str,
     operator: str | None = None,
     auditors: tuple[str, ...] = (),
+    relayers: tuple[str, ...] = (),
     reward_per_update: int = 10**18,
     quorum_bps: int = 5_001,
 ) -> tuple[Ledger, Deployment]:
-    """Deploy a ledger and grant its roles: the deployer is admin (and operator by default)."""
+    """Deploy a ledger and grant its roles: the deployer is admin (and operator by default);
+    ``relayers`` may submit participants' signed messages."""
     check_key_allowed(deployer, chain.chain_id)
     ledger, receipt = Ledger.deploy(
         chain, deployer, reward_per_update=reward_per_update, quorum_bps=quorum_bps
@@ -106,6 +117,8 @@ def deploy_federation(
     ledger.grant_role(deployer, AGGREGATOR_ROLE, aggregator)
     for auditor in auditors:
         ledger.grant_role(deployer, AUDITOR_ROLE, auditor)
+    for relayer in relayers:
+        ledger.grant_role(deployer, RELAYER_ROLE, relayer)
     deployment = Deployment(
         chain_id=chain.chain_id,
         ledger=ledger.address,
@@ -155,7 +168,10 @@ def create_devnet_federation(
         reward_per_update=reward_per_update,
         quorum_bps=quorum_bps,
     )
-    for account in accounts:
-        ledger.admit_participant(operator, account.address, public_key_of(account))
+    for start in range(0, len(accounts), ADMISSION_BATCH):
+        batch = accounts[start : start + ADMISSION_BATCH]
+        ledger.admit_participants(
+            operator, [a.address for a in batch], [public_key_of(a) for a in batch]
+        )
     ledger.appoint_key_dealer(operator, accounts[0].address)
     return DevnetFederation(ledger, deployment, operator, aggregator, auditor, accounts)

@@ -41,7 +41,9 @@ __all__ = ["Transactor", "translate"]
 _GAS_MARGIN = 1.2
 #: Lower bounds of the gas limit (see _gas_limit); measured costs are in docs/contracts.md.
 _GAS_FLOORS = {"attestModel": 150_000}
-#: Gas limits used on devnets without estimating (generous: only gas used is charged).
+#: Gas limits used on devnets without estimating (generous: only gas used is charged). Batches
+#: (admitParticipants, relayCommitments, relayAttestations) are not here: their gas grows with
+#: the batch, so it is estimated on every chain.
 _DEVNET_GAS = {
     "commitUpdate": 150_000,
     "attestModel": 200_000,
@@ -51,6 +53,8 @@ _DEVNET_GAS = {
     "removeParticipant": 200_000,
     "appointKeyDealer": 150_000,
     "commitEncryptionParams": 150_000,
+    "relayEncryptionParams": 150_000,
+    "configureMasking": 150_000,
     "setRewardPerUpdate": 150_000,
     "grantRole": 200_000,
 }
