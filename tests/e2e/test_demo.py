@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 
@@ -117,3 +121,64 @@ def test_demo_refuses_bad_options_before_starting(
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert not out.exists() and (tmp_path / "a-file").read_text() == "kept"
+
+
+@pytest.mark.slow
+def test_demo_with_serve_keeps_the_dashboard_up_until_interrupted(tmp_path: Path) -> None:
+    # Prepare: the smallest demo, with --serve
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fedledger_app.cli",
+            "demo",
+            "--task",
+            "hashtags",
+            "--clients",
+            "2",
+            "--rounds",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--serve",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        url = None
+        for line in demo.stdout:  # until the final report says the dashboard stays up
+            lines.append(line)
+            match = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/dashboard/)", line)
+            if match and "kept up until Ctrl-C" in line:
+                url = match.group(1)
+                break
+        assert url is not None, "".join(lines)[-3000:]
+        assert any("audit" in line and "PASSED" in line for line in lines)
+
+        # Execute: after the run, the dashboard still answers, and catches up with the chain
+        # (it starts reading when first asked) until it shows the published round
+        deadline = time.monotonic() + 120
+        while True:
+            assert demo.poll() is None
+            page = httpx.get(url + "rounds", timeout=30)
+            assert page.status_code == 200
+            if "published" in page.text or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert "published" in page.text
+
+        # Assert: Ctrl-C stops it cleanly
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert demo.returncode == 0, rest[-3000:]
+    assert "stopping the aggregator and its dashboard" in rest
+    assert "Traceback" not in "".join(lines) + rest

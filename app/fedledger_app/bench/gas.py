@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fedledger_app.bench._report import emit, machine, require_checkout, table, update_section
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 
 import fedledger_crypto as fc
+from fedledger_app.bench._report import emit, machine, require_checkout, table, update_section
 from fedledger_platform.ledger import (
     EMBEDDED,
     Ledger,
@@ -269,4 +269,3 @@ def main(argv: list[str] | None = None) -> None:
     if args.update_docs:
         flags = " ".join(f"--chain {c}" for c in chains)
         document(result, f"fedledger bench gas --json {flags}")
-

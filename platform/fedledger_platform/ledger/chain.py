@@ -49,6 +49,7 @@ class LockedTesterProvider(EthereumTesterProvider):
 
     def __init__(self, tester: EthereumTester) -> None:
         super().__init__(tester)
+        self._tester = tester  # web3 types its own reference as optional
         self._lock = threading.RLock()
         self._chain_id: Any = None
 
@@ -81,10 +82,8 @@ class LockedTesterProvider(EthereumTesterProvider):
         after a few hundred blocks). This reads each block's receipts once, by number.
         """
         wanted = bytes.fromhex(address[2:].lower())
-        tester = self.ethereum_tester
-        assert tester is not None  # given to the constructor
         with self._lock:
-            chain = tester.backend.chain
+            chain = self._tester.backend.chain
             head = chain.get_canonical_head().block_number
             last = head if to_block is None else min(head, to_block)
             numbers = range(from_block, last + 1)
