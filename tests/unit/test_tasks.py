@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +29,14 @@ from fedledger_clients.tasks.recommendation import (
     RecommendationTask,
     is_item_side_key,
 )
-from fedledger_clients.tasks.sentiment import EncodedPosts, SentimentTask, featurize
+from fedledger_clients.tasks.sentiment import (
+    EncodedPosts,
+    SentimentTask,
+    feature_values,
+    featurize,
+)
+from fedledger_clients.tasks.server_optimizer import ServerOptimizer
+from fedledger_platform.modelfile import encode_model
 
 
 def _equal_states(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -158,8 +166,68 @@ def test_sentiment_round_metrics_are_ratios_of_the_summed_metrics(sentiment: Sen
     # Execute
     metrics = sentiment.round_metrics(aggregate)
 
+    # Assert: no topic or histogram slot was filled, so the fairness figures are empty.
+    assert {k: metrics[k] for k in ("accuracy", "loss", "total")} == {
+        "accuracy": 0.75,
+        "loss": 0.5,
+        "total": 40,
+    }
+    assert metrics["participants_reporting"] == 0
+    assert math.isnan(metrics["worst_decile_accuracy_low"])
+
+
+def test_feature_values_count_or_dampen_repeats_and_normalize() -> None:
+    indices, counts = feature_values([5, 2, 5, 5], sublinear_tf=False, normalize=False)
+    assert indices.tolist() == [2, 5] and counts.tolist() == [1.0, 3.0]
+    _, damped = feature_values([5, 2, 5, 5], sublinear_tf=True, normalize=False)
+    assert damped.tolist() == pytest.approx([1.0, 1.0 + np.log(3.0)])
+    _, unit = feature_values([5, 2, 5, 5], sublinear_tf=True, normalize=True)
+    assert float(np.dot(unit, unit)) == pytest.approx(1.0)
+    assert len(feature_values([], sublinear_tf=True, normalize=True)[0]) == 0
+
+
+def test_fedprox_keeps_the_local_model_nearer_the_global_one(
+    sentiment: SentimentTask, sentiment_clients: list[ClientData]
+) -> None:
+    # Prepare
+    state = sentiment.initial_state(seed=0)
+    plain = sentiment.default_config()
+    prox = TrainConfig(**{**plain.__dict__, "proximal_mu": 0.5})
+    client = sentiment_clients[2]
+
+    # Execute
+    free = sentiment.local_update(state, client, round_number=1, config=plain).update
+    held = sentiment.local_update(state, client, round_number=1, config=prox).update
+
+    # Assert: same data and batches, but the proximal term shrinks the change.
+    norm = lambda u: float(sum(t.square().sum() for t in u.values()))  # noqa: E731
+    assert 0 < norm(held) < 0.8 * norm(free)
+    with pytest.raises(ValueError, match="proximal_mu"):
+        TrainConfig(proximal_mu=-1.0)
+
+
+def test_sentiment_server_optimizer_state_stays_out_of_updates_and_replays_exactly(
+    sentiment_clients: list[ClientData],
+) -> None:
+    # Prepare: FedAdam over three real clients, computed twice from scratch.
+    def run() -> bytes:
+        task = SentimentTask(server_optimizer=ServerOptimizer("fedadam", learning_rate=0.01))
+        state = task.initial_state(seed=0)
+        for round_number in (1, 2):
+            results = [
+                task.local_update(state, c, round_number=round_number, config=task.default_config())
+                for c in sentiment_clients[:3]
+            ]
+            assert set(results[0].update) == {"weight", "bias"}
+            state = task.next_state(state, plaintext_aggregate(task, results))
+        return encode_model(state, task="sentiment", metric_names=task.metric_names, round_number=2)
+
+    # Execute
+    first, second = run(), run()
+
     # Assert
-    assert metrics == {"accuracy": 0.75, "loss": 0.5, "total": 40}
+    assert first == second
+    assert b"server/v/weight" in first[:4096]
 
 
 # -- recommendation -------------------------------------------------------------------------------

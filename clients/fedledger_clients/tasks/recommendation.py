@@ -49,6 +49,7 @@ from fedledger_clients.tasks.base import (
     Task,
     TrainConfig,
 )
+from fedledger_clients.tasks.server_optimizer import ServerOptimizer, apply_server_rule
 
 __all__ = [
     "ITEM_SIDE_KEYS",
@@ -114,8 +115,10 @@ class RecommendationTask(Task):
         regularization: float = 0.08,
         init_std: float = 0.1,
         fold_in_regularization: float = 5.0,
+        server_optimizer: ServerOptimizer | None = None,
     ) -> None:
         self.factors = factors
+        self.server_optimizer = server_optimizer or ServerOptimizer()
         self.regularization = regularization
         self.init_std = init_std
         self.fold_in_regularization = fold_in_regularization
@@ -132,11 +135,12 @@ class RecommendationTask(Task):
 
     def initial_state(self, *, seed: int) -> State:
         gen = _training.generator("recommendation/init", seed)
-        return {
+        item = {
             "item_embedding": torch.randn(NUM_ITEMS, self.factors, generator=gen) * self.init_std,
             "item_bias": torch.zeros(NUM_ITEMS),
             "global_bias": torch.full((1,), 3.0),  # the middle of the 1-5 star scale
         }
+        return self.server_optimizer.initial_state(item)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -285,6 +289,11 @@ class RecommendationTask(Task):
 
         The returned update holds the item-side keys only; the user factors are saved privately.
         """
+        if config.proximal_mu:
+            raise ValueError(
+                "the recommendation task has no FedProx term; set proximal_mu to 0 (its user "
+                "factors are private, so only the item side could be anchored)"
+            )
         train, heldout = _as_client_ratings(data.train), _as_client_ratings(data.heldout)
         factors = self._load_users(data, config, private_dir)
         item = {key: global_state[key].detach().clone() for key in ITEM_SIDE_KEYS}
@@ -323,7 +332,8 @@ class RecommendationTask(Task):
         )
 
     def next_state(self, global_state: State, aggregate: AggregateResult) -> State:
-        return _training.add_state(global_state, aggregate.update)
+        """The server rule recorded in the state (FedAvg, FedAvgM or FedAdam), in float32."""
+        return apply_server_rule(global_state, aggregate.update)
 
     def fold_in(self, state: State, ratings: Ratings) -> tuple[torch.Tensor, torch.Tensor]:
         """User factors ``(p, b_u)`` for all users, fitted by ridge regression on ``ratings``.
@@ -396,7 +406,9 @@ class RecommendationTask(Task):
             np.concatenate([p.item for p in parts]),
             np.concatenate([p.rating for p in parts]),
         )
-        state = self.initial_state(seed=config.seed)
+        state = {
+            k: v for k, v in self.initial_state(seed=config.seed).items() if k in ITEM_SIDE_KEYS
+        }
         gen = _training.generator("recommendation/users", config.seed, "centralized")
         embedding = torch.randn(NUM_USERS, self.factors, generator=gen) * self.init_std
         bias = torch.zeros(NUM_USERS)
