@@ -196,6 +196,28 @@ def test_feature_values_count_or_dampen_repeats_and_normalize() -> None:
     assert len(feature_values([], sublinear_tf=True, normalize=True)[0]) == 0
 
 
+def test_normalized_features_reach_the_posts_and_l2_shrinks_the_weights() -> None:
+    # Prepare
+    plain = SentimentTask(sublinear_tf=True, normalize=True)
+    shrunk = SentimentTask(sublinear_tf=True, normalize=True, l2=1e-3)
+    test = plain.load_test_set(seed=0)
+    client = plain.load_clients(num_clients=8, seed=0)[1]
+    state = plain.initial_state(seed=0)
+    config = TrainConfig(local_epochs=1, batch_size=32, learning_rate=5.0)
+
+    # Execute
+    free = plain.local_update(state, client, round_number=1, config=config).update["weight"]
+    held = shrunk.local_update(state, client, round_number=1, config=config).update["weight"]
+
+    # Assert: every post is a unit vector; the L2 term keeps the weights smaller.
+    norms = np.sqrt(np.add.reduceat(test.values.astype(np.float64) ** 2, test.starts[:-1]))
+    assert np.allclose(norms[np.diff(test.starts) > 0], 1.0, atol=1e-5)
+    weight = state["weight"]
+    assert float((weight + held).norm()) < float((weight + free).norm())
+    with pytest.raises(ValueError, match="l2 must be >= 0"):
+        SentimentTask(l2=-1.0)
+
+
 def test_fedprox_keeps_the_local_model_nearer_the_global_one(
     sentiment: SentimentTask, sentiment_clients: list[ClientData]
 ) -> None:
