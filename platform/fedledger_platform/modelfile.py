@@ -11,6 +11,15 @@ whose order varies between calls), so :func:`encode_model` writes the safetensor
 itself, canonically: tensors sorted by name and stored contiguously in that order, the JSON
 header with sorted keys and no spaces, padded with spaces to a multiple of 8 bytes.
 Any safetensors reader loads the result.
+
+**Server-optimizer state.** A federation whose next-model rule is a server optimizer (FedAvgM,
+FedAdam) keeps that optimizer's state in the model file, as tensors whose names start with
+:data:`SERVER_STATE_PREFIX` (``server/``): its hyperparameters as 0-d float32 tensors and one
+moment buffer per model tensor (``server/m/<name>``, ``server/v/<name>``; see
+``fedledger_clients.tasks.server_optimizer``). The published model hash therefore commits to the
+optimizer state too, and a participant that joins late or restarts reads it from the last
+published model. These tensors are not part of the model: :meth:`ModelFile.schema` leaves them
+out, so updates never carry them and the update size does not change.
 """
 
 from __future__ import annotations
@@ -28,7 +37,17 @@ from safetensors import SafetensorError
 
 import fedledger_crypto as fc
 
-__all__ = ["ModelFile", "ModelFileError", "decode_model", "encode_model"]
+__all__ = [
+    "SERVER_STATE_PREFIX",
+    "ModelFile",
+    "ModelFileError",
+    "decode_model",
+    "encode_model",
+    "is_server_state",
+]
+
+#: name prefix of the server-optimizer tensors a model file may carry beside the model
+SERVER_STATE_PREFIX = "server/"
 
 if sys.byteorder != "little":  # safetensors stores little-endian; so does every tensor here
     raise ImportError("fedledger model files need a little-endian machine")
@@ -50,6 +69,11 @@ _METRICS_KEY = "fedledger.metrics"
 _ROUND_KEY = "fedledger.round"
 
 
+def is_server_state(name: str) -> bool:
+    """Whether a tensor name is server-optimizer state (not model, never in an update)."""
+    return name.startswith(SERVER_STATE_PREFIX)
+
+
 class ModelFileError(ValueError):
     """Bytes that are not a fedledger model file."""
 
@@ -64,8 +88,11 @@ class ModelFile:
     round_number: int
 
     def schema(self) -> fc.UpdateSchema:
-        """The update schema of a round whose base model is this one."""
-        return fc.UpdateSchema(fc.TensorLayout.from_state(self.state), self.metric_names)
+        """The update schema of a round whose base model is this one (model tensors only)."""
+        model = {name: t for name, t in self.state.items() if not is_server_state(name)}
+        if not model:
+            raise ModelFileError("model file holds server-optimizer state but no model tensor")
+        return fc.UpdateSchema(fc.TensorLayout.from_state(model), self.metric_names)
 
 
 def encode_model(

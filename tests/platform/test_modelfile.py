@@ -10,7 +10,12 @@ import safetensors.torch
 import torch
 
 import fedledger_crypto as fc
-from fedledger_platform.modelfile import ModelFileError, decode_model, encode_model
+from fedledger_platform.modelfile import (
+    ModelFileError,
+    decode_model,
+    encode_model,
+    is_server_state,
+)
 
 STATE = {
     "z.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4),
@@ -69,3 +74,31 @@ def test_garbage_is_a_model_file_error(data: bytes) -> None:
 def test_a_plain_safetensors_file_without_metadata_is_refused() -> None:
     with pytest.raises(ModelFileError, match="metadata"):
         decode_model(safetensors.torch.save({"w": torch.zeros(2)}))
+
+
+def test_server_optimizer_state_is_committed_but_not_in_the_update_schema() -> None:
+    # Prepare: a model with FedAdam moments and a hyperparameter beside it.
+    state = {
+        "w": torch.arange(4.0),
+        "server/learning_rate": torch.tensor(0.01),
+        "server/m/w": torch.zeros(4),
+        "server/v/w": torch.zeros(4),
+    }
+
+    # Execute
+    data = _encode(state)
+    moved = _encode({**state, "server/m/w": torch.full((4,), 0.5)})
+    model = decode_model(data)
+
+    # Assert: the bytes (and so the attested hash) depend on the optimizer state ...
+    assert fc.keccak256(data) != fc.keccak256(moved)
+    assert set(model.state) == set(state) and is_server_state("server/v/w")
+    # ... while updates carry the model tensors only.
+    assert [s.name for s in model.schema().layout.tensors] == ["w"]
+    assert model.schema().layout.size == 4
+
+
+def test_a_file_of_server_state_alone_has_no_update_schema() -> None:
+    model = decode_model(_encode({"server/m/w": torch.zeros(2)}))
+    with pytest.raises(ModelFileError, match="no model tensor"):
+        model.schema()

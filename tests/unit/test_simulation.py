@@ -50,7 +50,9 @@ def test_mean_aggregation_is_the_weighted_mean(sentiment: SentimentTask) -> None
     assert aggregate.update["w"].dtype == torch.float32
     assert torch.equal(aggregate.update["b"], torch.tensor([-0.25], dtype=torch.float64))
     assert aggregate.total_weight == 4
-    assert aggregate.metrics == {"correct": 5, "total": 10, "loss_sum": 4.0}
+    sums = {k: aggregate.metrics[k] for k in ("correct", "total", "loss_sum")}
+    assert sums == {"correct": 5, "total": 10, "loss_sum": 4.0}
+    assert set(aggregate.metrics) == set(sentiment.metric_names)  # unreported slots sum to 0
     assert aggregate.contributors == 2
 
 
@@ -67,7 +69,7 @@ def test_mean_aggregation_accumulates_in_float64(sentiment: SentimentTask) -> No
 
     # Assert: (1e8 - 1e8 + 3) / 3 = 1.
     assert aggregate.update["w"].item() == 1.0
-    assert aggregate.metrics == {"correct": 0.0, "total": 0.0, "loss_sum": 0.0}
+    assert aggregate.metrics == dict.fromkeys(sentiment.metric_names, 0.0)
 
 
 def test_sum_aggregation_ignores_weights(hashtags: HashtagTask) -> None:

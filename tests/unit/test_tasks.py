@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +29,14 @@ from fedledger_clients.tasks.recommendation import (
     RecommendationTask,
     is_item_side_key,
 )
-from fedledger_clients.tasks.sentiment import EncodedPosts, SentimentTask, featurize
+from fedledger_clients.tasks.sentiment import (
+    EncodedPosts,
+    SentimentTask,
+    feature_values,
+    featurize,
+)
+from fedledger_clients.tasks.server_optimizer import ServerOptimizer, model_tensors
+from fedledger_platform.modelfile import encode_model
 
 
 def _equal_states(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -76,9 +84,18 @@ def test_sentiment_state_is_small_enough_to_encrypt(sentiment: SentimentTask) ->
     # Execute
     state = sentiment.initial_state(seed=0)
 
-    # Assert
-    assert {k: tuple(v.shape) for k, v in state.items()} == {"weight": (2**15, 3), "bias": (3,)}
-    assert sum(v.numel() for v in state.values()) <= 200_000
+    # Assert: the model, and the default FedAvgM's momentum, which is never encrypted.
+    model = model_tensors(state)
+    assert {k: tuple(v.shape) for k, v in model.items()} == {"weight": (2**15, 3), "bias": (3,)}
+    assert sum(v.numel() for v in model.values()) <= 200_000
+    assert {k for k in state if k not in model} == {
+        "server/learning_rate",
+        "server/beta1",
+        "server/beta2",
+        "server/tau",
+        "server/m/weight",
+        "server/m/bias",
+    }
     assert _equal_states(state, sentiment.initial_state(seed=0))
 
 
@@ -115,7 +132,8 @@ def test_sentiment_local_update_has_the_state_shapes_and_is_deterministic(
     second = sentiment.local_update(state, client, round_number=1, config=config)
 
     # Assert
-    assert {k: v.shape for k, v in first.update.items()} == {k: v.shape for k, v in state.items()}
+    model = model_tensors(state)
+    assert {k: v.shape for k, v in first.update.items()} == {k: v.shape for k, v in model.items()}
     assert _equal_states(first.update, second.update)
     assert first.weight == client.num_train
     assert set(first.metrics) == set(sentiment.metric_names)
@@ -158,8 +176,90 @@ def test_sentiment_round_metrics_are_ratios_of_the_summed_metrics(sentiment: Sen
     # Execute
     metrics = sentiment.round_metrics(aggregate)
 
+    # Assert: no topic or histogram slot was filled, so the fairness figures are empty.
+    assert {k: metrics[k] for k in ("accuracy", "loss", "total")} == {
+        "accuracy": 0.75,
+        "loss": 0.5,
+        "total": 40,
+    }
+    assert metrics["participants_reporting"] == 0
+    assert math.isnan(metrics["worst_decile_accuracy_low"])
+
+
+def test_feature_values_count_or_dampen_repeats_and_normalize() -> None:
+    indices, counts = feature_values([5, 2, 5, 5], sublinear_tf=False, normalize=False)
+    assert indices.tolist() == [2, 5] and counts.tolist() == [1.0, 3.0]
+    _, damped = feature_values([5, 2, 5, 5], sublinear_tf=True, normalize=False)
+    assert damped.tolist() == pytest.approx([1.0, 1.0 + np.log(3.0)])
+    _, unit = feature_values([5, 2, 5, 5], sublinear_tf=True, normalize=True)
+    assert float(np.dot(unit, unit)) == pytest.approx(1.0)
+    assert len(feature_values([], sublinear_tf=True, normalize=True)[0]) == 0
+
+
+def test_normalized_features_reach_the_posts_and_l2_shrinks_the_weights() -> None:
+    # Prepare
+    plain = SentimentTask(sublinear_tf=True, normalize=True)
+    shrunk = SentimentTask(sublinear_tf=True, normalize=True, l2=1e-3)
+    test = plain.load_test_set(seed=0)
+    client = plain.load_clients(num_clients=8, seed=0)[1]
+    state = plain.initial_state(seed=0)
+    config = TrainConfig(local_epochs=1, batch_size=32, learning_rate=5.0)
+
+    # Execute
+    free = plain.local_update(state, client, round_number=1, config=config).update["weight"]
+    held = shrunk.local_update(state, client, round_number=1, config=config).update["weight"]
+
+    # Assert: every post is a unit vector; the L2 term keeps the weights smaller.
+    norms = np.sqrt(np.add.reduceat(test.values.astype(np.float64) ** 2, test.starts[:-1]))
+    assert np.allclose(norms[np.diff(test.starts) > 0], 1.0, atol=1e-5)
+    weight = state["weight"]
+    assert float((weight + held).norm()) < float((weight + free).norm())
+    with pytest.raises(ValueError, match="l2 must be >= 0"):
+        SentimentTask(l2=-1.0)
+
+
+def test_fedprox_keeps_the_local_model_nearer_the_global_one(
+    sentiment: SentimentTask, sentiment_clients: list[ClientData]
+) -> None:
+    # Prepare
+    state = sentiment.initial_state(seed=0)
+    plain = sentiment.default_config()
+    prox = TrainConfig(**{**plain.__dict__, "proximal_mu": 0.5})
+    client = sentiment_clients[2]
+
+    # Execute
+    free = sentiment.local_update(state, client, round_number=1, config=plain).update
+    held = sentiment.local_update(state, client, round_number=1, config=prox).update
+
+    # Assert: same data and batches, but the proximal term shrinks the change.
+    norm = lambda u: float(sum(t.square().sum() for t in u.values()))  # noqa: E731
+    assert 0 < norm(held) < 0.8 * norm(free)
+    with pytest.raises(ValueError, match="proximal_mu"):
+        TrainConfig(proximal_mu=-1.0)
+
+
+def test_sentiment_server_optimizer_state_stays_out_of_updates_and_replays_exactly(
+    sentiment_clients: list[ClientData],
+) -> None:
+    # Prepare: FedAdam over three real clients, computed twice from scratch.
+    def run() -> bytes:
+        task = SentimentTask(server_optimizer=ServerOptimizer("fedadam", learning_rate=0.01))
+        state = task.initial_state(seed=0)
+        for round_number in (1, 2):
+            results = [
+                task.local_update(state, c, round_number=round_number, config=task.default_config())
+                for c in sentiment_clients[:3]
+            ]
+            assert set(results[0].update) == {"weight", "bias"}
+            state = task.next_state(state, plaintext_aggregate(task, results))
+        return encode_model(state, task="sentiment", metric_names=task.metric_names, round_number=2)
+
+    # Execute
+    first, second = run(), run()
+
     # Assert
-    assert metrics == {"accuracy": 0.75, "loss": 0.5, "total": 40}
+    assert first == second
+    assert b"server/v/weight" in first[:4096]
 
 
 # -- recommendation -------------------------------------------------------------------------------
@@ -194,11 +294,12 @@ def test_recommendation_shares_only_item_side_parameters(
     # Execute
     state = recommendation.initial_state(seed=0)
 
-    # Assert
-    assert tuple(state) == ITEM_SIDE_KEYS
-    assert all(is_item_side_key(k) for k in state)
+    # Assert: the item side, and the default FedAvgM's state, which is never encrypted.
+    model = model_tensors(state)
+    assert tuple(model) == ITEM_SIDE_KEYS
+    assert all(is_item_side_key(k) for k in model)
     assert not any(is_item_side_key(k) for k in USER_SIDE_KEYS)
-    assert sum(v.numel() for v in state.values()) <= 100_000
+    assert sum(v.numel() for v in model.values()) <= 100_000
 
 
 def test_recommendation_update_holds_no_user_parameters_and_users_stay_private(
@@ -219,7 +320,8 @@ def test_recommendation_update_holds_no_user_parameters_and_users_stay_private(
     # Assert: the upload is exactly the item side; the user factors are in the private folder.
     assert tuple(result.update) == ITEM_SIDE_KEYS
     assert all(is_item_side_key(k) for k in result.update)
-    assert {k: v.shape for k, v in result.update.items()} == {k: v.shape for k, v in state.items()}
+    model = model_tensors(state)
+    assert {k: v.shape for k, v in result.update.items()} == {k: v.shape for k, v in model.items()}
     assert all(v.shape[0] != num_users for v in result.update.values())
     stored = load_file(tmp_path / "recommendation-users.safetensors")
     np.testing.assert_array_equal(stored["user_ids"].numpy(), client.train.users)

