@@ -100,7 +100,7 @@ class ClientDaemon:
     """One participant's long-running loop (a thread in ``fedledger demo``, a process otherwise).
 
     ``owns_process`` says the daemon is alone in its process (``fedledger client run``, the
-    client processes of :func:`~fedledger_clients.federation.run_federation`), so it may tune
+    client processes of :func:`~fedledger_app.federation.run_federation`), so it may tune
     process-wide state such as the garbage collector.
     """
 
