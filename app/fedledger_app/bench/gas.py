@@ -43,7 +43,9 @@ def run() -> dict[str, Any]:
     commits: list[int] = []
     closes: dict[int, int] = {}
     attests: list[int] = []
-    quorum_attest = 0
+    # A one-included round's only attestation both creates its hash's count and publishes:
+    # the dearest attestation (a later one reaching the quorum is docs/contracts.md's figure).
+    first_publishes = 0
     model = fc.keccak256(b"model")
     for number, size in enumerate([PARTICIPANTS, 1, 10, PARTICIPANTS], start=1):
         deadline = chain.latest_timestamp() + 3600
@@ -69,7 +71,8 @@ def run() -> dict[str, Any]:
         for i, p in enumerate(included[:quorum]):
             result = ledger.attest_model(p, number, model)
             if i + 1 == quorum:
-                quorum_attest = max(quorum_attest, result.gas_used)
+                if size == 1:
+                    first_publishes = result.gas_used
             else:
                 attests.append(result.gas_used)
         model = fc.keccak256(model)
@@ -79,7 +82,9 @@ def run() -> dict[str, Any]:
         gas[f"closeRound, {size} included (holders)"] = closes[size]
     gas["closeRound marginal per included holder"] = (closes[50] - closes[10]) / 40
     gas["attestModel (max, below quorum)"] = max(attests)
-    gas["attestModel reaching quorum (publishes)"] = quorum_attest
+    gas["attestModel publishing as the first attestation of its hash (1 included)"] = (
+        first_publishes
+    )
     targets = {
         "commitUpdate (max)": 50_000,
         "closeRound marginal per included holder": 45_000,
