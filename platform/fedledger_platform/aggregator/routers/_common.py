@@ -8,15 +8,21 @@ import fedledger_crypto as fc
 from fedledger_platform.protocol.rejections import NotFound
 from fedledger_platform.storage import BlobStore
 
-__all__ = ["OCTET_STREAM_BODY", "blob_response"]
+__all__ = ["blob_response", "octet_stream_body"]
 
-#: OpenAPI documentation of a raw binary request body (streamed, never parsed by FastAPI).
-OCTET_STREAM_BODY: dict[str, object] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+
+def octet_stream_body(*, non_empty: bool) -> dict[str, object]:
+    """OpenAPI documentation of a raw binary request body (streamed, never parsed by FastAPI);
+    ``non_empty``: an empty body is refused (400) before the signature is checked."""
+    schema: dict[str, object] = {"type": "string", "format": "binary"}
+    if non_empty:
+        schema["minLength"] = 1
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": schema}},
+        }
     }
-}
 
 
 def blob_response(blobs: BlobStore, digest: bytes, headers: dict[str, str]) -> StreamingResponse:

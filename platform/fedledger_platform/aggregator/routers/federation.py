@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.deps import ParametersUpload, ServiceDep
 from fedledger_platform.aggregator.openapi import refusals, signed_operation
-from fedledger_platform.aggregator.routers._common import OCTET_STREAM_BODY
+from fedledger_platform.aggregator.routers._common import octet_stream_body
 from fedledger_platform.aggregator.schemas import FederationPublic, ParticipantPublic
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.protocol import rejections as r
@@ -89,7 +89,7 @@ async def parameters(service: ServiceDep) -> Response:
         ok={200: {"description": "already published"}},
     ),
     summary="The key dealer publishes the parameters-only context",
-    openapi_extra=signed_operation(**OCTET_STREAM_BODY),
+    openapi_extra=signed_operation(**octet_stream_body(non_empty=False)),
 )
 async def publish_parameters(
     upload: ParametersUpload, service: ServiceDep, response: Response

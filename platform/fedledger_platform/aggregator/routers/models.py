@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.deps import ModelHash, ModelUpload, ServiceDep
 from fedledger_platform.aggregator.openapi import blob_ok, refusals, signed_operation
-from fedledger_platform.aggregator.routers._common import OCTET_STREAM_BODY, blob_response
+from fedledger_platform.aggregator.routers._common import blob_response, octet_stream_body
 from fedledger_platform.aggregator.routers.rounds import MAX_ROUND
 from fedledger_platform.aggregator.schemas import ModelPublic
 from fedledger_platform.protocol import rejections as r
@@ -93,7 +93,7 @@ async def model_info(model_hash: ModelHash, service: ServiceDep) -> ModelPublic:
         ok={200: {"description": "already stored"}},
     ),
     summary="Upload the bytes of an attested model",
-    openapi_extra=signed_operation(**OCTET_STREAM_BODY),
+    openapi_extra=signed_operation(**octet_stream_body(non_empty=True)),
 )
 async def upload_model(
     model_hash: ModelHash,

@@ -20,7 +20,7 @@ from fedledger_platform.aggregator.deps import (
     UpdateUpload,
 )
 from fedledger_platform.aggregator.openapi import blob_ok, refusals, signed_operation
-from fedledger_platform.aggregator.routers._common import OCTET_STREAM_BODY, blob_response
+from fedledger_platform.aggregator.routers._common import blob_response, octet_stream_body
 from fedledger_platform.aggregator.routers.round_views import round_view, rounds_view, updates_view
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
 from fedledger_platform.protocol import RoundPhase, parse_position, position
@@ -131,7 +131,7 @@ async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPubl
         ok={200: {"description": "this exact update was already accepted"}},
     ),
     summary="Upload an encrypted update",
-    openapi_extra=signed_operation(**OCTET_STREAM_BODY),
+    openapi_extra=signed_operation(**octet_stream_body(non_empty=True)),
 )
 async def upload_update(
     round_number: RoundNumber, upload: UpdateUpload, response: Response, service: ServiceDep
