@@ -304,6 +304,9 @@ def test_a_served_round_is_held_to_the_chain() -> None:
     ]:
         result = check(1, served_round(RoundPhase.PUBLISHED, **{field: value}), published, events)
         assert result.status is CheckStatus.FAIL and field in result.evidence["mismatches"]
+    # A transaction the aggregator did not record (an adopted round) is no claim
+    adopted = served_round(RoundPhase.PUBLISHED, open_tx=None, close_tx=None)
+    assert check(1, adopted, published, events).status is CheckStatus.PASS
     # A phase the chain contradicts fails, unless the chain has since moved there (later)
     behind = check(1, served_round(RoundPhase.CLOSED), published, events)
     assert behind.status is CheckStatus.FAIL and "the chain says published" in behind.message

@@ -50,6 +50,8 @@ def _mismatches(
     found = []
     for name, want in expected.items():
         got = data.get(name)
+        if name in ("open_tx", "close_tx") and got is None:
+            continue  # not recorded (a round adopted from the chain, a resumed close): no claim
         if name == "participants":
             same = sorted(str(a).lower() for a in got or []) == want
         elif isinstance(want, str) or want is None:
