@@ -19,6 +19,8 @@ from fedledger_app.commands.client import client_app
 from fedledger_app.commands.common import console
 from fedledger_app.commands.dashboard import dashboard
 from fedledger_app.commands.federation import federation_app
+from fedledger_app.commands.model import model_app
+from fedledger_app.commands.protocol import protocol_app
 from fedledger_clients.tasks import UnknownTaskError
 from fedledger_platform.errors import FedledgerError
 
@@ -98,6 +100,8 @@ app.command("audit")(audit)
 app.command("dashboard")(dashboard)
 app.add_typer(client_app, name="client")
 app.add_typer(federation_app, name="federation")
+app.add_typer(model_app, name="model")
+app.add_typer(protocol_app, name="protocol")
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ class Blob:
     hash: bytes
     round_number: int | None
     tx: str | None
+    hash_header: str | None = None  # X-Fedledger-Hash as served: a claim, never evidence
 
     def verify(self, expected: bytes) -> None:
         """Raise ``ValueError`` unless keccak256 of the bytes equals ``expected``."""
@@ -151,6 +152,7 @@ class AggregatorClient:
             hash=fc.hash_from_hex(header) if header else fc.keccak256(response.content),
             round_number=int(round_header) if round_header else None,
             tx=response.headers.get("x-fedledger-tx") or None,
+            hash_header=header,
         )
 
     # ------------------------------------------------------------------ federation

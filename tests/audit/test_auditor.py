@@ -5,7 +5,9 @@ and closed-but-unpublished rounds are reported as such, not as failures."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,13 @@ from fedledger_platform.audit import (
 from fedledger_platform.protocol import RoundPhase
 
 EVERY_ROUND_CHECK = {"base_model", "parameters", "update", "left_out", "aggregate"}
-CLOSED_ROUND_CHECKS = EVERY_ROUND_CHECK | {"served_aggregate", "rewards", "quorum", "model"}
+CLOSED_ROUND_CHECKS = EVERY_ROUND_CHECK | {
+    "served_round",
+    "served_aggregate",
+    "rewards",
+    "quorum",
+    "model",
+}
 DEADLINE_S = 8  # round timeout of the `eventful` federation (the aggregator's minimum is 5)
 
 
@@ -79,7 +87,11 @@ def test_clean_federation_audits_green(clean: Any, tmp_path: Path) -> None:
         assert aggregate.evidence["close_tx"] == r.transactions["close"]
         (quorum,) = only(report, r.number, "quorum")
         assert quorum.evidence["attestations"] == 3 and quorum.evidence["quorum"] == 2
-    assert {c.check for c in report.federation_checks} == {"token_supply", "balances"}
+    assert {c.check for c in report.federation_checks} == {
+        "token_supply",
+        "balances",
+        "latest_model",
+    }
     assert report.parameters_hash == fc.hash_hex(ledger.encryption_params_hash())
     # JSON: one object per round with every check, and it survives a round trip
     data = json.loads(json.dumps(report.to_json()))
@@ -162,6 +174,88 @@ def test_served_model_bytes_altered(clean: Any, kit: Any) -> None:
     render_table(report, console)
     text = console.export_text()
     assert "2 check(s) failed" in text and "FAIL round 1 model" in text
+
+
+@contextlib.contextmanager
+def db_edited(run: Any, number: int, **values: str) -> Iterator[None]:
+    """Set columns of round ``number``'s row in the aggregator's database; restore them after."""
+    path = run.fed.tmp / "aggregator.db"
+    names = ", ".join(values)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (before,) = db.execute(f"SELECT {names} FROM rounds WHERE number = ?", (number,))
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with db:
+            db.execute(
+                f"UPDATE rounds SET {assignments} WHERE number = ?", (*values.values(), number)
+            )
+    try:
+        yield
+    finally:
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            db.execute(f"UPDATE rounds SET {assignments} WHERE number = ?", (*before, number))
+
+
+def test_latest_pointer_moved_to_an_older_model(clean: Any) -> None:
+    # Prepare: the database says round 2 published round 1's model (bytes the store holds)
+    ledger = clean.fed.ledger
+    round_1, round_2 = (ledger.get_round(n).published_model_hash for n in (1, 2))
+    with db_edited(clean, 2, published_model_hash=fc.hash_hex(round_1)):
+        served = clean.client.latest_model()
+        # Execute
+        report = audit(clean)
+    # Assert: /latest served round 1's bytes labelled round 2 with a matching hash header...
+    assert served.round_number == 2 and fc.keccak256(served.data) == round_1
+    assert served.hash_header == fc.hash_hex(round_1)
+    # ...and the audit names the latest pointer and round 2's served metadata
+    assert sorted(failures(report), key=str) == [
+        (2, "served_round", None),
+        (None, "latest_model", None),
+    ]
+    (latest,) = [c for c in report.failures if c.check == "latest_model"]
+    assert latest.evidence["chain_hash"] == fc.hash_hex(round_2)
+    assert "the chain published" in latest.message
+    (served_round,) = only(report, 2, "served_round")
+    assert set(served_round.evidence["mismatches"]) == {"published_model_hash"}
+
+
+def test_served_round_metadata_edited(clean: Any) -> None:
+    # Prepare: round 1's base model hash and phase, as the database serves them
+    fake = fc.hash_hex(fc.keccak256(b"another base model"))
+    with db_edited(clean, 1, base_model_hash=fake):
+        assert clean.client.round(1)["base_model_hash"] == fake
+        # Execute
+        edited_base = audit(clean)
+    with db_edited(clean, 2, phase="failed"):
+        edited_phase = audit(clean)
+    # Assert: each fails the served_round check of the round, naming what it contradicts
+    assert failures(edited_base) == [(1, "served_round", None)]
+    (check,) = edited_base.failures
+    assert check.line().startswith("FAIL round 1 served_round: served round contradicts")
+    assert check.evidence["mismatches"]["base_model_hash"]["served"] == fake
+    assert failures(edited_phase) == [(2, "served_round", None)]
+    assert "served as 'failed', the chain says published" in edited_phase.failures[0].message
+
+
+def test_a_consumer_fetch_is_checked_against_model_published(clean: Any, kit: Any) -> None:
+    from fedledger_platform.published import PublishedModelError, fetch_published_model
+
+    # Prepare: the chain's latest publication is round 2's
+    ledger = clean.fed.ledger
+    published = ledger.get_round(2).published_model_hash
+
+    # Execute / Assert: the latest by default, any published round by number
+    fetched = fetch_published_model(ledger, clean.client)
+    assert (fetched.round_number, fetched.model_hash) == (2, published)
+    assert fc.keccak256(fetched.data) == published and fetched.model.round_number == 2
+    assert fetch_published_model(ledger, clean.client, round_number=1).round_number == 1
+    with pytest.raises(PublishedModelError, match="round 3 published no model"):
+        fetch_published_model(ledger, clean.client, round_number=3)
+    # The stored bytes replaced (the served hash header still names the published hash)
+    other = clean.blobs.path(ledger.get_round(1).published_model_hash).read_bytes()
+    with kit.tampered(clean.blobs.path(published), other):
+        assert clean.client.model(published).hash == published  # the header lies
+        with pytest.raises(PublishedModelError, match="refusing them"):
+            fetch_published_model(ledger, clean.client)
 
 
 # ---------------------------------------------------------------------- left out, failed, open

@@ -14,7 +14,7 @@ from web3 import Web3
 import fedledger_crypto as fc
 from fedledger_platform.audit import CheckStatus
 from fedledger_platform.audit import checks as c
-from fedledger_platform.audit.evidence import Download, Served
+from fedledger_platform.audit.evidence import Download, Served, ServedLatest, ServedRound
 from fedledger_platform.audit.history import ZERO_ADDRESS, History, RoundEvents
 from fedledger_platform.ledger import LedgerEvent, RoundInfo
 from fedledger_platform.protocol import RoundPhase
@@ -262,3 +262,88 @@ def test_served_evidence_names_the_error_only_when_nothing_was_served() -> None:
         "served_hash": fc.hash_hex(MODEL),
         "served_size": 5,
     }
+
+
+# ---------------------------------------------------------------------- served metadata
+
+
+def served_round(status: RoundPhase, **changes: Any) -> ServedRound:
+    """What an honest aggregator serves for ``info(status)`` closed by ``closed(A, B)``."""
+    data = {
+        "number": 1,
+        "phase": str(status),
+        "base_model_hash": fc.hash_hex(bytes(32)),
+        "deadline": 1_700_000_000,
+        "min_updates": 2,
+        "accepted": 2,
+        "participants": [A, B],
+        "aggregate_hash": None,
+        "published_model_hash": fc.hash_hex(MODEL),
+        "open_tx": OTHER_TX,
+        "close_tx": CLOSE_TX,
+    }
+    return ServedRound({**data, **changes}, None)
+
+
+def test_a_served_round_is_held_to_the_chain() -> None:
+    events = RoundEvents(opened=event("RoundOpened", OTHER_TX), closed=closed(A, B))
+    published = info(RoundPhase.PUBLISHED)
+    check = c.check_served_round
+    # Honest, also with addresses in another case
+    assert (
+        check(1, served_round(RoundPhase.PUBLISHED), published, events).status is CheckStatus.PASS
+    )
+    lower = served_round(RoundPhase.PUBLISHED, participants=[A.lower(), B.lower()])
+    assert check(1, lower, published, events).status is CheckStatus.PASS
+    # Each contradicted field is named
+    for field, value in [
+        ("participants", [A]),
+        ("published_model_hash", fc.hash_hex(OTHER_MODEL)),
+        ("close_tx", OTHER_TX),
+        ("deadline", 1),
+    ]:
+        result = check(1, served_round(RoundPhase.PUBLISHED, **{field: value}), published, events)
+        assert result.status is CheckStatus.FAIL and field in result.evidence["mismatches"]
+    # A transaction the aggregator did not record (an adopted round) is no claim
+    adopted = served_round(RoundPhase.PUBLISHED, open_tx=None, close_tx=None)
+    assert check(1, adopted, published, events).status is CheckStatus.PASS
+    # A phase the chain contradicts fails, unless the chain has since moved there (later)
+    behind = check(1, served_round(RoundPhase.CLOSED), published, events)
+    assert behind.status is CheckStatus.FAIL and "the chain says published" in behind.message
+    ahead = served_round(RoundPhase.PUBLISHED)
+    closed_then = info(RoundPhase.CLOSED, published=bytes(32))
+    assert check(1, ahead, closed_then, events, published).status is CheckStatus.PASS
+    assert check(1, ahead, closed_then, events).status is CheckStatus.FAIL
+    # closing is the aggregator's name for a round open on chain
+    opened = RoundEvents(opened=event("RoundOpened", OTHER_TX))
+    summing = served_round(
+        RoundPhase.CLOSING, published_model_hash=None, close_tx=None, participants=[], accepted=0
+    )
+    open_info = info(RoundPhase.OPEN, published=bytes(32))
+    assert check(1, summing, open_info, opened).status is CheckStatus.PASS
+    missing = check(1, ServedRound(None, "404 not_found: gone"), open_info, opened)
+    assert missing.status is CheckStatus.FAIL and "404" in missing.message
+
+
+def test_the_latest_model_pointer_is_held_to_the_latest_publication() -> None:
+    published = {1: OTHER_MODEL, 2: MODEL}
+    header = fc.hash_hex(MODEL)
+
+    def latest(actual: bytes | None, label: int | None, hash_header: str | None) -> ServedLatest:
+        return ServedLatest(actual, label, hash_header, None if actual else 404, None)
+
+    check = c.check_latest_model
+    assert check(published, latest(MODEL, 2, header)).status is CheckStatus.PASS
+    # Older bytes under the newest label: the issue's tamper
+    relabelled = check(published, latest(OTHER_MODEL, 2, fc.hash_hex(OTHER_MODEL)))
+    assert relabelled.status is CheckStatus.FAIL and "the chain published" in relabelled.message
+    # A header that is not the bytes' hash
+    assert check(published, latest(MODEL, 2, fc.hash_hex(OTHER_MODEL))).status is CheckStatus.FAIL
+    # An older model under its own label: the newest bytes may still be coming
+    assert check(published, latest(OTHER_MODEL, 1, None)).status is CheckStatus.WARN
+    # A round published after the audit's block, and one that published nothing
+    assert check({1: OTHER_MODEL}, latest(MODEL, 2, header), {2: MODEL}).status is CheckStatus.PASS
+    assert check(published, latest(MODEL, 3, header)).status is CheckStatus.FAIL
+    # Nothing published: a 404 passes, anything else does not
+    assert check({}, latest(None, None, None)).status is CheckStatus.PASS
+    assert check(published, latest(None, None, None)).status is CheckStatus.FAIL

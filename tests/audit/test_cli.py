@@ -102,5 +102,18 @@ def test_cli_audits_a_devnet_federation(hardhat_url: str, tmp_path: Path, kit: A
             (1, "update", victim),
             (1, "aggregate", None),
         ]
+        # A consumer fetches the latest model, checked against the chain's ModelPublished.
+        fetch = ["model", "fetch", *common[:6], "--out", str(tmp_path / "model.safetensors")]
+        result = CliRunner().invoke(app, fetch)
+        assert result.exit_code == 0, result.stderr
+        published = fed.ledger.get_round(2).published_model_hash
+        assert json.loads(result.stdout)["model_hash"] == fc.hash_hex(published)
+        assert fc.keccak256((tmp_path / "model.safetensors").read_bytes()) == published
+        # The aggregator's bytes for that hash replaced: refused, nothing written.
+        other = run.blobs.path(fed.ledger.get_round(1).published_model_hash).read_bytes()
+        with kit.tampered(run.blobs.path(published), other):
+            refused = CliRunner().invoke(app, [*fetch[:-1], str(tmp_path / "bad.safetensors")])
+        assert refused.exit_code == 1 and "refusing them" in " ".join(refused.stderr.split())
+        assert not (tmp_path / "bad.safetensors").exists()
     finally:
         fed.close()

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fedledger_platform.accounts import check_key_allowed, load_keystore, read_passphrase
 from fedledger_platform.aggregator.errors import install_error_handlers
+from fedledger_platform.aggregator.openapi import install_openapi
 from fedledger_platform.aggregator.routers import federation, health, keys, models, rounds
 from fedledger_platform.aggregator.routers.round_views import LatestRoundCache
 from fedledger_platform.aggregator.service import AggregatorService
@@ -32,6 +33,13 @@ from fedledger_platform.storage import BlobStore, Database
 __all__ = ["API_VERSION", "build_service", "create_app"]
 
 API_VERSION = "1.0.0"
+_DESCRIPTION = (
+    "The aggregator of a fedledger federation, fedledger protocol 1.0 (docs/protocol.md is the "
+    "normative specification: request signing, the blob and model formats, every error code "
+    "and what a participant does about it). Writes, and the reads that need an identity, are "
+    "signed: the four `X-Fedledger-*` headers of the security schemes, required together. "
+    "Never trust a hash header: verify downloaded bytes against the chain."
+)
 log = logging.getLogger("fedledger.aggregator")
 
 
@@ -124,6 +132,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    install_openapi(app, description=_DESCRIPTION)
     v1 = APIRouter(prefix="/v1")
     for module in (health, federation, keys, rounds, models):
         v1.include_router(module.router)

@@ -10,18 +10,20 @@ that accepts the request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from eth_utils.address import to_checksum_address
+from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
-from web3 import Web3
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.auth import authenticate
 from fedledger_platform.aggregator.nonces import Sender
+from fedledger_platform.aggregator.openapi import ADDRESS_PATTERN, HASH_PATTERN
 from fedledger_platform.aggregator.routers.round_views import LatestRoundCache
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.aggregator.settings import AggregatorSettings
@@ -76,26 +78,41 @@ LatestRoundDep = Annotated[LatestRoundCache, Depends(_latest_round)]
 # ---------------------------------------------------------------------- path parameters
 
 
+def _path_text(pattern: str, description: str) -> Any:
+    """A path parameter documented with ``pattern`` and checked by the dependency itself, so
+    that a bad one is refused at once, before the signature or any body is read."""
+    return Path(description=description, json_schema_extra={"pattern": pattern})
+
+
 def parse_address(text: str) -> str:
-    """The checksummed form of an Ethereum address in a request; refused otherwise."""
-    if not Web3.is_address(text):
-        raise MalformedRequest(f"{text!r} is not an Ethereum address")
-    return Web3.to_checksum_address(text)
+    """The checksummed form of an Ethereum address in a request; refused otherwise.
+
+    The documented pattern (0x and 40 hex digits, any letter case) is the whole rule: a
+    mixed-case address is not refused for its EIP-55 checksum.
+    """
+    if not re.fullmatch(ADDRESS_PATTERN, text):
+        raise MalformedRequest(f"{text!r} is not an Ethereum address (0x and 40 hex digits)")
+    return to_checksum_address(text)
 
 
-async def _recipient(recipient: str) -> str:
+async def _recipient(
+    recipient: Annotated[str, _path_text(ADDRESS_PATTERN, "the recipient's address")],
+) -> str:
     return parse_address(recipient)
 
 
-async def _participant(participant: str) -> str:
+async def _participant(
+    participant: Annotated[str, _path_text(ADDRESS_PATTERN, "the participant's address")],
+) -> str:
     return parse_address(participant)
 
 
-async def _model_hash(model_hash: str) -> bytes:
-    try:
-        return fc.hash_from_hex(model_hash)
-    except ValueError as exc:
-        raise MalformedRequest(f"model hash: {exc}") from exc
+async def _model_hash(
+    model_hash: Annotated[str, _path_text(HASH_PATTERN, "keccak256 of the model's bytes")],
+) -> bytes:
+    if not re.fullmatch(HASH_PATTERN, model_hash):
+        raise MalformedRequest(f"model hash {model_hash!r} is not 0x and 64 hex digits")
+    return fc.hash_from_hex(model_hash)
 
 
 #: Addresses in the path (checksummed; refused before the signature or any body is read).
@@ -137,7 +154,7 @@ class SignedUpload:
     digest: bytes
 
     @property
-    def path(self) -> Path:
+    def path(self) -> FilePath:
         """The file holding the body."""
         return self.pending.path
 

@@ -109,4 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = "not_found" if exc.status_code == 404 else "http_error"
         if exc.status_code == 405:
             code = "method_not_allowed"
-        return JSONResponse(_body(exc.status_code, code, str(exc.detail)), exc.status_code)
+        # Starlette's headers carry what the status promises: `Allow` on a 405 (RFC 9110).
+        return JSONResponse(
+            _body(exc.status_code, code, str(exc.detail)), exc.status_code, exc.headers
+        )

@@ -34,11 +34,11 @@ from web3 import Web3
 import fedledger_crypto as fc
 from fedledger_platform.api_client import AggregatorClient, AggregatorError
 from fedledger_platform.audit import checks
-from fedledger_platform.audit.evidence import Evidence
-from fedledger_platform.audit.history import History, read_history
+from fedledger_platform.audit.evidence import Evidence, ServedRound
+from fedledger_platform.audit.history import History, RoundEvents, read_history
 from fedledger_platform.audit.results import AuditReport, CheckResult, RoundAudit, parse_rounds
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError, LedgerError
-from fedledger_platform.ledger import AUDITOR_ROLE, Ledger
+from fedledger_platform.ledger import AUDITOR_ROLE, Ledger, RoundInfo
 from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["AuditConfigError", "Auditor", "ProgressCallback", "run_audit"]
@@ -198,7 +198,8 @@ class Auditor:
         found = [
             checks.check_base_model(
                 number, base, self.evidence.model(base), history.lineage(number)
-            )
+            ),
+            self._served_round(number, info, events),
         ]
         common: dict[str, Any] = {
             "number": number,
@@ -254,13 +255,42 @@ class Auditor:
             **common,
         )
 
+    def _served_round(self, number: int, info: RoundInfo, events: RoundEvents) -> CheckResult:
+        """What ``GET /v1/rounds/{number}`` serves, against the chain. The aggregator records a
+        change a moment after the chain makes it: a served phase behind the chain's is asked
+        again before it is judged; one ahead of the audit's block is judged by the chain now."""
+
+        def settled(served: ServedRound) -> bool:
+            phase = served.phase
+            return phase is None or phase.order >= info.status.order
+
+        served = self.evidence.round(number, settled=settled)
+        later = None
+        phase = served.phase
+        if phase is not None and phase.chain_status != info.status.chain_status:
+            later = self.ledger.get_round(number)
+        return checks.check_served_round(number, served, info, events, later)
+
     def _federation_checks(self, history: History, block: int) -> list[CheckResult]:
         supply = self.ledger.token_supply(block=block)
         accounts = checks.Accounts.of(history)
         balances = {h: self.ledger.token_balance(h, block=block) for h in accounts.holders}
+        published = {
+            number: bytes(events.published.args["modelHash"])
+            for number, events in history.rounds.items()
+            if events.published is not None
+        }
+        served = self.evidence.latest_model()
+        later = None
+        label = served.round_number
+        if label is not None and label not in published:
+            info = self.ledger.get_round(label)  # published after the audit's block, maybe
+            if info.status is RoundPhase.PUBLISHED:
+                later = {label: info.published_model_hash}
         return [
             checks.check_token_supply(supply, history),
             *checks.check_balances(accounts, balances),
+            checks.check_latest_model(published, served, later),
         ]
 
 

@@ -1,17 +1,18 @@
 """What the aggregator serves, fetched for an audit: the parameters-only context, models,
-aggregates, the list of accepted uploads and the individual updates (signed GETs of the
-auditor account), with retries while it is unavailable, a cache of served models (a round's
-published model is the next round's base) and updates downloaded ahead of their summation."""
+aggregates, round metadata, the latest model, the list of accepted uploads and the individual
+updates (signed GETs of the auditor account), with retries while it is unavailable, a cache
+of served models (a round's published model is the next round's base) and updates downloaded
+ahead of their summation."""
 
 from __future__ import annotations
 
 import functools
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from web3 import Web3
 
@@ -22,8 +23,11 @@ from fedledger_platform.api_client import (
     AggregatorUnavailableError,
     Blob,
 )
+from fedledger_platform.protocol import RoundPhase
 
-__all__ = ["Download", "Evidence", "Served"]
+__all__ = ["Download", "Evidence", "Served", "ServedLatest", "ServedRound"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,42 @@ class Served:
         return {
             "served_hash": fc.hash_hex(self.actual) if self.actual is not None else None,
             "served_size": self.size,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass(frozen=True)
+class ServedRound:
+    """``GET /v1/rounds/{n}``'s JSON, or why it was not served."""
+
+    data: Mapping[str, Any] | None
+    error: str | None
+
+    @property
+    def phase(self) -> RoundPhase | None:
+        """The served phase (``None`` when not served or not a phase)."""
+        try:
+            return RoundPhase(str(self.data["phase"])) if self.data is not None else None
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class ServedLatest:
+    """``GET /v1/models/latest``: the bytes' keccak256 and the headers, or why nothing."""
+
+    actual: bytes | None
+    round_number: int | None
+    hash_header: str | None
+    status: int | None  # the error status when nothing was served
+    error: str | None
+
+    def evidence(self) -> dict[str, Any]:
+        """What was served, for the report."""
+        return {
+            "served_hash": fc.hash_hex(self.actual) if self.actual is not None else None,
+            "served_round": self.round_number,
+            "hash_header": self.hash_header,
             **({"error": self.error} if self.error else {}),
         }
 
@@ -78,7 +118,7 @@ class Evidence:
         """Forget the served models (a new audit fetches them again)."""
         self._models.clear()
 
-    def _retrying(self, fn: Callable[[], Blob]) -> Blob:
+    def _retrying(self, fn: Callable[[], _T]) -> _T:
         delay = self.retry_delay_s
         for attempt in range(self.retries + 1):
             try:
@@ -119,6 +159,35 @@ class Evidence:
     def aggregate(self, number: int) -> Served:
         """What is served as round ``number``'s aggregate."""
         return self._served(lambda: self.client.aggregate(number))
+
+    def round(self, number: int, *, settled: Callable[[ServedRound], bool]) -> ServedRound:
+        """``GET /v1/rounds/{number}``, asked again (as unavailability is retried) while it is
+        not ``settled``: the aggregator records a phase change on chain a moment after it."""
+        delay = self.retry_delay_s
+        for attempt in range(self.retries + 1):
+            try:
+                served = ServedRound(self._retrying(lambda: self.client.round(number)), None)
+            except AggregatorError as exc:
+                return ServedRound(None, f"{exc.status} {exc.code}: {exc.message}")
+            if settled(served) or attempt == self.retries:
+                return served
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def latest_model(self) -> ServedLatest:
+        """``GET /v1/models/latest``: the bytes' hash and the headers, or the error."""
+        try:
+            blob = self._retrying(self.client.latest_model)
+        except AggregatorError as exc:
+            return ServedLatest(None, None, None, exc.status, f"{exc.status} {exc.code}")
+        return ServedLatest(
+            fc.keccak256(blob.data),
+            blob.round_number,
+            blob.hash_header,
+            None,
+            None,
+        )
 
     def accepted_uploads(self, number: int) -> set[str] | None:
         """The participants whose upload the aggregator lists as accepted in round ``number``

@@ -40,6 +40,9 @@ CHECKS: dict[str, str] = {
     "rewards": "the close transaction minted the reward to each included participant only",
     "quorum": "the published model reached the attestation quorum",
     "model": "the served model bytes hash to the published model hash",
+    "served_round": "the round the aggregator serves (phase, hashes, participants, "
+    "transactions) is the round on chain",
+    "latest_model": "the latest model the aggregator serves is the chain's latest publication",
     "token_supply": "the token supply equals the rewards of every closed round",
     "balances": "every token balance follows from its mints and transfers",
 }

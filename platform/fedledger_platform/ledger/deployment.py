@@ -1,5 +1,9 @@
 """The deployment file: where a federation's contracts live, written by ``fedledger deploy``
-and read by every other command (``serve``, ``client run``, ``audit``, ``federation``)."""
+and read by every other command (``serve``, ``client run``, ``audit``, ``federation``).
+
+The file also carries the ABI of both contracts (``abi.FederationLedger``,
+``abi.ContributionToken``) as deployed, so an integrator needs nothing else to call them;
+reading a deployment ignores it."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from web3 import Web3
 from fedledger_crypto import public_key_of
 from fedledger_platform.accounts import check_key_allowed
 from fedledger_platform.errors import ConfigurationError
+from fedledger_platform.ledger.artifacts import CONTRACT_NAMES, load_artifact
 from fedledger_platform.ledger.binding import (
     AGGREGATOR_ROLE,
     AUDITOR_ROLE,
@@ -52,14 +57,16 @@ class Deployment:
     rpc_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The file's JSON object."""
+        """The deployment as a JSON object (the file adds the ABIs)."""
         return {"format": _FORMAT, **asdict(self)}
 
     def save(self, path: Path) -> None:
-        """Write atomically (a reader never sees a half-written file)."""
+        """Write the file, with the contracts' ABIs, atomically (a reader never sees a
+        half-written file)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        abi = {name: load_artifact(name).abi for name in CONTRACT_NAMES}
+        tmp.write_text(json.dumps({**self.to_json(), "abi": abi}, indent=2) + "\n")
         tmp.replace(path)
 
     @classmethod

@@ -8,9 +8,11 @@ from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.deps import ParametersUpload, ServiceDep
-from fedledger_platform.aggregator.routers._common import ERRORS
+from fedledger_platform.aggregator.openapi import refusals, signed_operation
+from fedledger_platform.aggregator.routers._common import octet_stream_body
 from fedledger_platform.aggregator.schemas import FederationPublic, ParticipantPublic
 from fedledger_platform.aggregator.service import AggregatorService
+from fedledger_platform.protocol import rejections as r
 
 router = APIRouter(tags=["federation"])
 
@@ -35,7 +37,12 @@ def _federation(service: AggregatorService) -> FederationPublic:
     )
 
 
-@router.get("/federation", response_model=FederationPublic, summary="Federation information")
+@router.get(
+    "/federation",
+    response_model=FederationPublic,
+    responses=refusals(chain=True),
+    summary="Federation information",
+)
 async def federation(service: ServiceDep) -> FederationPublic:
     """Chain id, contract addresses, CKKS parameter set and hash, dealer, reward and quorum."""
     return await run_in_threadpool(_federation, service)
@@ -44,7 +51,20 @@ async def federation(service: ServiceDep) -> FederationPublic:
 @router.get(
     "/federation/parameters",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "the parameters-only context (TenSEAL serialization, no keys)",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "headers": {
+                "X-Fedledger-Hash": {
+                    "description": "keccak256 of the body; check it against the chain instead",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
     summary="The parameters-only CKKS context",
 )
 async def parameters(service: ServiceDep) -> Response:
@@ -60,8 +80,16 @@ async def parameters(service: ServiceDep) -> Response:
 @router.put(
     "/federation/parameters",
     status_code=201,
-    responses={**ERRORS, 200: {"description": "already published"}},
+    responses=refusals(
+        r.NotAllowed,
+        r.WrongParameters,
+        r.CommitmentMismatch,
+        body=True,
+        chain=True,
+        ok={200: {"description": "already published"}},
+    ),
     summary="The key dealer publishes the parameters-only context",
+    openapi_extra=signed_operation(**octet_stream_body(non_empty=False)),
 )
 async def publish_parameters(
     upload: ParametersUpload, service: ServiceDep, response: Response
@@ -74,7 +102,10 @@ async def publish_parameters(
 
 
 @router.get(
-    "/participants", response_model=list[ParticipantPublic], summary="Admitted participants"
+    "/participants",
+    response_model=list[ParticipantPublic],
+    responses=refusals(chain=True),
+    summary="Admitted participants",
 )
 async def participants(service: ServiceDep) -> list[ParticipantPublic]:
     """Admitted participants with the public keys registered on chain."""

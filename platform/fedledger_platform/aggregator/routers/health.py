@@ -6,12 +6,18 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from fedledger_platform.aggregator.deps import ServiceDep
+from fedledger_platform.aggregator.openapi import refusals
 from fedledger_platform.aggregator.schemas import HealthPublic
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthPublic, summary="Liveness and coordinator status")
+@router.get(
+    "/health",
+    response_model=HealthPublic,
+    responses=refusals(chain=True),
+    summary="Liveness and coordinator status",
+)
 async def health(service: ServiceDep) -> HealthPublic:
     """Whether the service runs, which round it is on and what it waits for."""
     current = await run_in_threadpool(service.ledger.current_round)

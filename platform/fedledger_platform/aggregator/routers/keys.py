@@ -10,8 +10,9 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from fedledger_platform.aggregator.deps import Recipient, SealedKeyUpload, ServiceDep, Signer
-from fedledger_platform.aggregator.routers._common import ERRORS
+from fedledger_platform.aggregator.openapi import refusals, signed_operation
 from fedledger_platform.aggregator.schemas import SealedKeyCreate, SealedKeyPublic
+from fedledger_platform.protocol import rejections as r
 from fedledger_platform.protocol.rejections import MalformedRequest
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -20,8 +21,23 @@ router = APIRouter(prefix="/keys", tags=["keys"])
 @router.put(
     "/{recipient}",
     status_code=201,
-    responses={**ERRORS, 200: {"description": "this exact copy was already stored"}},
+    responses=refusals(
+        r.NotAllowed,
+        r.NotAdmitted,
+        r.BadSealedKey,
+        r.DuplicateUpdate,
+        params=True,
+        body=True,
+        chain=True,
+        ok={200: {"description": "this exact copy was already stored"}},
+    ),
     summary="The key dealer uploads a sealed secret context",
+    openapi_extra=signed_operation(
+        requestBody={
+            "required": True,
+            "content": {"application/json": {"schema": SealedKeyCreate.model_json_schema()}},
+        }
+    ),
 )
 async def upload_sealed_key(
     recipient: Recipient, upload: SealedKeyUpload, response: Response, service: ServiceDep
@@ -46,8 +62,9 @@ async def upload_sealed_key(
 @router.get(
     "/{recipient}",
     response_model=SealedKeyPublic,
-    responses=ERRORS,
+    responses=refusals(r.NotAllowed, r.NotFound, params=True, signed=True),
     summary="A participant fetches its own sealed key",
+    openapi_extra=signed_operation(),
 )
 async def fetch_sealed_key(
     recipient: Recipient, signer: Signer, service: ServiceDep

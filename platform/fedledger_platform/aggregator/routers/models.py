@@ -11,14 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.deps import ModelHash, ModelUpload, ServiceDep
-from fedledger_platform.aggregator.routers._common import (
-    BLOB,
-    ERRORS,
-    OCTET_STREAM_BODY,
-    blob_response,
-)
+from fedledger_platform.aggregator.openapi import blob_ok, refusals, signed_operation
+from fedledger_platform.aggregator.routers._common import blob_response, octet_stream_body
 from fedledger_platform.aggregator.routers.rounds import MAX_ROUND
 from fedledger_platform.aggregator.schemas import ModelPublic
+from fedledger_platform.protocol import rejections as r
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -26,7 +23,13 @@ router = APIRouter(prefix="/models", tags=["models"])
 @router.get(
     "/latest",
     response_class=StreamingResponse,
-    responses=BLOB,
+    responses=refusals(
+        r.NotFound,
+        ok=blob_ok(
+            "the latest published model (safetensors)",
+            ("X-Fedledger-Round", "X-Fedledger-Ledger", "X-Fedledger-Chain-Id", "X-Fedledger-Tx"),
+        ),
+    ),
     summary="The latest published global model",
 )
 async def latest_model(service: ServiceDep) -> StreamingResponse:
@@ -50,7 +53,9 @@ async def latest_model(service: ServiceDep) -> StreamingResponse:
 @router.get(
     "/{model_hash}",
     response_class=StreamingResponse,
-    responses=BLOB,
+    responses=refusals(
+        r.NotFound, params=True, ok=blob_ok("the model (safetensors)", ("X-Fedledger-Round",))
+    ),
     summary="A stored model by hash",
 )
 async def model(model_hash: ModelHash, service: ServiceDep) -> StreamingResponse:
@@ -60,7 +65,10 @@ async def model(model_hash: ModelHash, service: ServiceDep) -> StreamingResponse
 
 
 @router.get(
-    "/{model_hash}/info", response_model=ModelPublic, responses=ERRORS, summary="Model metadata"
+    "/{model_hash}/info",
+    response_model=ModelPublic,
+    responses=refusals(r.NotFound, params=True),
+    summary="Model metadata",
 )
 async def model_info(model_hash: ModelHash, service: ServiceDep) -> ModelPublic:
     """Where a stored model comes from and whether it is published."""
@@ -73,9 +81,19 @@ async def model_info(model_hash: ModelHash, service: ServiceDep) -> ModelPublic:
 @router.put(
     "/{model_hash}",
     status_code=201,
-    responses={**ERRORS, 200: {"description": "already stored"}},
+    responses=refusals(
+        r.MalformedBlob,
+        r.MalformedModel,
+        r.NotAdmitted,
+        r.CommitmentMismatch,
+        r.NotAttested,
+        params=True,
+        body=True,
+        chain=True,
+        ok={200: {"description": "already stored"}},
+    ),
     summary="Upload the bytes of an attested model",
-    openapi_extra=OCTET_STREAM_BODY,
+    openapi_extra=signed_operation(**octet_stream_body(non_empty=True)),
 )
 async def upload_model(
     model_hash: ModelHash,

@@ -19,15 +19,12 @@ from fedledger_platform.aggregator.deps import (
     Signer,
     UpdateUpload,
 )
-from fedledger_platform.aggregator.routers._common import (
-    BLOB,
-    ERRORS,
-    OCTET_STREAM_BODY,
-    blob_response,
-)
+from fedledger_platform.aggregator.openapi import blob_ok, refusals, signed_operation
+from fedledger_platform.aggregator.routers._common import blob_response, octet_stream_body
 from fedledger_platform.aggregator.routers.round_views import round_view, rounds_view, updates_view
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
 from fedledger_platform.protocol import RoundPhase, parse_position, position
+from fedledger_platform.protocol import rejections as r
 from fedledger_platform.protocol.rejections import NotFound
 
 router = APIRouter(prefix="/rounds", tags=["rounds"])
@@ -35,6 +32,8 @@ router = APIRouter(prefix="/rounds", tags=["rounds"])
 #: request must be a 400, not a database error.
 MAX_ROUND = 2**31 - 1
 RoundNumber = Annotated[int, Path(ge=1, le=MAX_ROUND, description="round number, from 1")]
+#: The longest a long-poll of ``GET /v1/rounds/current`` may wait (``wait_s``), in seconds.
+MAX_WAIT_S = 30
 
 
 @router.get("", response_model=list[RoundPublic], summary="Every round")
@@ -43,7 +42,12 @@ async def rounds(service: ServiceDep) -> list[RoundPublic]:
     return await run_in_threadpool(rounds_view, service.db)
 
 
-@router.get("/current", response_model=RoundPublic, responses=ERRORS, summary="The latest round")
+@router.get(
+    "/current",
+    response_model=RoundPublic,
+    responses=refusals(r.NotFound, params=True),
+    summary="The latest round",
+)
 async def current_round(
     service: ServiceDep,
     latest_round: LatestRoundDep,
@@ -59,7 +63,15 @@ async def current_round(
         ),
     ] = None,
     wait_s: Annotated[
-        float, Query(ge=0, le=30, description="long-poll: wait at most this long for a change")
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_S,
+            description=(
+                f"long-poll: wait at most this many seconds (0 to {MAX_WAIT_S}) for a change; "
+                "the answer never comes later than that"
+            ),
+        ),
     ] = 0.0,
 ) -> RoundPublic:
     """The most recent round, whatever its phase.
@@ -88,7 +100,12 @@ async def current_round(
     return latest
 
 
-@router.get("/{round_number}", response_model=RoundPublic, responses=ERRORS, summary="One round")
+@router.get(
+    "/{round_number}",
+    response_model=RoundPublic,
+    responses=refusals(r.NotFound, params=True),
+    summary="One round",
+)
 async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPublic:
     """A round by number."""
     return await run_in_threadpool(round_view, service.db, round_number)
@@ -98,9 +115,23 @@ async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPubl
     "/{round_number}/updates",
     status_code=201,
     response_model=UpdateReceiptPublic,
-    responses={**ERRORS, 200: {"description": "this exact update was already accepted"}},
+    responses=refusals(
+        r.MalformedBlob,
+        r.NotAdmitted,
+        r.RoundNotOpen,
+        r.DuplicateUpdate,
+        r.CommitmentMismatch,
+        r.WrongParameters,
+        r.WrongSchema,
+        r.NotReady,
+        r.BaseModelMissing,
+        params=True,
+        body=True,
+        chain=True,
+        ok={200: {"description": "this exact update was already accepted"}},
+    ),
     summary="Upload an encrypted update",
-    openapi_extra=OCTET_STREAM_BODY,
+    openapi_extra=signed_operation(**octet_stream_body(non_empty=True)),
 )
 async def upload_update(
     round_number: RoundNumber, upload: UpdateUpload, response: Response, service: ServiceDep
@@ -126,7 +157,7 @@ async def upload_update(
 @router.get(
     "/{round_number}/updates",
     response_model=list[UpdatePublic],
-    responses=ERRORS,
+    responses=refusals(r.NotFound, params=True),
     summary="Metadata of a round's accepted updates",
 )
 async def list_updates(round_number: RoundNumber, service: ServiceDep) -> list[UpdatePublic]:
@@ -137,7 +168,11 @@ async def list_updates(round_number: RoundNumber, service: ServiceDep) -> list[U
 @router.get(
     "/{round_number}/aggregate",
     response_class=StreamingResponse,
-    responses=BLOB,
+    responses=refusals(
+        r.NotFound,
+        params=True,
+        ok=blob_ok("the aggregate blob", ("X-Fedledger-Round", "X-Fedledger-Tx")),
+    ),
     summary="The encrypted aggregate of a closed round",
 )
 async def aggregate(round_number: RoundNumber, service: ServiceDep) -> StreamingResponse:
@@ -156,8 +191,16 @@ async def aggregate(round_number: RoundNumber, service: ServiceDep) -> Streaming
 @router.get(
     "/{round_number}/updates/{participant}",
     response_class=StreamingResponse,
-    responses=BLOB,
+    responses=refusals(
+        r.NotAllowed,
+        r.NotFound,
+        params=True,
+        signed=True,
+        chain=True,
+        ok=blob_ok("the update blob", ("X-Fedledger-Round",)),
+    ),
     summary="One participant's encrypted update (auditors only)",
+    openapi_extra=signed_operation(),
 )
 async def update_blob(
     round_number: RoundNumber, participant: Participant, signer: Signer, service: ServiceDep

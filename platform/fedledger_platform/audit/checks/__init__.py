@@ -21,9 +21,14 @@ Per round:
 ``quorum``            (:mod:`.quorum`) the published model has the round's quorum of
                       attestations
 ``model``             (:mod:`.model`) the bytes served for the published model hash to it
+``served_round``      (:mod:`.served`) ``GET /v1/rounds/{n}`` serves the chain's phase, base
+                      model, deadline, minimum, aggregate and published hashes, participants
+                      and transactions
 
 and for the whole federation (:mod:`.federation`) ``token_supply`` and ``balances``: the supply
-and every balance follow from the reward rule and the recorded transfers.
+and every balance follow from the reward rule and the recorded transfers; (:mod:`.served`)
+``latest_model``: ``GET /v1/models/latest`` serves the chain's latest published model, labelled
+with its round.
 
 CKKS addition is exact modular arithmetic and TenSEAL serializes the same sum byte-identically,
 so the recomputed aggregate must hash to exactly the on-chain value (see docs/crypto.md).
@@ -41,6 +46,7 @@ from fedledger_platform.audit.checks.parameters import check_parameters
 from fedledger_platform.audit.checks.quorum import check_quorum, quorum_pending
 from fedledger_platform.audit.checks.rewards import check_rewards
 from fedledger_platform.audit.checks.round import check_unclosed_round
+from fedledger_platform.audit.checks.served import check_latest_model, check_served_round
 from fedledger_platform.audit.checks.updates import check_left_out, check_updates
 
 __all__ = [
@@ -48,12 +54,14 @@ __all__ = [
     "check_aggregate",
     "check_balances",
     "check_base_model",
+    "check_latest_model",
     "check_left_out",
     "check_model",
     "check_parameters",
     "check_quorum",
     "check_rewards",
     "check_served_aggregate",
+    "check_served_round",
     "check_token_supply",
     "check_unclosed_round",
     "check_updates",
