@@ -40,6 +40,8 @@ PARAMETER_SETS = {
     "ckks-n4096-q40-s16": (4096, 40, 16),
     "ckks-n8192-q60-s40": (8192, 60, 40),
 }
+SERVER = "server/"  # §9: the server optimizer's tensors, outside the update schema
+HYPER = ("learning_rate", "beta1", "beta2", "tau")  # §10
 MAX_CLIENTS = 256  # §8.2: the headroom share the project's daemons use too
 # §9: safetensors dtype codes of the tensors this participant handles
 DTYPES = {"F32": np.float32, "F64": np.float64}
@@ -50,6 +52,16 @@ MODEL_PUBLISHED = keccak(text="ModelPublished(uint64,bytes32,uint32)")
 
 def hex32(digest: bytes) -> str:
     return "0x" + digest.hex()
+
+
+def ok(response: httpx.Response) -> httpx.Response:
+    """The response, or an error naming the request and the aggregator's refusal (§13)."""
+    if response.is_error:
+        request = response.request
+        raise RuntimeError(
+            f"{request.method} {request.url.path}: {response.status_code} {response.text[:500]}"
+        )
+    return response
 
 
 class Chain:
@@ -86,14 +98,20 @@ class Chain:
             "getRound(uint64)",
             ["uint64"],
             [number],
-            ["(uint8,uint64,uint32,uint32,uint32,bytes32,bytes32,bytes32)"],
+            ["(uint8,uint64,uint32,uint32,uint32,uint64,bytes32,bytes32,bytes32)"],
         )
-        names = ("status", "deadline", "min_updates", "included", "quorum", "base", "aggregate")
-        return {
-            **dict(zip(names, info, strict=False)),
-            "status": STATUS[info[0]],
-            "published": info[7],
-        }
+        names = (
+            "status",
+            "deadline",
+            "min_updates",
+            "included",
+            "quorum",
+            "opened_block",
+            "base",
+            "aggregate",
+            "published",
+        )
+        return {**dict(zip(names, info, strict=True)), "status": STATUS[info[0]]}
 
     def transact(self, signature: str, types: list[str], args: list[Any]) -> dict[str, Any]:
         """A raw EIP-1559 transaction from this account; the mined receipt (status 1)."""
@@ -162,7 +180,7 @@ class Aggregator:
     def checked(self, path: str, expected: bytes) -> bytes:
         """Bytes served at ``path`` that hash to ``expected`` (read from the chain)."""
         response = self.request("GET", path)
-        response.raise_for_status()
+        ok(response)
         if keccak(response.content) != expected:
             raise ValueError(f"{path}: served bytes do not hash to {hex32(expected)}")
         return response.content
@@ -204,6 +222,33 @@ def encode_model(tensors: dict[str, np.ndarray[Any, Any]], metadata: dict[str, s
     text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text + b"".join(pieces)
+
+
+def server_rule(
+    state: dict[str, np.ndarray[Any, Any]], steps: dict[str, np.ndarray[Any, Any]]
+) -> dict[str, np.ndarray[Any, Any]]:
+    """§10: the next state from the base state and float32(mean) of every model tensor.
+
+    Every operation is one float32 operation, left to right as written in §10."""
+    if not any(name.startswith(SERVER) for name in state):  # FedAvg
+        return {
+            name: (state[name] + step).astype(state[name].dtype) for name, step in steps.items()
+        }
+    lr, beta1, beta2, tau = (np.float32(state[SERVER + h]) for h in HYPER)
+    adam = any(name.startswith(SERVER + "v/") for name in state)
+    one, out = np.float32(1.0), dict(state)
+    for name, d in steps.items():
+        x, m = state[name], state[f"{SERVER}m/{name}"]
+        if adam:
+            m = beta1 * m + (one - beta1) * d
+            v = beta2 * state[f"{SERVER}v/{name}"] + (one - beta2) * (d * d)
+            out[f"{SERVER}v/{name}"] = v
+            x = x + lr * m / (np.sqrt(v) + tau)
+        else:
+            m = beta1 * m + d
+            x = x + lr * m
+        out[name], out[f"{SERVER}m/{name}"] = x, m
+    return out
 
 
 def schema_digest(tensors: dict[str, np.ndarray[Any, Any]], metrics: list[str]) -> bytes:
@@ -319,7 +364,7 @@ class Participant:
             if response.status_code != 404:
                 break
             time.sleep(0.5)  # not sealed yet
-        response.raise_for_status()
+        ok(response)
         sealed = response.json()
         assert sealed["recipient"].lower() == self.address.lower()
         ciphertext = bytes.fromhex(sealed["ciphertext"][2:])
@@ -351,7 +396,7 @@ class Participant:
         """§11: upload the bytes of a model this participant attested."""
         number, data = self.held[model_hash]
         path = f"/v1/models/{hex32(model_hash)}?round={number}"
-        self.rest.request("PUT", path, data, signed=True).raise_for_status()
+        ok(self.rest.request("PUT", path, data, signed=True))
 
     def base_model(self, info: dict[str, Any]) -> bytes:
         response = self.rest.request("GET", f"/v1/models/{hex32(info['base'])}")
@@ -365,7 +410,8 @@ class Participant:
             self.rest.wait_past(number - 1, "published")
         if info["status"] != "open":
             return {"round": number, "status": info["status"]}
-        tensors, metadata = parse_model(self.base_model(info))
+        state, metadata = parse_model(self.base_model(info))
+        tensors = {n: t for n, t in state.items() if not n.startswith(SERVER)}  # §8.1
         metrics = [m for m in metadata["fedledger.metrics"].split(",") if m]
         delta = np.concatenate([(-0.01 * tensors[n]).reshape(-1) for n in sorted(tensors)])
         weight = 1.0
@@ -381,7 +427,7 @@ class Participant:
         if upload.status_code == 503 and upload.json()["error"]["code"] == "base_model_missing":
             self.supply(info["base"])
             upload = self.rest.request("PUT", f"/v1/rounds/{number}/updates", blob, signed=True)
-        upload.raise_for_status()
+        ok(upload)
         while (info := self.chain.round(number))["status"] == "open":
             self.rest.wait_past(number, "closing")
         outcome = {"round": number, "update_hash": hex32(update_hash), "status": info["status"]}
@@ -395,13 +441,13 @@ class Participant:
         values, total_weight, contributors = self.ckks.decrypt(aggregate)
         assert contributors == info["included"]
         mean = values / total_weight  # §10: double precision, then float32, added in float32
-        offset, next_tensors = 0, {}
+        offset, steps = 0, {}
         for name in sorted(tensors):
             base = tensors[name]
-            step = mean[offset : offset + base.size].astype(np.float32).reshape(base.shape)
-            next_tensors[name] = (base + step).astype(base.dtype)
+            steps[name] = mean[offset : offset + base.size].astype(np.float32).reshape(base.shape)
             offset += base.size
-        model = encode_model(next_tensors, {**metadata, "fedledger.round": str(number)})
+        next_state = server_rule(state, steps)
+        model = encode_model(next_state, {**metadata, "fedledger.round": str(number)})
         model_hash = keccak(model)
         self.held[model_hash] = (number, model)
         receipt = self.chain.transact(
