@@ -40,15 +40,24 @@ def _root() -> None:
 
 @app.command(
     "bench",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    # No help option of its own: `--help` after a benchmark's name is that benchmark's.
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
     help="Run a benchmark (crypto, gas, aggregator, quality, audit, round, all); "
-    "options after the name go to the benchmark (e.g. `fedledger bench crypto --json`).",
+    "options after the name go to the benchmark (e.g. `fedledger bench crypto --json`, "
+    "`fedledger bench round --help`).",
 )
 def bench(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="benchmark name, or `all`")],
 ) -> None:
     """Run one benchmark, or every one of them with ``all``."""
+    if name in ("--help", "-h"):
+        typer.echo(ctx.get_help())
+        return
     if name == "all":
         for each, defaults in bench_module.ALL:
             bench_module.run_benchmark(each, [*defaults, *ctx.args])
