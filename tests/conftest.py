@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apt_packages import apt_install
 
 import fedledger_crypto as fc
 from fedledger_platform.ledger.devnet import HardhatNode, free_port
@@ -57,16 +58,9 @@ def _postgres_bindir() -> Path | None:
 
 def _install_postgres() -> Path:
     """Install PostgreSQL from Debian's packages (CI machines may lack it)."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail("PostgreSQL is not installed and cannot be installed here (needs root + apt)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "postgresql"], check=True, env=env, capture_output=True
-    )
+    apt_install(["postgresql"], lambda: _postgres_bindir() is not None)
     bindir = _postgres_bindir()
-    if bindir is None:
-        pytest.fail("apt-get installed postgresql but no initdb/pg_ctl was found")
+    assert bindir is not None
     return bindir
 
 

@@ -4,15 +4,13 @@ embedded federation whose aggregator serves the dashboard, and the folder screen
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apt_packages import apt_install
 from live_federation import Live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,21 +34,9 @@ CHROMIUM_FLAGS = (
 
 def _install_chromium() -> None:
     """Install Debian's chromium and chromium-driver (CI machines may lack them)."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(
-            "chromium and chromium-driver are not installed and cannot be installed here "
-            "(needs root + apt): `apt-get install chromium chromium-driver`"
-        )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"],
-        check=True,
-        env=env,
-        capture_output=True,
+    apt_install(
+        ["chromium", "chromium-driver"], lambda: CHROMIUM.is_file() and CHROMEDRIVER.is_file()
     )
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        pytest.fail(f"apt-get installed chromium but {CHROMIUM} or {CHROMEDRIVER} is missing")
 
 
 @pytest.fixture(scope="session")

@@ -93,9 +93,14 @@ def test_rounds_table_fills_in_live_and_verdicts_appear(
 def test_model_page_hash_is_the_on_chain_hash_and_the_download_verifies(
     live: Live, browser: Any, artifacts: Path
 ) -> None:
-    # Prepare
+    # Prepare: the dashboard's snapshot may trail the federation's end by one pass
     run = live.wait_done()
-    browser.get(f"{live.url}/dashboard/models")
+
+    def every_model_listed() -> bool:
+        browser.get(f"{live.url}/dashboard/models")
+        return bool(browser.find_elements("id", f"model-hash-{ROUNDS}"))
+
+    until("every published model on the models page", every_model_listed, 60)
 
     for number in range(1, ROUNDS + 1):
         # Execute: the hash shown and the bytes behind the page's checked download link
