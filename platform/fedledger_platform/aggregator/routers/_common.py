@@ -17,11 +17,11 @@ ERRORS: dict[int | str, dict[str, object]] = {
     for status, description in {
         400: "malformed request, blob or model",
         401: "missing, invalid or stale signature",
-        403: "sender not admitted or not allowed",
+        403: "sender not admitted, not allowed, or not a member of the masked round",
         404: "not found",
-        409: "duplicate, round not open, or replayed nonce",
+        409: "duplicate, round not open (or not unmasking), seeds revealed, or replayed nonce",
         413: "body too large",
-        422: "commitment mismatch, wrong parameters or schema, not attested",
+        422: "commitment mismatch, wrong parameters or schema, not attested, bad reveal",
         503: "chain unreachable or not ready; retry",
     }.items()
 }

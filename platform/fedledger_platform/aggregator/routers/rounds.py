@@ -50,10 +50,10 @@ async def current_round(
     after: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9]{1,10}:(none|open|closing|closed|published|failed)$",
+            pattern=r"^[0-9]{1,10}:(none|open|unmasking|closing|closed|published|failed)$",
             description=(
                 "long-poll: answer once the latest round has moved past `NUMBER:PHASE` (phases"
-                " in order: open, closing, closed, then published or failed; `0:none` is"
+                " in order: open, unmasking, closing, closed, then published or failed; `0:none` is"
                 " before the first round)"
             ),
         ),
