@@ -1,7 +1,8 @@
 """What the aggregator serves, fetched for an audit: the parameters-only context, models,
-aggregates, the list of accepted uploads and the individual updates (signed GETs of the
-auditor account), with retries while it is unavailable, a cache of served models (a round's
-published model is the next round's base) and updates downloaded ahead of their summation."""
+aggregates, the list of accepted uploads, a masked round's reveals and the individual updates
+(signed GETs of the auditor account), with retries while it is unavailable, a cache of served
+models (a round's published model is the next round's base) and updates downloaded ahead of
+their summation."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from web3 import Web3
 
@@ -21,9 +22,12 @@ from fedledger_platform.api_client import (
     AggregatorError,
     AggregatorUnavailableError,
     Blob,
+    ServedReveals,
 )
 
 __all__ = ["Download", "Evidence", "Served"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Evidence:
         """Forget the served models (a new audit fetches them again)."""
         self._models.clear()
 
-    def _retrying(self, fn: Callable[[], Blob]) -> Blob:
+    def _retrying(self, fn: Callable[[], T]) -> T:
         delay = self.retry_delay_s
         for attempt in range(self.retries + 1):
             try:
@@ -119,6 +123,15 @@ class Evidence:
     def aggregate(self, number: int) -> Served:
         """What is served as round ``number``'s aggregate."""
         return self._served(lambda: self.client.aggregate(number))
+
+    def reveals(self, number: int) -> tuple[ServedReveals | None, str | None]:
+        """Round ``number``'s dropped members and reveals as served, or why there are none."""
+        try:
+            return self._retrying(lambda: self.client.reveals(number)), None
+        except AggregatorError as exc:
+            return None, f"{exc.status} {exc.code}: {exc.message}"
+        except (KeyError, TypeError, ValueError) as exc:
+            return None, f"the reveal list does not parse: {exc}"
 
     def accepted_uploads(self, number: int) -> set[str] | None:
         """The participants whose upload the aggregator lists as accepted in round ``number``
