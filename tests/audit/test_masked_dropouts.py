@@ -6,14 +6,16 @@ open → unmasking → closing → closed → published: the survivors reveal th
 the dropped, the aggregator corrects the sum and closes with ``dropped`` and
 ``correctionsHash``; the model equals plaintext FedAvg of the survivors and the audit passes.
 Round 3 (embedded chain) is closed by an aggregator that applies the correction twice. Then:
-an altered reveal, the doubled correction and a dropped member's late upload are each caught.
+an altered reveal, the doubled correction and a dropped member's late upload are each caught,
+and a survivor (a false dropped list) and the aggregator (a forged, misplaced or late reveal)
+each refuse what they must.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +198,21 @@ def test_a_dropped_members_late_upload_is_refused(scenario: Scenario) -> None:
     assert "mask seeds are revealed" in refused.value.message
 
 
-def test_a_survivor_checks_the_dropped_list_before_revealing(tmp_path: Path, kit: Any) -> None:
-    # Prepare: three members, participant 2 drops; the round enters unmasking.
+def _refused(p: Any, reveals: list[mk.Reveal]) -> tuple[int, str]:
+    with pytest.raises(AggregatorError) as refused:
+        p.client.submit_reveals(1, reveals)
+    return refused.value.status, refused.value.code
+
+
+def test_reveals_are_checked_by_the_survivor_and_by_the_aggregator(
+    tmp_path: Path, kit: Any
+) -> None:
+    # Prepare: three members, participant 2 commits and drops; the round enters unmasking.
     fed = make_federation(tmp_path, participants=3)
     try:
         run = kit.start(fed, count=1, min_updates=2, timeout_s=6)
         _commit_only(run, 1, 2)
-        survivor, other = fed.participants[0], fed.participants[1]
+        survivor, other, gone = fed.participants
         for i, p in ((0, survivor), (1, other)):
             blob = p.encrypt(
                 p.base_model(1), local_result(i, 1), aggregation=Aggregation.MEAN, round_number=1
@@ -223,11 +233,35 @@ def test_a_survivor_checks_the_dropped_list_before_revealing(tmp_path: Path, kit
             survivor.masking.reveal(1)
         with sqlite3.connect(database) as db:
             db.execute("DELETE FROM dropped WHERE participant = ?", (stranger,))
-        # Assert: honest claims are revealed, and only for neighbours that dropped.
+        # The aggregator refuses a forged proof and a reveal for a survivor (422), and a reveal
+        # by the dropped member (403); nothing is stored.
+        members = survivor.masking.members(1)
+        keys, context = members.public_keys, members.context
+        honest = mk.make_reveal(bytes(survivor.account.key), keys[gone.address.lower()], context)
+        z = honest.response
+        forged = replace(honest, response=z[:-1] + bytes([z[-1] ^ 1]))
+        for_survivor = mk.make_reveal(
+            bytes(survivor.account.key), keys[other.address.lower()], context
+        )
+        by_dropped = mk.make_reveal(
+            bytes(gone.account.key), keys[survivor.address.lower()], context
+        )
+        assert _refused(survivor, [forged]) == (422, "bad_reveal")
+        assert _refused(survivor, [honest, for_survivor]) == (422, "bad_reveal")
+        assert _refused(gone, [by_dropped]) == (403, "not_allowed")
+        assert run.client.reveals(1).reveals == []
+        # Assert: honest claims are revealed, and only for neighbours that dropped; another
+        # point for the same pair is a conflict; once the round closed no reveal is taken.
         reveals = survivor.masking.reveal(1)
+        assert reveals == [honest]
         assert [(r.revealer, r.dropped) for r in reveals] == [
-            (survivor.address.lower(), fed.participants[2].address.lower())
+            (survivor.address.lower(), gone.address.lower())
         ]
         assert run.client.reveals(1).reveals == reveals
+        assert _refused(survivor, [forged]) == (409, "duplicate")
+        other.masking.reveal(1)
+        wait_for(lambda: fed.ledger.get_round(1).status is RoundPhase.CLOSED, what="close")
+        late = mk.make_reveal(bytes(other.account.key), keys[survivor.address.lower()], context)
+        assert _refused(other, [late]) == (409, "round_not_unmasking")
     finally:
         fed.close()
