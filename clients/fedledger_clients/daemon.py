@@ -7,6 +7,8 @@ Each poll, the daemon looks at the latest round and does the next step it owes:
   blob*, commit its keccak256 on chain from this account, upload it;
 * **committed, not yet accepted** (e.g. after a crash or an aggregator outage) — re-upload the
   persisted blob, never a new one: the chain holds the commitment to exactly those bytes;
+* **round unmasking** (masked rounds with dropouts) — reveal the mask seeds shared with the
+  dropped neighbours (:mod:`.masking` checks the claim first); dropped itself: never upload;
 * **round closed and this participant included** — fetch and check the aggregate, decrypt, build
   the next model, attest its hash on chain, upload the model bytes if the aggregator lacks them.
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import random
 import threading
 import time
@@ -40,9 +41,10 @@ import fedledger_crypto as fc
 from fedledger_clients.config import ClientConfig
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, ProtocolError
+from fedledger_clients.privacy import protect_update
 from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
-from fedledger_clients.tasks.base import Aggregation, ClientData, LocalResult, Task, TrainConfig
+from fedledger_clients.tasks.base import Aggregation, ClientData, Task, TrainConfig
 from fedledger_platform.api_client import (
     AggregatorClient,
     AggregatorError,
@@ -59,29 +61,6 @@ log = logging.getLogger("fedledger.client")
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
-def protect_update(
-    result: LocalResult, *, clip_norm: float, noise_multiplier: float, rng: torch.Generator
-) -> LocalResult:
-    """Clip the update to L2 norm ``clip_norm`` and add Gaussian noise (local DP).
-
-    The noise standard deviation is ``noise_multiplier × clip_norm`` per coordinate. Clipping
-    bounds how far one (possibly malicious) participant can move the average; it does not
-    prevent poisoning — the aggregator cannot inspect encrypted updates.
-    """
-    if clip_norm <= 0:
-        return result
-    norm = math.sqrt(sum(float(t.double().pow(2).sum()) for t in result.update.values()))
-    scale = min(1.0, clip_norm / norm) if norm > 0 else 1.0
-    update = {}
-    for name, tensor in result.update.items():
-        clipped = tensor.double() * scale
-        if noise_multiplier > 0:
-            noise = torch.randn(clipped.shape, generator=rng, dtype=torch.float64)
-            clipped = clipped + noise * (noise_multiplier * clip_norm)
-        update[name] = clipped.to(tensor.dtype)
-    return LocalResult(update=update, weight=result.weight, metrics=result.metrics)
-
-
 @dataclass
 class RoundLog:
     """What this participant did in one round (persisted in ``state.json``)."""
@@ -90,6 +69,8 @@ class RoundLog:
     update_hash: str | None = None
     committed: bool = False
     uploaded: bool = False
+    revealed: bool = False  # its reveals for the round's dropped neighbours are sent
+    dropped: bool = False  # committed, but the round had to close without its update
     finished: bool = False
     model_hash: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -255,6 +236,8 @@ class ClientDaemon:
             uploaded=entry.uploaded,
             finished=entry.finished,
             last_round=self._rounds_planned,
+            masking=self.participant.masking.members(number).masking,
+            revealed=entry.revealed,
         )
 
     def step(self, *, max_rounds: int | None = None, until_done: bool = True) -> bool:
@@ -286,6 +269,8 @@ class ClientDaemon:
             # participant owes anything until the round is closed on chain.
             self._last_seen = seen
             return self._done(seen[0], max_rounds, until_done)
+        if seen[1] is RoundPhase.UNMASKING:
+            self._unmask(seen[0])
         # Finish any round we took part in that has closed (oldest first), then the latest.
         # The aggregator's round number is only a hint of where to look: every step below
         # reads the round's state from the chain before acting on it.
@@ -349,6 +334,8 @@ class ClientDaemon:
         info = self.ledger.get_round(number)  # read once per step, handed down
         entry = self._rounds.get(number)
         if info.status is RoundPhase.OPEN:
+            if entry is None and not self.participant.masking.may_submit(number, info):
+                return  # admitted after the round opened: no mask neighbours in it
             if entry is None or not entry.uploaded:
                 self._submit(number, info)
         elif info.status in (RoundPhase.CLOSED, RoundPhase.PUBLISHED):
@@ -431,7 +418,9 @@ class ClientDaemon:
             )
         entry.train_s = time.perf_counter() - started
         self._emit("trained", {"round": number, "seconds": entry.train_s, "weight": result.weight})
-        return self.participant.encrypt(base, result, aggregation=self.task.aggregation)
+        return self.participant.encrypt(
+            base, result, aggregation=self.task.aggregation, round_number=number, info=info
+        )
 
     def _training_slot(self) -> contextlib.AbstractContextManager[None]:
         """A slot shared with co-located participants (see :mod:`.slots`), largest shard first;
@@ -439,6 +428,22 @@ class ClientDaemon:
         if self._training_slots is None:
             return contextlib.nullcontext()
         return self._training_slots.slot(self.config.task.client_index, self.data.num_train)
+
+    def _unmask(self, number: int) -> None:
+        """The round is unmasking: a survivor reveals, a member without an accepted update is
+        dropped (and never uploads it: its neighbours' seeds are being revealed)."""
+        entry = self._rounds.get(number)
+        if entry is None or entry.finished or entry.revealed:
+            return
+        if entry.uploaded:
+            revealed = self.participant.masking.reveal(number)
+            entry.revealed = True
+            self._emit("revealed", {"round": number, "reveals": len(revealed)})
+        else:
+            entry.finished = entry.dropped = True
+            self._blob_path(number).unlink(missing_ok=True)
+            self._emit("dropped", {"round": number})
+        self._save_state()
 
     def _finish(self, number: int, info: RoundInfo) -> None:
         entry = self._rounds[number]

@@ -6,11 +6,12 @@ drive directly):
 1. :meth:`receive_key` — fetch the sealed secret context, check the dealer's signature and the
    on-chain parameters hash, open it with the account key;
 2. :meth:`base_model` — fetch the round's base model and check it against the chain;
-3. :meth:`commit` and :meth:`upload` (or both at once, :meth:`submit`) — commit the keccak256
+3. :meth:`encrypt` (with this participant's pairwise mask for the round, :mod:`.masking`),
+   :meth:`commit` and :meth:`upload` (or both at once, :meth:`submit`) — commit the keccak256
    of an encrypted update on chain from this account, upload it (idempotent: after a restart
    the participant reads its own commitment from the chain and never commits twice);
-4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt, build the next
-   model and attest its hash on chain; the attester whose attestation publishes the model
+4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt (flooded), build
+   the next model and attest its hash on chain; the attester whose attestation publishes the model
    uploads its bytes (:meth:`offer_model` lets any attester supply them, should that upload
    never arrive: the daemon does when the aggregator reports the round's base missing).
 """
@@ -26,13 +27,16 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
+from fedledger_clients.errors import ProtocolError
+from fedledger_clients.masking import ParticipantMasking
 from fedledger_clients.tasks.base import AggregateResult, Aggregation, LocalResult, State
+from fedledger_crypto.masking import RoundContext
 from fedledger_platform.api_client import (
     AggregatorClient,
     AggregatorError,
     AggregatorUnavailableError,
 )
-from fedledger_platform.errors import ContractRevertError, FedledgerError
+from fedledger_platform.errors import ContractRevertError
 from fedledger_platform.ledger import Ledger, RoundInfo
 from fedledger_platform.modelfile import ModelFile, decode_model, encode_model
 from fedledger_platform.protocol import RoundPhase
@@ -40,10 +44,6 @@ from fedledger_platform.protocol import RoundPhase
 __all__ = ["Participant", "ProtocolError", "RoundOutcome", "SubmittedUpdate"]
 
 log = logging.getLogger("fedledger.client")
-
-
-class ProtocolError(FedledgerError):
-    """Something the chain and the aggregator disagree on: refuse to go on with it."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class Participant:
         self.params = params
         self.headroom = fc.HeadroomPolicy(params, max_clients=max_clients)
         self.state_dir = state_dir
+        self.masking = ParticipantMasking(account, ledger, client)
         self._encryptor: fc.UpdateEncryptor | None = None
         self._secret: bytes | None = None
         # The last base model fetched or built, by hash: a round's submit and finish both need
@@ -183,8 +184,18 @@ class Participant:
         self._base = (info.base_model_hash, model)
         return model
 
-    def encrypt(self, base: ModelFile, result: LocalResult, *, aggregation: Aggregation) -> bytes:
-        """Encrypt a local result under the base model's schema."""
+    def encrypt(
+        self,
+        base: ModelFile,
+        result: LocalResult,
+        *,
+        aggregation: Aggregation,
+        round_number: int,
+        info: RoundInfo | None = None,
+    ) -> bytes:
+        """Encrypt a local result for round ``round_number`` under the base model's schema,
+        with this participant's pairwise mask when the federation masks (``info``: the round
+        as just read from the chain, when at hand)."""
         schema = base.schema()
         values = schema.layout.flatten(result.update)
         return self.encryptor.encrypt(
@@ -194,6 +205,7 @@ class Participant:
             metrics={name: float(result.metrics[name]) for name in base.metric_names},
             headroom=self.headroom,
             weighted=aggregation is Aggregation.MEAN,
+            mask=self.masking.mask(round_number, info),
         )
 
     def commit(self, round_number: int, digest: bytes, *, on_chain: bytes) -> bool:
@@ -261,7 +273,10 @@ class Participant:
         except ValueError as exc:
             raise ProtocolError(f"round {round_number} aggregate: {exc}") from exc
         schema = base.schema()
-        decrypted = self.encryptor.decrypt(blob.data, schema)
+        # Flooded: what is published must not give away the decryption noise (docs/crypto.md,
+        # "Published models and key recovery"); every key holder derives the same noise.
+        context = RoundContext(self.ledger.chain.chain_id, self.ledger.address, round_number)
+        decrypted = self.encryptor.decrypt(blob.data, schema, flood=context)
         if decrypted.contributors != info.included_count:
             raise ProtocolError(
                 f"round {round_number}: the aggregate sums {decrypted.contributors} updates, the "

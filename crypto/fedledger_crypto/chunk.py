@@ -7,10 +7,9 @@ SEAL's API as TenSEAL ships it (``tenseal.sealapi``) and wraps each ciphertext i
 vector message (``CKKSVectorProto``); the aggregator and auditors load and add chunks as
 ordinary TenSEAL vectors (:func:`load_vector`).
 
-Encryption is split in two steps so that the plaintext polynomial exists, by itself, between
-them: :meth:`SealCodec.encode` (slots → plaintext) and :meth:`SealCodec.encrypt` (plaintext →
-serialized chunk). :meth:`SealCodec.mask` adds a pairwise mask polynomial to the plaintext in
-between (:mod:`fedledger_crypto.masking`).
+Encryption is split in two steps: :meth:`SealCodec.encode` (slots → plaintext) and
+:meth:`SealCodec.encrypt` (plaintext → serialized chunk), which adds a pairwise mask
+polynomial (:mod:`fedledger_crypto.masking`) to the serialized ciphertext's first component.
 """
 
 from __future__ import annotations
@@ -113,7 +112,8 @@ def ckks_vector_message(slots: int, ciphertext: bytes, scale: float) -> bytes:
 
 
 class SealCodec:
-    """Complex encoding, symmetric encryption, masking and decryption of single SEAL ciphertexts.
+    """Complex encoding, symmetric encryption (masked or not) and decryption of single SEAL
+    ciphertexts.
 
     Needs a secret context. Serialization goes through :class:`ResidueIO`'s private scratch
     directory, removed with the object.
@@ -128,7 +128,6 @@ class SealCodec:
         self._scale = params.scale
         self.io = ResidueIO(ctx, params)
         self._secret: ResidueArray | None = None
-        self._zero: Any = None  # the noiseless encryption (−s, 1) of zero, built on first use
 
     def encode(self, pairs: ComplexArray) -> Any:
         """The plaintext polynomial of ``pairs`` (at most N/2 complex slots) at the scale.
@@ -140,31 +139,21 @@ class SealCodec:
         self._encoder.encode(pairs.tolist(), self._scale, plain)
         return plain
 
-    def encrypt(self, plain: Any, slots: int) -> bytes:
-        """One chunk: ``plain`` (filling ``slots`` slots) encrypted, as a TenSEAL message."""
+    def encrypt(self, plain: Any, slots: int, mask: ResidueArray | None = None) -> bytes:
+        """One chunk: ``plain`` (filling ``slots`` slots) encrypted, as a TenSEAL message; with
+        ``mask`` (residues in NTT form), the encryption of ``plain + mask``.
+
+        A symmetric encryption is ``(c0, c1) = (−a·s + m + e, a)``, in NTT form. Adding ``r``
+        to ``c0`` gives ``(−a·s + (m + r) + e, a)``: exactly the encryption of ``m + r`` with
+        the same ``a`` and ``e``. So the mask is added to the ``c0`` words of the serialized
+        chunk (:meth:`ResidueIO.add_to_serialized_c0`), with no second pass through SEAL.
+        """
         # The serializable form of a symmetric encryption stores the second polynomial as the
         # seed it was drawn from (SEAL expands it on load): half the bytes of a chunk.
         data = self.io.save(self._encryptor.encrypt_symmetric(plain))
+        if mask is not None:
+            data = self.io.add_to_serialized_c0(data, mask)
         return ckks_vector_message(slots, data, self._scale)
-
-    def mask(self, plain: Any, residues: ResidueArray) -> Any:
-        """The plaintext ``plain + residues`` (modulo each prime, in NTT form), exactly.
-
-        SEAL adds a plaintext only to a ciphertext and turns a ciphertext into a plaintext only
-        by decrypting it. So both are added to the noiseless ciphertext ``(−s, 1)`` (``1`` is
-        the constant polynomial: all ones in NTT form) and decryption, ``c0 + c1·s``, returns
-        ``plain + residues``.
-        """
-        if self._zero is None:
-            moduli = np.asarray(self.io.moduli, dtype=np.uint64).reshape(-1, 1)
-            minus_secret = self.io.reduce(moduli - self.secret_residues())
-            self._zero = self.io.ciphertext(minus_secret, np.ones_like(minus_secret), plain.scale)
-        ct = sealapi.Ciphertext()
-        self.io.add_plain(self._zero, plain, destination=ct)
-        self.io.add_plain(ct, self.io.plaintext(residues, plain.scale))
-        out = sealapi.Plaintext()
-        self._decryptor.decrypt(ct, out)
-        return out
 
     def secret_residues(self) -> ResidueArray:
         """The secret key ``s`` at the data level in NTT form (as SEAL stores it), read once."""

@@ -140,10 +140,10 @@ class UpdateEncryptor:
                 )
             )
             for c in range(first, last):
-                plain = self._seal.encode(pairs[c * size : (c + 1) * size])
-                if polys is not None:
-                    plain = self._seal.mask(plain, polys[c - first])
-                chunks.append(self._seal.encrypt(plain, len(pairs[c * size : (c + 1) * size])))
+                slots = pairs[c * size : (c + 1) * size]
+                plain = self._seal.encode(slots)
+                poly = None if polys is None else polys[c - first]
+                chunks.append(self._seal.encrypt(plain, len(slots), poly))
         return assemble_blob(
             params=self.params,
             kind=BlobKind.UPDATE,

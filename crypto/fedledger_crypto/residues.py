@@ -15,7 +15,11 @@ a 16-byte ``SEALHeader`` (magic, header size, version, compression mode, total s
 * ciphertext: parms id, NTT flag (u8), size, degree N, prime count (u64 each), scale (f64),
   correction factor (u64, 1 for CKKS), data array;
 
-where a data array is a nested ``SEALHeader`` then its length (u64) and the words.
+where a data array is a nested ``SEALHeader`` then its length (u64) and the words. A *seeded*
+ciphertext (a fresh symmetric encryption's serializable form) stores only ``c0``'s ``k × N``
+words in its data array, followed by the seed ``c1`` is expanded from; a compressed object
+(zstd, SEAL's default) compresses everything after the outer header. A ciphertext's ``c0``
+words can so be rewritten in the serialized bytes (:meth:`ResidueIO.add_to_serialized_c0`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import zstandard
 from tenseal import sealapi
 
 from fedledger_crypto.context import Context
@@ -42,7 +47,11 @@ __all__ = ["ResidueArray", "ResidueIO"]
 ResidueArray = npt.NDArray[np.uint64]
 
 _COMPRESSION_NONE = 0
+_COMPRESSION_ZSTD = 2
 _HEADER_SIZE = 16
+# In a serialized ciphertext's body: parms id (32), NTT flag (1), size, N, prime count, scale,
+# correction factor (8 each), the data array's header (16) and length (8), then c0's words.
+_C0_OFFSET = 32 + 1 + 5 * 8 + _HEADER_SIZE + 8
 
 
 class ResidueIO:
@@ -63,6 +72,7 @@ class ResidueIO:
         self._column = np.asarray(self.moduli, dtype=np.uint64).reshape(-1, 1)
         self._parms_id = struct.pack("<4Q", *self._seal_context.first_parms_id())
         self._evaluator = sealapi.Evaluator(self._seal_context)
+        self._local = threading.local()
         shm = Path("/dev/shm")
         base = shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
         self.scratch = Path(tempfile.mkdtemp(prefix="fedledger-ct-", dir=base))
@@ -103,14 +113,6 @@ class ResidueIO:
         self._load(plain, fields, [residues])
         return plain
 
-    def ciphertext(self, c0: ResidueArray, c1: ResidueArray, scale: float) -> Any:
-        """An NTT-form two-component ciphertext ``(c0, c1)`` at the data level."""
-        k, n = self.shape
-        fields = struct.pack("<?QQQdQ", True, 2, n, k, scale, 1)
-        ct = sealapi.Ciphertext()
-        self._load(ct, fields, [c0, c1])
-        return ct
-
     def add_to_c0(self, ciphertext: Any, residues: ResidueArray) -> None:
         """Add the polynomial ``residues`` to the first component of ``ciphertext``, in place.
 
@@ -119,20 +121,55 @@ class ResidueIO:
         """
         self._evaluator.add_plain_inplace(ciphertext, self.plaintext(residues, ciphertext.scale))
 
-    def add_plain(self, ciphertext: Any, plain: Any, *, destination: Any = None) -> None:
-        """SEAL's ``add_plain``: ``plain`` added to the first component of ``ciphertext``, in
-        place or into ``destination``."""
-        if destination is None:
-            self._evaluator.add_plain_inplace(ciphertext, plain)
+    def add_to_serialized_c0(self, data: bytes, residues: ResidueArray) -> bytes:
+        """A serialized ciphertext (SEAL's form, seeded or not, compressed or not) with the
+        polynomial ``residues`` added to its first component modulo each prime.
+
+        Decryption then yields the old plaintext plus ``residues``, as with :meth:`add_to_c0`,
+        but the ciphertext never goes through SEAL: its ``c0`` words are rewritten in place,
+        so a seeded ciphertext keeps its seed (half the bytes). The result is written with
+        compression mode none, or zstd when the input was compressed to fewer bytes than its
+        raw form (as SEAL does for primes well below 2^64).
+        """
+        if len(data) < _HEADER_SIZE or data[:5] != self._version:
+            raise ValueError("not a ciphertext serialized by this SEAL build")
+        mode = data[5]
+        if mode == _COMPRESSION_NONE:
+            body = data[_HEADER_SIZE:]
+        elif mode == _COMPRESSION_ZSTD:
+            body = self._zstd().decompress(data[_HEADER_SIZE:])
         else:
-            self._evaluator.add_plain(ciphertext, plain, destination)
+            raise ValueError(f"SEAL compression mode {mode} is not handled")
+        k, n = self.shape
+        head = self._parms_id + struct.pack("<?QQQ", True, 2, n, k)
+        (words,) = struct.unpack_from("<Q", body, _C0_OFFSET - 8)
+        if body[: len(head)] != head or words not in (k * n, 2 * k * n):
+            raise ValueError("the serialized ciphertext is not a fresh one of these parameters")
+        if residues.shape != self.shape or residues.dtype != np.uint64:
+            raise ValueError(f"expected uint64 residues of shape {self.shape}")
+        end = _C0_OFFSET + 8 * k * n
+        c0 = np.frombuffer(body, dtype="<u8", count=k * n, offset=_C0_OFFSET).reshape(k, n)
+        summed = self.reduce(c0 + residues).astype("<u8", copy=False)  # q < 2^60: no overflow
+        parts = (body[:_C0_OFFSET], summed.tobytes(), body[end:])
+        if mode == _COMPRESSION_ZSTD and len(data) < _HEADER_SIZE + len(body):
+            packed = zstandard.ZstdCompressor().compress(b"".join(parts))
+            if len(packed) < len(body):
+                return self._header(_HEADER_SIZE + len(packed), _COMPRESSION_ZSTD) + packed
+        return b"".join((self._header(_HEADER_SIZE + len(body)), *parts))
+
+    def _zstd(self) -> zstandard.ZstdDecompressor:
+        """This thread's decompressor (making one costs more than a chunk's decompression)."""
+        decompressor: zstandard.ZstdDecompressor | None = getattr(self._local, "zstd", None)
+        if decompressor is None:
+            decompressor = self._local.zstd = zstandard.ZstdDecompressor()
+        return decompressor
 
     def close(self) -> None:
         """Remove the private directory now rather than when the object is collected."""
         self._cleanup()
 
-    def _header(self, total: int) -> bytes:
-        return self._version + bytes([_COMPRESSION_NONE, 0, 0]) + struct.pack("<Q", total)
+    def _header(self, total: int, mode: int = _COMPRESSION_NONE) -> bytes:
+        return self._version + bytes([mode, 0, 0]) + struct.pack("<Q", total)
 
     def _path(self) -> str:
         return f"{self.scratch}/{threading.get_ident()}.seal"

@@ -16,10 +16,17 @@ import httpx
 from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
+from fedledger_crypto import masking as mk
 from fedledger_platform.errors import FedledgerError
 from fedledger_platform.protocol import RoundPhase
 
-__all__ = ["AggregatorClient", "AggregatorError", "AggregatorUnavailableError", "Blob"]
+__all__ = [
+    "AggregatorClient",
+    "AggregatorError",
+    "AggregatorUnavailableError",
+    "Blob",
+    "ServedReveals",
+]
 
 
 class AggregatorError(FedledgerError):
@@ -54,6 +61,38 @@ class Blob:
                 f"served bytes hash to {fc.hash_hex(actual)}, "
                 f"the chain says {fc.hash_hex(expected)}"
             )
+
+
+@dataclass(frozen=True)
+class ServedReveals:
+    """``GET /v1/rounds/{n}/reveals``: the dropped members and their reveals, as served (an
+    auditor verifies each; a reveal that does not parse is listed in ``malformed``)."""
+
+    round_number: int
+    phase: str
+    dropped: list[str]
+    reveals: list[mk.Reveal]
+    reveals_hash: bytes | None
+    malformed: list[str]
+
+
+def _reveal_json(reveal: mk.Reveal) -> dict[str, str]:
+    return {
+        "dropped": reveal.dropped,
+        "point": "0x" + reveal.point.hex(),
+        "challenge": "0x" + reveal.challenge.hex(),
+        "response": "0x" + reveal.response.hex(),
+    }
+
+
+def _reveal_of(item: dict[str, Any]) -> mk.Reveal:
+    return mk.Reveal(
+        str(item["revealer"]),
+        str(item["dropped"]),
+        bytes.fromhex(str(item["point"])[2:]),
+        bytes.fromhex(str(item["challenge"])[2:]),
+        bytes.fromhex(str(item["response"])[2:]),
+    )
 
 
 class AggregatorClient:
@@ -265,6 +304,37 @@ class AggregatorClient:
     def aggregate(self, number: int) -> Blob:
         """``GET /v1/rounds/{n}/aggregate``."""
         return self._blob(f"/v1/rounds/{number}/aggregate")
+
+    def submit_reveals(self, number: int, reveals: list[mk.Reveal]) -> list[dict[str, Any]]:
+        """``POST /v1/rounds/{n}/reveals`` (signed by the revealer): the reveals as stored."""
+        body = json.dumps({"reveals": [_reveal_json(r) for r in reveals]}).encode()
+        result: list[dict[str, Any]] = self._json(
+            "POST",
+            f"/v1/rounds/{number}/reveals",
+            body=body,
+            signed=True,
+            content_type="application/json",
+        )
+        return result
+
+    def reveals(self, number: int) -> ServedReveals:
+        """``GET /v1/rounds/{n}/reveals``: a round's dropped members and their reveals."""
+        data = self._json("GET", f"/v1/rounds/{number}/reveals")
+        parsed, malformed = [], []
+        for item in data["reveals"]:
+            try:
+                parsed.append(_reveal_of(item))
+            except (KeyError, ValueError) as exc:  # a RevealError is a ValueError
+                malformed.append(f"{item.get('revealer')} for {item.get('dropped')}: {exc}")
+        digest = data.get("reveals_hash")
+        return ServedReveals(
+            round_number=int(data["round"]),
+            phase=str(data["phase"]),
+            dropped=[str(d) for d in data["dropped"]],
+            reveals=parsed,
+            reveals_hash=fc.hash_from_hex(digest) if digest else None,
+            malformed=malformed,
+        )
 
     # ------------------------------------------------------------------ models
 

@@ -10,10 +10,11 @@
 
 The scenario (module fixture): round 1 runs to publication with three honest participants,
 one of whom attests the hash of bytes that are not a model; in round 2 the first participant's
-update is accepted, and 36 more accounts are admitted, 35 of which commit on chain to a bad
-blob each (another parameter set, another scale, another schema, an aggregate posing as an
-update, and truncated or mutated copies of a valid update), so that their uploads get past the
-commitment check and exercise the blob validation itself.
+update is accepted; 36 more accounts, admitted before round 2 opened (so members of its mask
+graph), 35 of which commit on chain to a bad blob each (another parameter set, another scale,
+another schema, an aggregate posing as an update, and truncated or mutated copies of a valid
+update), so that their uploads get past the commitment check and exercise the blob validation
+itself; one more account is admitted after round 2 opened.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class Arena:
     garbage_model: bytes  # bytes that are no model, attested on chain by participant 2
     unattested_model: bytes  # a real model file nobody attested
     recorder: RecordingTransport
+    latecomer: LocalAccount  # admitted after round 2 opened
     outsider: LocalAccount = field(default_factory=Account.create)  # never admitted
 
     @property
@@ -248,10 +250,18 @@ def arena(
         wait_for(lambda: (c := reader.current_round()) and c["phase"] == "open", what="round 1")
         base1 = participants[0].base_model(1)
         for i, p in enumerate(participants):
-            p.submit(1, p.encrypt(base1, local_result(i, 1), aggregation=Aggregation.MEAN))
+            p.submit(
+                1,
+                p.encrypt(base1, local_result(i, 1), aggregation=Aggregation.MEAN, round_number=1),
+            )
         wait_for(lambda: fed.ledger.get_round(1).status is RoundPhase.CLOSED, what="close 1")
         garbage_model = b"these bytes are not a safetensors model file " * 3
         fed.ledger.attest_model(participants[2].account, 1, fc.keccak256(garbage_model))
+        # Admitted before round 2 opens, so members of its mask graph.
+        adversaries = [Account.create() for _ in range(ADVERSARIES)]
+        for account in adversaries:
+            fed.chain.fund(account.address, 10**18)
+            fed.ledger.admit_participant(fed.operator, account.address, fc.public_key_of(account))
         for p in participants[:2]:
             p.finish(1, base1, aggregation=Aggregation.MEAN, next_state=mean_update_next_state)
         wait_for(
@@ -263,10 +273,12 @@ def arena(
         base2 = participants[0].base_model(2)
         schema = base2.schema()
         accepted_round2 = participants[0].encrypt(
-            base2, local_result(0, 2), aggregation=Aggregation.MEAN
+            base2, local_result(0, 2), aggregation=Aggregation.MEAN, round_number=2
         )
         participants[0].submit(2, accepted_round2)
-        spare = participants[1].encrypt(base2, local_result(1, 2), aggregation=Aggregation.MEAN)
+        spare = participants[1].encrypt(
+            base2, local_result(1, 2), aggregation=Aggregation.MEAN, round_number=2
+        )
         published = reader.model(fed.ledger.get_round(1).published_model_hash).data
         unattested_model = published[:-4] + struct.pack("<f", 12.5)  # one value changed
 
@@ -313,10 +325,8 @@ def arena(
             seen.add(fc.keccak256(candidate))
             bad.append(candidate)
             expected.append(answer)
-        adversaries = [Account.create() for _ in range(ADVERSARIES)]
-        for account in adversaries:
-            fed.chain.fund(account.address, 10**18)
-            fed.ledger.admit_participant(fed.operator, account.address, fc.public_key_of(account))
+        latecomer = Account.create()  # admitted after round 2 opened: not one of its members
+        fed.ledger.admit_participant(fed.operator, latecomer.address, fc.public_key_of(latecomer))
         for account, blob in zip(adversaries, bad, strict=False):
             fed.ledger.commit_update(account, 2, fc.keccak256(blob))
         yield Arena(
@@ -334,6 +344,7 @@ def arena(
             garbage_model=garbage_model,
             unattested_model=unattested_model,
             recorder=recorder,
+            latecomer=latecomer,
         )
     finally:
         fed.close()
@@ -419,6 +430,7 @@ def test_every_error_status_from_a_real_request(arena: Arena) -> None:
         ),
         # 403
         ("not admitted", put(arena.outsider, UPDATES, arena.spare), 403, "not_admitted"),
+        ("admitted after opening", put(arena.latecomer, UPDATES, arena.spare), 403, "not_member"),
         ("another's sealed key", get(p1, f"/v1/keys/{p2.address}"), 403, "not_allowed"),
         ("an individual update", get(p1, f"/v1/rounds/1/updates/{p0.address}"), 403, "not_allowed"),
         (

@@ -28,7 +28,7 @@ RULES = RoundRules(count=3, min_updates=2, timeout_s=600, attestation_timeout_s=
 class _Sources:
     """The coordinator's sources of facts, counting every read."""
 
-    def __init__(self, db: Database, chain_phase: RoundPhase) -> None:
+    def __init__(self, db: Database, chain_phase: RoundPhase, *, masking: bool = False) -> None:
         self.reads: Counter[str] = Counter()
         self.db = db
         info = SimpleNamespace(status=chain_phase, published_model_hash=b"\x22" * 32)
@@ -43,6 +43,11 @@ class _Sources:
             params_problem=self._counted("params_problem", None),
         )
         self.models = SimpleNamespace(initial_model_hash=self._counted("initial_model", None))
+        members = SimpleNamespace(masking=masking, members=("a", "b", "c", "d"))
+        self.unmasking = SimpleNamespace(
+            members=self._counted("members", members),
+            missing=self._counted("missing", 2),
+        )
 
     def _counted(self, name: str, answer: object) -> Any:
         def read(*_: object) -> object:
@@ -80,8 +85,35 @@ def test_an_open_round_reads_only_what_closing_it_needs(db: Database) -> None:
     # Assert
     assert action == Wait("round 1 open")
     assert again == (0, 3, False)
-    assert sources.reads == Counter({"participant_count": 1, "deadline_passed": 1})
+    assert sources.reads == Counter({"members": 1, "participant_count": 1, "deadline_passed": 1})
     assert statements["sql"] == 1  # the accepted count, once
+
+
+def test_a_masked_open_round_counts_its_members_not_the_admitted(db: Database) -> None:
+    # Prepare: round 1 open and masked, nothing accepted
+    record = round_record(1, RoundPhase.OPEN)
+    record.min_updates = 2
+    sources = _Sources(db, RoundPhase.OPEN, masking=True)
+    facts = _Facts(sources, record)  # type: ignore[arg-type]
+
+    # Execute
+    action = next_action(facts, RULES)
+    again = (facts.masking, facts.members)
+
+    # Assert: the round's members read once
+    assert action == Wait("round 1 open")
+    assert again == (True, 4)
+    assert sources.reads == Counter({"members": 1, "deadline_passed": 1})
+
+
+def test_an_unmasking_round_reads_the_missing_reveals_and_the_clock(db: Database) -> None:
+    record = round_record(1, RoundPhase.UNMASKING)
+    record.unmasking_since = 10**12  # far ahead: not timed out
+    sources = _Sources(db, RoundPhase.OPEN, masking=True)
+    facts = _Facts(sources, record)  # type: ignore[arg-type]
+
+    assert next_action(facts, RULES) == Wait("round 1 unmasking: 2 reveals missing")
+    assert sources.reads == Counter({"missing": 1})
 
 
 def test_publication_reuses_the_chain_read_of_the_policy(db: Database) -> None:

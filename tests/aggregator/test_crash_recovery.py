@@ -53,7 +53,7 @@ def test_sigkill_after_k_of_n_uploads_resumes_with_the_same_aggregate(
         fed.wait_phase(1, ("open",))
         base = participants[0].base_model(1)
         blobs = [
-            p.encrypt(base, local_result(i, 1), aggregation=Aggregation.MEAN)
+            p.encrypt(base, local_result(i, 1), aggregation=Aggregation.MEAN, round_number=1)
             for i, p in enumerate(participants)
         ]
         for p, blob in zip(participants, blobs, strict=True):

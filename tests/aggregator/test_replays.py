@@ -62,7 +62,9 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
         reader = fed.client(server)
         wait_for(lambda: (c := reader.current_round()) and c["phase"] == "open", what="round 1")
         p0 = participants[0]
-        update = p0.encrypt(p0.base_model(1), local_result(0, 1), aggregation=Aggregation.MEAN)
+        update = p0.encrypt(
+            p0.base_model(1), local_result(0, 1), aggregation=Aggregation.MEAN, round_number=1
+        )
         fed.ledger.commit_update(p0.account, 1, fc.keccak256(update))
         scope = fc.RequestScope(fed.chain.chain_id, fed.ledger.address)
         yield Arena(fed, server, participants, scope, update)
@@ -152,7 +154,10 @@ def test_a_replayed_model_upload_is_refused(arena: Arena) -> None:
     # Prepare: round 1 runs to publication; the attester that publishes uploads the model
     fed, participants = arena.fed, arena.participants
     for i, p in enumerate(participants[1:], start=1):
-        p.submit(1, p.encrypt(p.base_model(1), local_result(i, 1), aggregation=Aggregation.MEAN))
+        result = local_result(i, 1)
+        p.submit(
+            1, p.encrypt(p.base_model(1), result, aggregation=Aggregation.MEAN, round_number=1)
+        )
     wait_for(lambda: fed.ledger.get_round(1).status is RoundPhase.CLOSED, what="close")
     for p in participants:
         p.finish(

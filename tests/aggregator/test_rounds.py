@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from harness import Federation, local_result, wait_for
@@ -13,6 +14,7 @@ from harness import Federation, local_result, wait_for
 import fedledger_crypto as fc
 from fedledger_clients.participant import mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
+from fedledger_crypto.flooding import FLOOD_STD
 from fedledger_platform.api_client import AggregatorError
 from fedledger_platform.modelfile import decode_model
 from fedledger_platform.protocol import RoundPhase
@@ -56,7 +58,8 @@ def test_two_full_rounds(
         for k, (p, base, result) in enumerate(zip(participants, bases, results, strict=True)):
             before = client.current_round()  # the answer is kept until the next write
             assert before["accepted"] == k and p.address not in before["participants"]
-            submitted = p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
+            blob = p.encrypt(base, result, aggregation=Aggregation.MEAN, round_number=number)
+            submitted = p.submit(number, blob)
             assert submitted.committed_now and submitted.uploaded_now
             after = client.current_round()
             assert after["accepted"] == k + 1 and p.address in after["participants"]
@@ -71,17 +74,23 @@ def test_two_full_rounds(
             p.finish(number, base, aggregation=Aggregation.MEAN, next_state=mean_update_next_state)
             for p, base in zip(participants, bases, strict=True)
         ]
-        # Assert: every participant derived the same model, equal to the weighted mean by hand
+        # Assert: every participant derived the same model. The aggregate decrypts to the
+        # weighted mean by hand; the model is the base plus that mean moved by the flooding
+        # noise only (at most √12·2^-12 on Σw·x and on Σw: docs/crypto.md, "Flooding").
         assert len({o.model_hash for o in outcomes}) == 1
         weights = [r.weight for r in results]
+        schema = bases[0].schema()
+        exact = participants[0].encryptor.decrypt(client.aggregate(number).data, schema)
+        decrypted = schema.layout.unflatten(exact.mean())
+        flood = np.sqrt(12) * FLOOD_STD / sum(weights)
         for name, tensor in bases[0].state.items():
             mean = sum(
                 w * r.update[name].double() for w, r in zip(weights, results, strict=True)
             ) / sum(weights)
-            torch.testing.assert_close(
-                outcomes[0].model.state[name], (tensor.double() + mean).float(), atol=1e-6, rtol=0
-            )
-        assert outcomes[0].aggregate.metrics["total"] == pytest.approx(sum(weights), abs=1e-6)
+            torch.testing.assert_close(decrypted[name].double(), mean, atol=1e-6, rtol=0)
+            moved = outcomes[0].model.state[name].double() - (tensor.double() + mean).float()
+            assert bool((moved.abs() <= (1 + mean.abs()) * flood + 1e-6).all()), name
+        assert round(outcomes[0].aggregate.metrics["total"]) == sum(weights)
         assert outcomes[0].aggregate.contributors == 3
         info = wait_for(
             lambda n=number: (i := ledger.get_round(n)).status is RoundPhase.PUBLISHED and i,
@@ -237,7 +246,9 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
             setattr(p.client, method, spy)
     bases = [p.base_model(1) for p in participants]
     for i, (p, base) in enumerate(zip(participants, bases, strict=True)):
-        p.submit(1, p.encrypt(base, local_result(i, 1), aggregation=Aggregation.MEAN))
+        p.submit(
+            1, p.encrypt(base, local_result(i, 1), aggregation=Aggregation.MEAN, round_number=1)
+        )
     wait_for(lambda: federation.ledger.get_round(1).status is RoundPhase.CLOSED, what="close")
     outcomes = [
         p.finish(
@@ -279,7 +290,7 @@ def test_an_error_inside_the_sum_rebuilds_it_from_the_store(
     client = federation.client(server)
     wait_for(lambda: (c := client.current_round()) and c["phase"] == "open", what="round 1")
     blobs = [
-        p.encrypt(p.base_model(1), local_result(i, 1), aggregation=Aggregation.MEAN)
+        p.encrypt(p.base_model(1), local_result(i, 1), aggregation=Aggregation.MEAN, round_number=1)
         for i, p in enumerate(participants)
     ]
     add_file = fc.StreamingAggregator.add_file

@@ -46,7 +46,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federatio
         reader = fed.client(server)
         wait_for(lambda: (c := reader.current_round()) and c["phase"] == "open", what="round 1")
         p = participants[0]
-        p.submit(1, p.encrypt(p.base_model(1), local_result(0, 1), aggregation=Aggregation.MEAN))
+        blob = p.encrypt(
+            p.base_model(1), local_result(0, 1), aggregation=Aggregation.MEAN, round_number=1
+        )
+        p.submit(1, blob)
         yield fed, server
     finally:
         fed.close()

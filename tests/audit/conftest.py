@@ -55,11 +55,13 @@ def play_round(
     submit: Sequence[int] | None = None,
     commit_only: Sequence[int] = (),
     finish: bool = True,
+    weight: int = 0,
 ) -> RoundPhase:
     """Drive one round: ``commit_only`` participants commit on chain but never upload;
     ``submit`` participants (default: all) encrypt, commit and upload; then wait until the
-    aggregator closes the round (all submitted, or the deadline passed) or fails it; ``finish``
-    decrypts and attests. Returns the round's final status."""
+    aggregator closes the round (all submitted, or the deadline passed — in a masked round
+    with dropouts once the submitters revealed their seeds) or fails it; ``finish`` decrypts
+    and attests. Returns the round's final status."""
     fed, client = run.fed, run.client
     wait_for(
         lambda: (c := client.current_round()) and c["number"] == number and c["phase"] == "open",
@@ -69,14 +71,27 @@ def play_round(
     bases = {i: fed.participants[i].base_model(number) for i in (*who, *commit_only)}
     for i in commit_only:
         p = fed.participants[i]
-        blob = p.encrypt(bases[i], local_result(i, number), aggregation=Aggregation.MEAN)
+        result = local_result(i, number, weight)
+        blob = p.encrypt(bases[i], result, aggregation=Aggregation.MEAN, round_number=number)
         fed.ledger.commit_update(p.account, number, fc.keccak256(blob))
     for i in who:
         p = fed.participants[i]
-        p.submit(number, p.encrypt(bases[i], local_result(i, number), aggregation=Aggregation.MEAN))
-    status = wait_for(
-        lambda: (s := fed.ledger.get_round(number).status) in DONE and s, what=f"round {number}"
-    )
+        result = local_result(i, number, weight)
+        blob = p.encrypt(bases[i], result, aggregation=Aggregation.MEAN, round_number=number)
+        p.submit(number, blob)
+    revealed: list[bool] = []
+
+    def settled() -> RoundPhase | None:
+        status = fed.ledger.get_round(number).status
+        if status in DONE:
+            return status
+        if not revealed and client.round(number)["phase"] == RoundPhase.UNMASKING:
+            for i in who:
+                fed.participants[i].masking.reveal(number)
+            revealed.append(True)
+        return None
+
+    status = wait_for(settled, what=f"round {number}")
     assert isinstance(status, RoundPhase)
     if status is RoundPhase.FAILED or not finish:
         return status
@@ -117,13 +132,13 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 def make_chain_federation(
-    chain: Chain, tmp: Path, auditor: LocalAccount
+    chain: Chain, tmp: Path, auditor: LocalAccount, participants: int = 3
 ) -> tuple[Federation, Path]:
     """Like ``harness.make_federation`` on any devnet chain, with a given auditor account;
     returns the federation and its deployment file."""
     operator = chain.faucet()
     aggregator_account = Account.create()
-    accounts = [Account.create() for _ in range(3)]
+    accounts = [Account.create() for _ in range(participants)]
     for account in (aggregator_account, auditor, *accounts):
         chain.fund(account.address, 10**19)
     ledger, deployment = deploy_federation(

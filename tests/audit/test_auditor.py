@@ -34,6 +34,8 @@ from fedledger_platform.protocol import RoundPhase
 EVERY_ROUND_CHECK = {"base_model", "parameters", "update", "left_out", "aggregate"}
 CLOSED_ROUND_CHECKS = EVERY_ROUND_CHECK | {
     "served_round",
+    "dropped",
+    "reveals",
     "served_aggregate",
     "rewards",
     "quorum",
@@ -263,11 +265,12 @@ def test_a_consumer_fetch_is_checked_against_model_published(clean: Any, kit: An
 
 @pytest.fixture(scope="module")
 def eventful(tmp_path_factory: pytest.TempPathFactory, kit: Any) -> Iterator[tuple[Any, Any]]:
-    """Round 1: participant 2 commits but never uploads; the round closes at its deadline with
-    the other two. Round 2: nobody submits; it fails at its deadline (audited while open too).
-    Round 3: everyone submits; it closes but nobody attests yet. Deadlines are a few seconds
-    away, so the rounds expire on their own."""
-    fed = make_federation(tmp_path_factory.mktemp("eventful"))
+    """An unmasked federation (masked dropouts: tests/audit/test_masked_dropouts.py). Round 1:
+    participant 2 commits but never uploads; the round closes at its deadline with the other
+    two. Round 2: nobody submits; it fails at its deadline (audited while open too). Round 3:
+    everyone submits; it closes but nobody attests yet. Deadlines are a few seconds away, so
+    the rounds expire on their own."""
+    fed = make_federation(tmp_path_factory.mktemp("eventful"), masking=False)
     try:
         run = kit.start(fed, count=3, min_updates=2, timeout_s=DEADLINE_S)
         assert kit.play_round(run, 1, submit=[0, 1], commit_only=[2]) is RoundPhase.PUBLISHED

@@ -5,13 +5,15 @@ and the result equals the plaintext FedAvg pipeline on the same shards and seeds
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from daemon_helpers import make_daemons, run_daemons
-from harness import make_federation
+from harness import make_federation, wait_for
 
 import fedledger_crypto as fc
 from fedledger_app.initial_model import initial_model_bytes
@@ -20,6 +22,7 @@ from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.recommendation import ITEM_SIDE_KEYS
 from fedledger_clients.tasks.server_optimizer import model_tensors
+from fedledger_platform.audit import run_audit
 from fedledger_platform.modelfile import decode_model
 from fedledger_platform.protocol import RoundPhase
 
@@ -115,4 +118,42 @@ def test_two_rounds_of_each_task_through_the_daemons(task_name: str, tmp_path: P
         assert task.headline_metric in metrics or metrics  # federation-wide round metrics
     finally:
         gc.unfreeze()
+        fed.close()
+
+
+def test_daemons_reveal_for_a_member_that_dropped_after_committing(tmp_path: Path) -> None:
+    # Prepare: three members; participant 2 has no daemon: it commits once round 1 opens and
+    # never uploads, so the round closes at its deadline with it dropped.
+    fed = make_federation(tmp_path)
+    try:
+        server = fed.serve(
+            fed.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=1, min_updates=2, timeout_s=6),
+            model=initial_model_bytes("hashtags", 0),
+        )
+        daemons = make_daemons(fed, server.url, "hashtags", tmp_path)[:2]
+        events: list[tuple[str, dict[str, Any]]] = []
+        for d in daemons:
+            d.on_event = lambda kind, data: events.append((kind, data))
+        gone = fed.accounts[2]
+
+        def commit_and_vanish() -> None:
+            wait_for(lambda: fed.ledger.get_round(1).status is RoundPhase.OPEN, what="round 1")
+            fed.ledger.commit_update(gone, 1, b"\x01" * 32)
+
+        committer = threading.Thread(target=commit_and_vanish, daemon=True)
+        committer.start()
+        # Execute
+        run_daemons(daemons)
+        committer.join(10)
+        # Assert: each survivor revealed its seed with the dropped member, the round closed
+        # with it dropped and the reveals' hash, and the audit passes.
+        revealed = sorted(data["participant"] for kind, data in events if kind == "revealed")
+        assert revealed == sorted(d.account.address for d in daemons)
+        assert all(d.rounds()[1].revealed and d.rounds()[1].finished for d in daemons)
+        (closed,) = fed.ledger.log.find("RoundClosed", [], from_block=0)
+        assert [a.lower() for a in closed.args["dropped"]] == [gone.address.lower()]
+        assert fed.ledger.get_round(1).status is RoundPhase.PUBLISHED
+        report = run_audit(fed.ledger, server.url, fed.auditor)
+        assert report.ok, [f.line() for f in report.failures]
+    finally:
         fed.close()

@@ -1,5 +1,6 @@
 """run_federation with one process per client daemon on a real Hardhat node (the shape
-`fedledger bench round` measures)."""
+`fedledger bench round` measures), and with pairwise masking switched off (its `--masking
+off`)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def test_client_processes_on_a_hardhat_node(tmp_path: Path) -> None:
 def test_client_processes_refuse_the_embedded_chain(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="outside this process"):
         run_federation(FederationSpec(chain="embedded", client_processes=True, out=tmp_path))
+
+
+def test_a_federation_with_masking_off(tmp_path: Path) -> None:
+    # Prepare / Execute: the switch `fedledger bench round --masking off` uses.
+    run = run_federation(
+        FederationSpec(
+            task="hashtags", clients=2, rounds=1, out=tmp_path, evaluate=False, masking=False
+        )
+    )
+    # Assert: the chain's rule says unmasked, and the round completed with both.
+    assert not run.ledger.masking().enabled
+    assert [r.participants for r in run.rounds] == [2]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import numpy as np
 import pytest
+import tenseal as ts
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hypothesis import given, settings
@@ -80,6 +82,46 @@ def test_masks_cancel_exactly_in_the_encrypted_sum(
     assert fc.aggregate_blobs(parameters_context, masked) == fc.aggregate_blobs(
         parameters_context, plain
     )
+
+
+def _c0_c1(chunk: bytes, ctx: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's two ciphertext polynomials as SEAL holds them (NTT form, ``c1`` expanded from
+    its seed), read through SEAL's own loader."""
+    ct = ts.ckks_vector_from(ctx, chunk).data.ciphertext()[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        ct.save(f"{scratch}/ct")
+        loaded = sealapi.Ciphertext()
+        loaded.load(ctx.data.seal_context(), f"{scratch}/ct")
+    data = loaded.dyn_array()
+    words = np.fromiter((data.at(i) for i in range(2 * 4096)), dtype=np.uint64, count=2 * 4096)
+    return words[:4096], words[4096:]
+
+
+def test_a_masked_chunk_is_the_unmasked_chunk_with_the_mask_added_to_c0(
+    deterministic: fc.UpdateEncryptor, parameters_context: Any
+) -> None:
+    # Prepare: one chunk's values, its mask polynomial, SEAL's randomness fixed.
+    schema = fc.UpdateSchema(fc.TensorLayout.vector(3000))
+    values = np.random.default_rng(3).uniform(-1, 1, 3000)
+    graph = mk.neighbour_graph([a.address for a in ACCOUNTS[:8]], bytes(32))
+    mask = _mask(ACCOUNTS[0], graph)
+    q = np.uint64(deterministic._seal.io.moduli[0])
+    (r,) = mask.polynomials(deterministic._seal.io.moduli, 4096, 0, 1)[0]
+    # Execute: the same encryption without and with the mask.
+    plain = deterministic.encrypt(schema, values, weight=1.0, headroom=HEADROOM)
+    masked = deterministic.encrypt(schema, values, weight=1.0, headroom=HEADROOM, mask=mask)
+    header = fc.parse_header(plain, fc.DEFAULT_PARAMS)
+    (start, end), (m_start, m_end) = (
+        header.chunk_spans[0],
+        fc.parse_header(masked, fc.DEFAULT_PARAMS).chunk_spans[0],
+    )
+    offset = len(plain) - header.chunk_spans[-1][1]
+    p0, p1 = _c0_c1(plain[offset + start : offset + end], parameters_context)
+    m0, m1 = _c0_c1(masked[offset + m_start : offset + m_end], parameters_context)
+    # Assert: the same a (c1, expanded from the same seed) and c0 + r exactly, modulo q.
+    assert np.array_equal(m1, p1)
+    assert np.array_equal(m0, (p0 + r) % q)
+    assert not np.array_equal(m0, p0)
 
 
 def _plaintext_residues(encryptor: fc.UpdateEncryptor, blob: bytes, ctx: Any) -> np.ndarray:

@@ -10,12 +10,14 @@ import warnings
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
-from fedledger_platform.audit import RoundAudit
+from fedledger_platform.audit import History, RoundAudit
 from fedledger_platform.dashboard.model import Contribution, RoundRow, RoundVerdict
-from fedledger_platform.dashboard.rows import model_points
+from fedledger_platform.dashboard.rows import model_points, round_rows
 from fedledger_platform.dashboard.svg import Series, line_chart, nice_ticks
 from fedledger_platform.dashboard.verdicts import consecutive, due_rounds
+from fedledger_platform.ledger import LedgerEvent, RoundInfo
 from fedledger_platform.protocol import RoundPhase
 
 with warnings.catch_warnings():  # typer touches click APIs that Click 8.3 deprecates
@@ -118,8 +120,35 @@ def test_rows_name_the_dropped_and_the_models_to_evaluate() -> None:
         _row(2, RoundPhase.FAILED, ()),
         _row(3, RoundPhase.PUBLISHED, ()),
     )
-    assert rows[0].dropped == ("0xB",) and rows[0].update_bytes == 10
+    assert rows[0].left_out == ("0xB",) and rows[0].update_bytes == 10
     assert model_points(rows) == [(0, f"0x{1:064x}"), (1, f"0x{101:064x}"), (3, f"0x{103:064x}")]
+
+
+def test_a_rounds_dropped_are_those_its_close_records() -> None:
+    # Prepare: a masked round closed with one member dropped (it never committed).
+    history = History()
+    kept, gone = (Web3.to_checksum_address(f"0x{i:040x}") for i in (0xA1, 0xB2))
+    closed = LedgerEvent(
+        "RoundClosed",
+        {
+            "round": 1,
+            "aggregateHash": b"\x01" * 32,
+            "included": [kept],
+            "rewardPerUpdate": 1,
+            "dropped": [gone.lower()],
+            "correctionsHash": b"\x02" * 32,
+        },
+        block_number=5,
+        tx_hash="0x" + "c1" * 32,
+        log_index=0,
+        address="0xLedger",
+    )
+    history.record(closed, token="0xToken")
+    info = RoundInfo(1, RoundPhase.CLOSED, 0, 1, 1, 1, b"\x03" * 32, b"\x01" * 32, bytes(32))
+    # Execute
+    (row,) = round_rows(history, {1: info}, {}, {}, {})
+    # Assert
+    assert row.dropped == (gone,) and row.left_out == () and row.included == (kept,)
 
 
 def test_dashboard_command_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """An independent fedledger participant, written from docs/protocol.md and contracts/ alone.
 
 It imports nothing of fedledger (tests/interop/test_interop.py checks): TenSEAL for CKKS,
-eth-account/eth-abi for keys, signatures and calldata, eciespy for the sealed key, httpx for
-JSON-RPC and REST, numpy for the tensors. Section numbers (§) point into docs/protocol.md.
+eth-account/eth-abi for keys, signatures and calldata, eciespy for the sealed key,
+cryptography for HKDF and AES-CTR (the flood), httpx for JSON-RPC and REST, numpy for the
+tensors. Section numbers (§) point into docs/protocol.md.
 
 Its local "training" is one weight-decay step: the update of every tensor is ``-0.01 × base``
 with weight 1 and zero metric sums. That is a valid mean-task update well within the headroom
@@ -28,6 +29,9 @@ import ecies
 import httpx
 import numpy as np
 import tenseal as ts
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_abi import decode, encode
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -42,6 +46,7 @@ PARAMETER_SETS = {
 }
 SERVER = "server/"  # §9: the server optimizer's tensors, outside the update schema
 HYPER = ("learning_rate", "beta1", "beta2", "tau")  # §10
+FLOOD_SCALE = 2.0**-12 * math.sqrt(12) / 2**33  # §10: the flood's deviation, per keystream unit
 MAX_CLIENTS = 256  # §8.2: the headroom share the project's daemons use too
 # §9: safetensors dtype codes of the tensors this participant handles
 DTYPES = {"F32": np.float32, "F64": np.float64}
@@ -326,8 +331,25 @@ class Ckks:
         header += b"".join(struct.pack("<I", len(c)) for c in chunks)
         return header + b"".join(chunks)
 
-    def decrypt(self, blob: bytes) -> tuple[np.ndarray[Any, Any], float, int]:
-        """An aggregate's (summed values, summed weight, contributors)."""
+    def secret_residues(self) -> bytes:
+        """§10: the secret key's data-level residues in NTT form, little-endian words."""
+        first = self.ctx.data.seal_context().first_context_data()
+        count = len(first.parms().coeff_modulus()) * self.n
+        key = self.ctx.data.secret_key().data()
+        return np.fromiter((key[i] for i in range(count)), dtype="<u8", count=count).tobytes()
+
+    def flood(self, blob: bytes, count: int, scope: bytes) -> np.ndarray[Any, Any]:
+        """§10: the flooding noise of the decryption of ``blob`` (``scope``: chain, ledger,
+        round), identical for every holder of the key."""
+        info = scope + keccak(blob)
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"fedledger-flooding-v1", info=info)
+        key = hkdf.derive(self.secret_residues())
+        stream = Cipher(algorithms.AES256(key), modes.CTR(bytes(16))).encryptor()
+        words = np.frombuffer(stream.update(bytes(16 * count)), dtype="<i4").astype(np.int64)
+        return words.reshape(count, 4).sum(axis=1).astype(np.float64) * FLOOD_SCALE
+
+    def decrypt(self, blob: bytes, scope: bytes) -> tuple[np.ndarray[Any, Any], float, int]:
+        """An aggregate's flooded (summed values, summed weight, contributors)."""
         assert blob[:4] == b"FLDG" and struct.unpack("<HB", blob[4:7]) == (2, 2)
         offset = 8 + blob[7]
         assert blob[8:offset].decode() == self.params_id
@@ -344,6 +366,7 @@ class Ckks:
             position += length
         assert position == len(blob)
         flat = np.asarray(slots, dtype=np.complex128).view(np.float64)
+        flat = flat + self.flood(blob, flat.size, scope)
         return flat[:values], float(flat[values]), contributors
 
 
@@ -438,7 +461,12 @@ class Participant:
             return outcome | {"included": included}
         (after,) = self.chain.call("balanceOf(address)", ["address"], [self.address], ["uint256"])
         aggregate = self.rest.checked(f"/v1/rounds/{number}/aggregate", info["aggregate"])
-        values, total_weight, contributors = self.ckks.decrypt(aggregate)
+        scope = (
+            self.chain.chain_id.to_bytes(32, "big")
+            + bytes.fromhex(self.chain.ledger[2:])
+            + struct.pack(">Q", number)
+        )
+        values, total_weight, contributors = self.ckks.decrypt(aggregate, scope)
         assert contributors == info["included"]
         mean = values / total_weight  # §10: double precision, then float32, added in float32
         offset, steps = 0, {}

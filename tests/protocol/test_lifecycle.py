@@ -27,7 +27,8 @@ def test_chain_status_round_trips_for_every_on_chain_phase() -> None:
         assert RoundPhase.from_chain(status).chain_status == status
 
 
-def test_closing_is_open_on_chain() -> None:
+def test_unmasking_and_closing_are_open_on_chain() -> None:
+    assert RoundPhase.UNMASKING.chain_status == RoundPhase.OPEN.chain_status == 1
     assert RoundPhase.CLOSING.chain_status == RoundPhase.OPEN.chain_status == 1
 
 
@@ -37,9 +38,15 @@ def test_unknown_chain_status_is_refused() -> None:
 
 
 def test_order_follows_the_life_of_a_round() -> None:
-    ordered = [RoundPhase.NONE, RoundPhase.OPEN, RoundPhase.CLOSING, RoundPhase.CLOSED]
-    assert [p.order for p in ordered] == [0, 1, 2, 3]
-    assert RoundPhase.PUBLISHED.order == RoundPhase.FAILED.order == 4
+    ordered = [
+        RoundPhase.NONE,
+        RoundPhase.OPEN,
+        RoundPhase.UNMASKING,
+        RoundPhase.CLOSING,
+        RoundPhase.CLOSED,
+    ]
+    assert [p.order for p in ordered] == [0, 1, 2, 3, 4]
+    assert RoundPhase.PUBLISHED.order == RoundPhase.FAILED.order == 5
     assert position(3, RoundPhase.PUBLISHED) < position(4, RoundPhase.NONE)
 
 
@@ -64,6 +71,9 @@ def test_every_listed_transition_is_allowed_and_moves_forward() -> None:
         (RoundPhase.PUBLISHED, RoundPhase.FAILED),
         (RoundPhase.FAILED, RoundPhase.OPEN),
         (RoundPhase.NONE, RoundPhase.CLOSING),
+        (RoundPhase.UNMASKING, RoundPhase.CLOSED),  # must pass through closing
+        (RoundPhase.UNMASKING, RoundPhase.OPEN),  # the accepted updates are frozen
+        (RoundPhase.CLOSING, RoundPhase.UNMASKING),
     ],
 )
 def test_other_transitions_are_refused_naming_the_round(
@@ -73,8 +83,14 @@ def test_other_transitions_are_refused_naming_the_round(
         check_transition(7, current, wanted)
 
 
+def test_unmasking_lies_between_open_and_closing() -> None:
+    assert TRANSITIONS[RoundPhase.OPEN] >= {RoundPhase.UNMASKING, RoundPhase.CLOSING}
+    assert TRANSITIONS[RoundPhase.UNMASKING] == {RoundPhase.CLOSING, RoundPhase.FAILED}
+
+
 def test_parse_position() -> None:
     assert parse_position("3:closing") == (3, RoundPhase.CLOSING)
+    assert parse_position("3:unmasking") == (3, RoundPhase.UNMASKING)
     assert parse_position("0:none") == (0, RoundPhase.NONE)
     with pytest.raises(ValueError, match="not a round phase"):
         parse_position("3:summing")

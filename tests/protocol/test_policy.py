@@ -15,6 +15,7 @@ from fedledger_platform.protocol import (
     OpenRound,
     RoundPhase,
     RoundRules,
+    StartUnmasking,
     Wait,
     next_action,
     participant_wait_past,
@@ -34,6 +35,9 @@ class Facts:
     chain_phase: RoundPhase = RoundPhase.NONE
     accepted: int = 0
     admitted: int = 4
+    masking: bool = False
+    members: int = 4
+    reveals_missing: int = 0
     deadline_passed: bool = False
     now: int = 10_000
     open_time: int = 10_000
@@ -152,6 +156,65 @@ def test_everyone_but_below_min_updates_waits() -> None:
     assert next_action(facts, RULES) == Wait("round 1 open")
 
 
+# ---------------------------------------------------------------- masking and dropouts
+
+
+def test_masked_round_closes_directly_once_every_member_submitted() -> None:
+    # Five admitted now, four members (one admitted after the round opened): all four in.
+    facts = Facts(latest=_round(RoundPhase.OPEN), masking=True, accepted=4, members=4, admitted=5)
+    assert next_action(facts, RULES) == CloseRound(1)
+    assert "admitted" not in facts.reads and "deadline_passed" not in facts.reads
+
+
+def test_masked_round_waits_for_its_members_before_the_deadline() -> None:
+    facts = Facts(latest=_round(RoundPhase.OPEN), masking=True, accepted=3, members=4)
+    assert next_action(facts, RULES) == Wait("round 1 open")
+
+
+def test_masked_round_with_dropouts_at_the_deadline_starts_unmasking() -> None:
+    facts = Facts(
+        latest=_round(RoundPhase.OPEN), masking=True, accepted=2, members=4, deadline_passed=True
+    )
+    assert next_action(facts, RULES) == StartUnmasking(1)
+
+
+def test_masked_round_with_too_few_updates_at_the_deadline_fails() -> None:
+    facts = Facts(
+        latest=_round(RoundPhase.OPEN), masking=True, accepted=1, members=4, deadline_passed=True
+    )
+    assert next_action(facts, RULES) == FailRound(
+        1, "deadline passed with 1 of the 2 required updates"
+    )
+
+
+def test_unmasking_round_closes_once_every_required_reveal_is_in() -> None:
+    facts = Facts(latest=_round(RoundPhase.UNMASKING, unmasking_since=9_000), reveals_missing=0)
+    assert next_action(facts, RULES) == CloseRound(1)
+    assert "now" not in facts.reads  # no clock read when the reveals are complete
+
+
+def test_unmasking_round_waits_for_reveals_within_the_timeout() -> None:
+    unmasking = _round(RoundPhase.UNMASKING, unmasking_since=9_000)
+    facts = Facts(latest=unmasking, reveals_missing=3, now=9_120)
+    assert next_action(facts, RULES) == Wait("round 1 unmasking: 3 reveals missing")
+
+
+def test_unmasking_round_fails_at_the_reveal_timeout() -> None:
+    unmasking = _round(RoundPhase.UNMASKING, unmasking_since=9_000)
+    facts = Facts(latest=unmasking, reveals_missing=2, now=9_121)
+    assert next_action(facts, RULES) == FailRound(
+        1, "2 mask reveals still missing at the reveal timeout"
+    )
+
+
+def test_the_reveal_timeout_is_a_rule() -> None:
+    unmasking = _round(RoundPhase.UNMASKING, unmasking_since=9_000)
+    facts = Facts(latest=unmasking, reveals_missing=2, now=9_121)
+    assert next_action(facts, replace(RULES, reveal_timeout_s=600)) == Wait(
+        "round 1 unmasking: 2 reveals missing"
+    )
+
+
 def test_a_close_interrupted_by_a_crash_is_resumed() -> None:
     assert next_action(Facts(latest=_round(RoundPhase.CLOSING)), RULES) == CloseRound(1)
 
@@ -195,6 +258,32 @@ def test_participant_that_uploaded_waits_past_closing() -> None:
     assert participant_wait_past(
         3, RoundPhase.OPEN, uploaded=True, finished=False, last_round=5
     ) == (3, RoundPhase.CLOSING)
+
+
+def test_masking_participant_that_uploaded_wakes_when_the_round_moves_on() -> None:
+    # The round may enter unmasking and need its reveals.
+    assert participant_wait_past(
+        3, RoundPhase.OPEN, uploaded=True, finished=False, last_round=5, masking=True
+    ) == (3, RoundPhase.OPEN)
+
+
+def test_participant_that_revealed_waits_past_closing() -> None:
+    assert participant_wait_past(
+        3, RoundPhase.UNMASKING, uploaded=True, finished=False, last_round=5, revealed=True
+    ) == (3, RoundPhase.CLOSING)
+
+
+def test_participant_without_an_update_in_an_unmasking_round_waits_past_closing() -> None:
+    # Dropped, or admitted after the round opened: nothing to reveal.
+    assert participant_wait_past(
+        3, RoundPhase.UNMASKING, uploaded=False, finished=False, last_round=5, masking=True
+    ) == (3, RoundPhase.CLOSING)
+
+
+def test_survivor_in_an_unmasking_round_that_has_not_revealed_wakes_at_any_change() -> None:
+    assert participant_wait_past(
+        3, RoundPhase.UNMASKING, uploaded=True, finished=False, last_round=5, masking=True
+    ) == (3, RoundPhase.UNMASKING)
 
 
 def test_participant_done_with_a_middle_round_waits_past_publication() -> None:

@@ -125,10 +125,13 @@ class Federation:
         return self.participants
 
 
-def make_federation(tmp: Path, participants: int = 3) -> Federation:
-    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts."""
+def make_federation(tmp: Path, participants: int = 3, *, masking: bool = True) -> Federation:
+    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts;
+    ``masking=False`` turns the federation's pairwise masking off (it is on by default)."""
     chain = connect()
     fed = create_devnet_federation(chain, participants=participants)
+    if not masking:
+        fed.ledger.configure_masking(fed.operator, enabled=False)
     return Federation(
         chain, fed.ledger, fed.operator, fed.aggregator, fed.auditor, fed.participants, tmp
     )

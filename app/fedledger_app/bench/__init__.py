@@ -21,6 +21,7 @@ BENCHMARKS = {
     "quality": "federated vs. plaintext FedAvg vs. centralized, per task",
     "audit": "time to audit rounds × participants × model size",
     "round": "wall time per round against Flower's simulation",
+    "masking": "a masked round of many members (k-regular graph) and a dropout round",
 }
 
 
@@ -36,6 +37,7 @@ ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("audit", ()),
     ("round", ()),
     ("round", ("--local-epochs", "5")),  # the same comparison with heavier local training
+    ("masking", ()),
 )
 
 

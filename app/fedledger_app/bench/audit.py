@@ -123,7 +123,8 @@ def build(tmp: Path, target: str, *, rounds: int, participants: int, params: int
             result = LocalResult(
                 update=update, weight=10 + i, metrics={"correct": i, "total": 10 + i}
             )
-            p.submit(number, p.encrypt(base, result, aggregation=Aggregation.MEAN))
+            blob = p.encrypt(base, result, aggregation=Aggregation.MEAN, round_number=number)
+            p.submit(number, blob)
         wait_for(partial(_closed_on_chain, ledger, number), 300.0, f"round {number}")
         for p in people:
             p.finish(number, base, aggregation=Aggregation.MEAN, next_state=mean_update_next_state)

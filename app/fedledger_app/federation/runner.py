@@ -162,6 +162,8 @@ def run_federation(
         emit("stage", {"stage": "deploying contracts", "chain": chain.target})
         fed = create_devnet_federation(chain, participants=spec.clients)
         ledger, deployment, auditor = fed.ledger, fed.deployment, fed.auditor
+        if not spec.masking:  # before the first round opens: the rule is fixed after
+            ledger.configure_masking(fed.operator, enabled=False)
         aggregator_account, accounts = fed.aggregator, fed.participants
         for account in accounts:
             emit("tx", {"what": "admitParticipant", "participant": account.address})

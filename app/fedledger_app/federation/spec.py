@@ -42,6 +42,8 @@ class FederationSpec:
     #: aggregator exempts the long-lived heap — data, libraries — from the cyclic GC
     #: (:mod:`fedledger_platform.heap`), as `fedledger serve` does.
     freeze_heap: bool = False
+    #: Pairwise masking of the updates (the ledger's ``masking()`` rule; on by default).
+    masking: bool = True
 
 
 @dataclass

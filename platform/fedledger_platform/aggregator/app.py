@@ -21,7 +21,14 @@ from starlette.concurrency import run_in_threadpool
 from fedledger_platform.accounts import check_key_allowed, load_keystore, read_passphrase
 from fedledger_platform.aggregator.errors import install_error_handlers
 from fedledger_platform.aggregator.openapi import install_openapi
-from fedledger_platform.aggregator.routers import federation, health, keys, models, rounds
+from fedledger_platform.aggregator.routers import (
+    federation,
+    health,
+    keys,
+    models,
+    reveals,
+    rounds,
+)
 from fedledger_platform.aggregator.routers.round_views import LatestRoundCache
 from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.aggregator.settings import AggregatorSettings
@@ -134,7 +141,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app, description=_DESCRIPTION)
     v1 = APIRouter(prefix="/v1")
-    for module in (health, federation, keys, rounds, models):
+    for module in (health, federation, keys, rounds, reveals, models):
         v1.include_router(module.router)
     app.include_router(v1)
     board = mount_dashboard(app, dashboard or DashboardConfig())

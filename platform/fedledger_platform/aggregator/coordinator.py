@@ -24,9 +24,10 @@ from fedledger_platform.aggregator.chain_reads import ChainReads
 from fedledger_platform.aggregator.model_store import ModelStore
 from fedledger_platform.aggregator.round_signal import RoundSignal
 from fedledger_platform.aggregator.sums import RunningSums
+from fedledger_platform.aggregator.unmasking import Unmasking
 from fedledger_platform.errors import ChainUnavailableError, ContractRevertError, LedgerError
 from fedledger_platform.heap import freeze_heap, unfreeze_heap
-from fedledger_platform.ledger import Ledger, RoundInfo
+from fedledger_platform.ledger import Ledger, RoundInfo, RoundMembers
 from fedledger_platform.protocol import (
     Action,
     AdoptRound,
@@ -37,6 +38,7 @@ from fedledger_platform.protocol import (
     OpenRound,
     RoundPhase,
     RoundRules,
+    StartUnmasking,
     Wait,
     check_transition,
     next_action,
@@ -74,6 +76,7 @@ class _Facts:
             deadline=r.deadline,
             min_updates=r.min_updates,
             closed_at=r.closed_at,
+            unmasking_since=r.unmasking_since,
         )
 
     @cached_property
@@ -99,6 +102,25 @@ class _Facts:
     @cached_property
     def admitted(self) -> int:
         return self._c.chain.participant_count()
+
+    @cached_property
+    def round_members(self) -> RoundMembers:
+        """The latest round's members and mask graph."""
+        assert self._record is not None
+        return self._c.unmasking.members(self._record.number)
+
+    @cached_property
+    def masking(self) -> bool:
+        return self.round_members.masking
+
+    @cached_property
+    def members(self) -> int:
+        return len(self.round_members.members)
+
+    @cached_property
+    def reveals_missing(self) -> int:
+        assert self._record is not None
+        return self._c.unmasking.missing(self._record.number)
 
     @cached_property
     def deadline_passed(self) -> bool:
@@ -140,6 +162,7 @@ class Coordinator:
         chain: ChainReads,
         models: ModelStore,
         sums: RunningSums,
+        unmasking: Unmasking,
         signal: RoundSignal,
     ) -> None:
         self.rules = rules
@@ -150,6 +173,7 @@ class Coordinator:
         self.chain = chain
         self.models = models
         self.sums = sums
+        self.unmasking = unmasking
         self.signal = signal
         self.status_note = "starting"
         self.last_error: str | None = None
@@ -239,6 +263,8 @@ class Coordinator:
                 self._adopt(number)
             case OpenRound():
                 self._open(action)
+            case StartUnmasking(number):
+                self._start_unmasking(number)
             case CloseRound(number):
                 self._close(number)
             case MarkPublished(number):
@@ -305,21 +331,35 @@ class Coordinator:
             action.deadline,
         )
 
+    def _start_unmasking(self, number: int) -> None:
+        """Stop accepting updates and record the members whose updates are missing as dropped:
+        their surviving neighbours reveal the seeds they share with them."""
+        with self.sums.lock, self.db.session() as s:  # no update is being accepted meanwhile
+            record = queries.round_record(s, number)
+            assert record is not None
+            check_transition(number, RoundPhase(record.phase), RoundPhase.UNMASKING)
+            record.phase = RoundPhase.UNMASKING
+            record.unmasking_since = int(time.time())
+            dropped = self.unmasking.record_dropped(s, number)
+        self.signal.notify()
+        log.info("round %d unmasking: %s dropped", number, ", ".join(dropped))
+
     def _close(self, number: int) -> None:
-        """Stop accepting updates, store the aggregate and close the round on chain
-        (idempotent: a crash in between resumes here with the round ``closing``)."""
+        """Stop accepting updates, store the aggregate (corrected for dropped members) and close
+        the round on chain (idempotent: a crash in between resumes here with it ``closing``)."""
         with self.sums.lock, self.db.session() as s:  # no update is being accepted meanwhile
             record = queries.round_record(s, number)
             assert record is not None
             phase = RoundPhase(record.phase)
-            if phase is RoundPhase.OPEN:
+            if phase in (RoundPhase.OPEN, RoundPhase.UNMASKING):
                 check_transition(number, phase, RoundPhase.CLOSING)
                 record.phase = RoundPhase.CLOSING
-        if phase is RoundPhase.OPEN:
+        if phase in (RoundPhase.OPEN, RoundPhase.UNMASKING):
             self.signal.notify()
         elif phase is not RoundPhase.CLOSING:
             return  # closed meanwhile: nothing left to do
-        digest, included = self.sums.write_aggregate(record)
+        closing = self.unmasking.closing(number, self.sums.included(record))
+        digest, included = self.sums.write_aggregate(record, closing.correction)
         with self.db.session() as s:  # servable (and verifiable against the chain) from now on
             row = queries.round_record(s, number)
             assert row is not None
@@ -329,7 +369,12 @@ class Coordinator:
         gas: int | None = None
         if info.status is RoundPhase.OPEN:
             result = self.ledger.close_round(
-                self.account, number, aggregate_hash=digest, included=included
+                self.account,
+                number,
+                aggregate_hash=digest,
+                included=included,
+                dropped=closing.dropped,
+                corrections_hash=closing.corrections_hash,
             )
             close_tx, gas = result.tx_hash, result.gas_used
         elif info.aggregate_hash != digest:

@@ -8,12 +8,13 @@ per code; :data:`STATUS` is the one place that gives each its HTTP status:
 |---|---|
 | 400 | ``malformed_request``, ``malformed_blob``, ``malformed_model`` |
 | 401 | ``missing_signature``, ``bad_signature``, ``stale_request`` |
-| 403 | ``not_admitted``, ``not_allowed`` |
+| 403 | ``not_admitted``, ``not_allowed``, ``not_member`` |
 | 404 | ``not_found`` |
-| 409 | ``duplicate``, ``round_not_open``, ``replayed_nonce`` |
+| 409 | ``duplicate``, ``round_not_open``, ``replayed_nonce``, ``round_not_unmasking``,
+  ``seeds_revealed`` |
 | 413 | ``too_large`` |
 | 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested``,
-  ``bad_sealed_key`` |
+  ``bad_sealed_key``, ``bad_reveal`` |
 | 500 | ``internal_error`` (a bug: the server log has the traceback) |
 | 502 | ``chain_error`` (the chain refused a read or transaction) |
 | 503 | ``chain_unavailable``, ``not_ready``, ``base_model_missing`` (retry; ``Retry-After`` set) |
@@ -41,16 +42,20 @@ STATUS: dict[type[r.Rejection], int] = {
     r.StaleRequest: 401,
     r.NotAdmitted: 403,
     r.NotAllowed: 403,
+    r.NotMember: 403,
     r.NotFound: 404,
     r.DuplicateUpdate: 409,
     r.RoundNotOpen: 409,
     r.ReplayedNonce: 409,
+    r.RoundNotUnmasking: 409,
+    r.SeedsRevealed: 409,
     r.TooLarge: 413,
     r.CommitmentMismatch: 422,
     r.WrongParameters: 422,
     r.WrongSchema: 422,
     r.NotAttested: 422,
     r.BadSealedKey: 422,
+    r.BadReveal: 422,
     r.NotReady: 503,
 }
 _RETRY_AFTER = {"Retry-After": "2"}

@@ -15,6 +15,7 @@ import fedledger_crypto as fc
 from fedledger_platform.aggregator.chain_reads import ChainReads
 from fedledger_platform.aggregator.nonces import Sender, spending, use_up
 from fedledger_platform.aggregator.sums import RunningSums
+from fedledger_platform.aggregator.unmasking import Unmasking
 from fedledger_platform.ledger import AUDITOR_ROLE
 from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.protocol.rejections import (
@@ -68,12 +69,15 @@ class Intake:
         blobs: BlobStore,
         chain: ChainReads,
         sums: RunningSums,
+        unmasking: Unmasking,
+        *,
         wake: Callable[[], None],
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.chain = chain
         self.sums = sums
+        self.unmasking = unmasking
         self._wake = wake
 
     def accept(
@@ -81,11 +85,13 @@ class Intake:
     ) -> tuple[UpdateReceipt, bool]:
         """Check and accept one uploaded update; returns the receipt and whether it is new.
 
-        Order: admission on chain, round open, duplicate (an identical re-upload gets its
-        stored receipt), commitment on chain equals keccak256 of the body, blob well-formed
-        under the federation's parameters and the round's schema. Only then is the blob moved
-        into the store and the row and nonce committed, after the blob was added into the
-        running sum. Any rejection leaves the database, the blob store and the sum unchanged.
+        Order: admission on chain, an identical re-upload (answered with its stored receipt),
+        none of the sender's mask seeds revealed (a dropped member), round open, membership of
+        a masked round, duplicate, commitment on chain equals keccak256 of the body, blob
+        well-formed under the federation's parameters and the round's schema. Only then is the
+        blob moved into the store and the row and nonce committed, after the blob was added
+        into the running sum. Any rejection leaves the database, the blob store and the sum
+        unchanged.
         """
         participant = sender.address
         if not self.chain.is_admitted(participant):
@@ -95,6 +101,7 @@ class Intake:
         stored = self._stored_receipt(round_number, participant, name)
         if stored is not None:
             return self._again(sender, stored)
+        self.unmasking.check_member(round_number, participant)
         commitment = self.chain.ledger.update_commitment(round_number, participant)
         if commitment != digest:
             detail = (
@@ -151,6 +158,7 @@ class Intake:
             existing = queries.update(s, round_number, participant)
         if existing is not None and existing.blob_hash == name:
             return UpdateReceipt.of(existing)  # idempotent, even after the round closed
+        self.unmasking.check_not_revealed(round_number, participant)
         if record is None or record.phase != RoundPhase.OPEN:
             phase = record.phase if record else "not opened"
             raise RoundNotOpen(f"round {round_number} is not open (it is {phase})")

@@ -11,6 +11,10 @@ __all__ = [
     "HealthPublic",
     "ModelPublic",
     "ParticipantPublic",
+    "RevealIn",
+    "RevealPublic",
+    "RevealsCreate",
+    "RevealsPublic",
     "RoundPublic",
     "SealedKeyCreate",
     "SealedKeyPublic",
@@ -89,18 +93,63 @@ class RoundPublic(BaseModel):
     """A round as the aggregator tracks it."""
 
     number: int
-    phase: str = Field(description="open, closing, closed, published or failed")
+    phase: str = Field(description="open, unmasking, closing, closed, published or failed")
     base_model_hash: str
     deadline: int
     min_updates: int
     accepted: int
     participants: list[str] = Field(description="participants whose update was accepted")
+    dropped: list[str] = Field(
+        description="members of a masked round whose update was not accepted when it had to "
+        "close; their surviving mask neighbours reveal the seeds they share with them"
+    )
+    unmasking_since: int | None = Field(description="when the round entered unmasking (Unix s)")
     aggregate_hash: str | None
     published_model_hash: str | None
     failure_reason: str | None
     open_tx: str | None
     close_tx: str | None
     close_gas: int | None
+
+
+HEX = r"^0x([0-9a-fA-F]{2})+$"
+
+
+class RevealIn(BaseModel):
+    """One reveal by the signer: the point it shares with a dropped neighbour, with its DLEQ
+    proof (docs/crypto.md, "Reveals")."""
+
+    dropped: str = Field(description="the dropped member's address")
+    point: str = Field(pattern=HEX, description="the shared point sk·PK, 33 bytes compressed")
+    challenge: str = Field(pattern=HEX, description="the proof's challenge c, 32 bytes")
+    response: str = Field(pattern=HEX, description="the proof's response z, 32 bytes")
+
+
+class RevealsCreate(BaseModel):
+    """The body of ``POST /v1/rounds/{n}/reveals``: the signer's reveals for the round."""
+
+    reveals: list[RevealIn] = Field(min_length=1, max_length=1024)
+
+
+class RevealPublic(RevealIn):
+    """A stored, verified reveal."""
+
+    revealer: str
+    received_at: int
+
+
+class RevealsPublic(BaseModel):
+    """A round's dropped members and the reveals stored for them (public: a revealed seed only
+    removes the mask between a survivor and a member whose update is not in the sum)."""
+
+    round: int
+    phase: str
+    dropped: list[str]
+    reveals: list[RevealPublic]
+    reveals_hash: str | None = Field(
+        description="keccak256 of the reveals' canonical encoding: the correctionsHash the "
+        "round closes with once they are complete (null without dropouts)"
+    )
 
 
 class UpdatePublic(BaseModel):

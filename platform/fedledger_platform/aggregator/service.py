@@ -4,6 +4,7 @@
 
     Intake       verify → store → add one update         (intake.py)
     RunningSums  per active round, the sum of its updates (sums.py)
+    Unmasking    members, dropouts, reveals, corrections (unmasking.py)
     ModelStore   model bytes, base and published models  (model_store.py)
     KeyRing      parameters and sealed keys              (keyring.py)
     Coordinator  the thread that drives the rounds       (coordinator.py)
@@ -28,7 +29,8 @@ from fedledger_platform.aggregator.model_store import ModelStore
 from fedledger_platform.aggregator.round_signal import RoundSignal
 from fedledger_platform.aggregator.settings import AggregatorSettings
 from fedledger_platform.aggregator.sums import RunningSums
-from fedledger_platform.ledger import Ledger
+from fedledger_platform.aggregator.unmasking import Unmasking
+from fedledger_platform.ledger import Ledger, Membership
 from fedledger_platform.protocol import RoundRules
 from fedledger_platform.storage import BlobStore, Database
 
@@ -78,7 +80,10 @@ class AggregatorService:
         self.round_signal = RoundSignal()
         self.models = ModelStore(db, blobs, self.chain_reads, self._wake_coordinator)
         self.sums = RunningSums(db, blobs, context, lambda r: self.models.base_model(r).schema())
-        self.intake = Intake(db, blobs, self.chain_reads, self.sums, self._wake_coordinator)
+        self.unmasking = Unmasking(db, Membership(ledger), self._wake_coordinator)
+        self.intake = Intake(
+            db, blobs, self.chain_reads, self.sums, self.unmasking, wake=self._wake_coordinator
+        )
         self.keys = KeyRing(
             db, ledger, scope=self.scope, params=self.params, canonical=self.parameters_bytes
         )
@@ -89,6 +94,7 @@ class AggregatorService:
                 min_updates=rounds.min_updates,
                 timeout_s=rounds.timeout_s,
                 attestation_timeout_s=rounds.attestation_timeout_s,
+                reveal_timeout_s=rounds.reveal_timeout_s,
             ),
             poll_interval_s=settings.poll_interval_s,
             db=db,
@@ -97,6 +103,7 @@ class AggregatorService:
             chain=self.chain_reads,
             models=self.models,
             sums=self.sums,
+            unmasking=self.unmasking,
             signal=self.round_signal,
         )
 

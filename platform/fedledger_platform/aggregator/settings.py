@@ -45,6 +45,9 @@ class RoundSettings(BaseModel):
     attestation_timeout_s: int = Field(
         600, ge=5, description="a closed round that reaches no quorum in time is failed"
     )
+    reveal_timeout_s: int = Field(
+        120, ge=5, description="an unmasking round whose reveals are not all in by then fails"
+    )
 
 
 class AggregatorSettings(BaseSettings):

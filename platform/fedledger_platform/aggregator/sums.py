@@ -1,4 +1,5 @@
-"""The running sums: per open (or closing) round, the homomorphic sum of its accepted updates.
+"""The running sums: per open (unmasking or closing) round, the homomorphic sum of its accepted
+updates.
 
 The store — the accepted updates' rows and blobs — is the truth; a sum only saves re-reading
 it. A sum is built from the store when a round first needs one, at start-up (after a crash) and
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import fedledger_crypto as fc
+from fedledger_crypto.masking import Mask
 from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage import BlobStore, Database, RoundRecord, queries
 from fedledger_platform.storage.blobs import keccak_file
@@ -56,10 +58,11 @@ class RunningSums:
         self._running: dict[int, _RunningRound] = {}
 
     def recover(self) -> None:
-        """Rebuild the sum of every open or closing round that has stored updates and no sum in
-        memory (at start-up: the process before may have died mid-round)."""
+        """Rebuild the sum of every open, unmasking or closing round that has stored updates and
+        no sum in memory (at start-up: the process before may have died mid-round)."""
+        active_phases = (RoundPhase.OPEN, RoundPhase.UNMASKING, RoundPhase.CLOSING)
         with self.db.session() as s:
-            active = queries.rounds_in(s, (RoundPhase.OPEN, RoundPhase.CLOSING))
+            active = queries.rounds_in(s, active_phases)
             with_updates = [r for r in active if queries.accepted_count(s, r.number)]
         with self.lock:
             for record in with_updates:
@@ -92,13 +95,23 @@ class RunningSums:
             running.participants.add(participant)
             return result
 
-    def write_aggregate(self, record: RoundRecord) -> tuple[bytes, list[str]]:
-        """Store ``record``'s sum in the blob store; returns its keccak256 and the included
-        participants in address order."""
+    def included(self, record: RoundRecord) -> list[str]:
+        """The participants in ``record``'s sum, in address order."""
+        with self.lock:
+            return sorted(self._sum_of(record).participants)
+
+    def write_aggregate(
+        self, record: RoundRecord, correction: Mask | None = None
+    ) -> tuple[bytes, list[str]]:
+        """Store ``record``'s sum — plus ``correction`` in its first components, the masks of
+        dropped members' neighbours removed — in the blob store; returns its keccak256 and the
+        included participants in address order."""
         with self.lock:
             running = self._sum_of(record)
             tmp = self.blobs.tmp_dir / f"aggregate-{record.number}.part"
             running.sum.write_result(tmp)
+            if correction is not None:
+                tmp.write_bytes(fc.apply_correction(self.context, tmp.read_bytes(), correction))
             digest = keccak_file(tmp)
             self.blobs.adopt(tmp, digest)
             return digest, sorted(running.participants)

@@ -10,7 +10,8 @@ An auditor needs no secret and trusts neither the aggregator's database nor its 
   on the ledger (signed GETs).
 
 For every round it checks the served base model, the parameters, each included update, that
-nobody was left out, the recomputed and the served aggregate, the rewards, the quorum and the
+nobody was left out (or was dropped with its mask seeds revealed), a masked round's dropouts and
+reveals, the recomputed (and corrected) and the served aggregate, the rewards, the quorum and the
 published model; for the whole federation, the token supply and balances (the list, with what
 passing means, is in :mod:`.checks` and ``docs/auditing.md``). Failed rounds and rounds still
 open or awaiting attestations are reported as such, not as failures.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ from fedledger_platform.audit.evidence import Evidence, ServedRound
 from fedledger_platform.audit.history import History, RoundEvents, read_history
 from fedledger_platform.audit.results import AuditReport, CheckResult, RoundAudit, parse_rounds
 from fedledger_platform.errors import ChainUnavailableError, ConfigurationError, LedgerError
-from fedledger_platform.ledger import AUDITOR_ROLE, Ledger, RoundInfo
+from fedledger_platform.ledger import AUDITOR_ROLE, Ledger, LedgerEvent, Membership, RoundInfo
 from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["AuditConfigError", "Auditor", "ProgressCallback", "run_audit"]
@@ -95,6 +96,7 @@ class Auditor:
         self.evidence = Evidence(
             client, prefetch=prefetch, retries=retries, retry_delay_s=retry_delay_s
         )
+        self.membership = Membership(ledger)
 
     def _preflight(self) -> str | None:
         """Check that the aggregator serves this ledger and the account may read updates;
@@ -220,18 +222,26 @@ class Auditor:
         found.append(dataclasses.replace(pinned.parameters, round_number=number))
         # The downloads run ahead while each update is hashed and summed.
         downloads = self.evidence.updates(number, included)
-        updates, recomputed = checks.check_updates(number, downloads, events, pinned.context)
+        updates, summed = checks.check_updates(number, downloads, events, pinned.context)
         found.extend(updates)
+        unmasked = self._masking(number, info, closed, included)
+        found.extend(unmasked.results)
         # The aggregator's upload list only matters for whoever was left out.
         accepted = self.evidence.accepted_uploads(number) if events.left_out(included) else None
-        found.extend(checks.check_left_out(number, included, events, closed, accepted))
+        found.extend(
+            checks.check_left_out(
+                number, included, events, closed, accepted, revealed=unmasked.revealed
+            )
+        )
         found.append(
             checks.check_aggregate(
                 number,
                 closed,
                 info.aggregate_hash,
-                recomputed,
+                checks.corrected(pinned.context, summed, unmasked),
                 parameters_usable=pinned.context is not None,
+                dropped=unmasked.dropped,
+                reveals_usable=unmasked.usable,
             )
         )
         found.append(checks.check_served_aggregate(number, closed, self.evidence.aggregate(number)))
@@ -270,6 +280,16 @@ class Auditor:
         if phase is not None and phase.chain_status != info.status.chain_status:
             later = self.ledger.get_round(number)
         return checks.check_served_round(number, served, info, events, later)
+    def _masking(
+        self, number: int, info: RoundInfo, closed: LedgerEvent, included: Sequence[str]
+    ) -> checks.Unmasked:
+        """The ``dropped`` and ``reveals`` checks of a closed round, its members re-derived
+        from the chain; the reveals are fetched only when the round has dropouts."""
+        members = self.membership.of(number, info)
+        served, error = (
+            self.evidence.reveals(number) if closed.args["dropped"] else (None, "no dropouts")
+        )
+        return checks.check_masking(number, members, closed, included, served=served, error=error)
 
     def _federation_checks(self, history: History, block: int) -> list[CheckResult]:
         supply = self.ledger.token_supply(block=block)

@@ -1,8 +1,8 @@
 """What the aggregator serves, fetched for an audit: the parameters-only context, models,
-aggregates, round metadata, the latest model, the list of accepted uploads and the individual
-updates (signed GETs of the auditor account), with retries while it is unavailable, a cache
-of served models (a round's published model is the next round's base) and updates downloaded
-ahead of their summation."""
+aggregates, the list of accepted uploads, a masked round's reveals and the individual updates
+(signed GETs of the auditor account), with retries while it is unavailable, a cache of served
+models (a round's published model is the next round's base) and updates downloaded ahead of
+their summation."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from fedledger_platform.api_client import (
     AggregatorError,
     AggregatorUnavailableError,
     Blob,
+    ServedReveals,
 )
 from fedledger_platform.protocol import RoundPhase
 
@@ -188,6 +189,14 @@ class Evidence:
             None,
             None,
         )
+    def reveals(self, number: int) -> tuple[ServedReveals | None, str | None]:
+        """Round ``number``'s dropped members and reveals as served, or why there are none."""
+        try:
+            return self._retrying(lambda: self.client.reveals(number)), None
+        except AggregatorError as exc:
+            return None, f"{exc.status} {exc.code}: {exc.message}"
+        except (KeyError, TypeError, ValueError) as exc:
+            return None, f"the reveal list does not parse: {exc}"
 
     def accepted_uploads(self, number: int) -> set[str] | None:
         """The participants whose upload the aggregator lists as accepted in round ``number``

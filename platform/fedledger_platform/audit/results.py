@@ -34,8 +34,14 @@ CHECKS: dict[str, str] = {
     "base_model": "the served base model hashes to the on-chain base model hash",
     "parameters": "the served CKKS parameters hash to the on-chain encryptionParamsHash",
     "update": "the stored update hashes to its on-chain commitment",
-    "left_out": "every participant that committed an update was included",
-    "aggregate": "the recomputed homomorphic sum hashes to the on-chain aggregate hash",
+    "left_out": "every participant that committed an update was included, or dropped from a "
+    "masked round with all its reveals",
+    "dropped": "the round's dropped members are its members (admitted at its opening block) "
+    "less the included ones",
+    "reveals": "every reveal's DLEQ proof verifies against both on-chain keys, exactly the "
+    "required pairs are revealed, and they hash to the on-chain correctionsHash",
+    "aggregate": "the recomputed homomorphic sum (with the dropouts' correction) hashes to the "
+    "on-chain aggregate hash",
     "served_aggregate": "the served aggregate hashes to the on-chain aggregate hash",
     "rewards": "the close transaction minted the reward to each included participant only",
     "quorum": "the published model reached the attestation quorum",

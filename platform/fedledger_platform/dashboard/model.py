@@ -80,6 +80,9 @@ class RoundRow:
     reward_per_update: int | None  # from RoundClosed
     failure_reason: str | None
     model_size: int | None = None  # bytes of the published model, from the aggregator
+    # RoundClosed.dropped: the members of a masked round whose update was missing at the close
+    # (their mask neighbours revealed the seeds they shared with them)
+    dropped: tuple[str, ...] = ()
 
     @property
     def committed(self) -> tuple[str, ...]:
@@ -87,7 +90,7 @@ class RoundRow:
         return tuple(c.participant for c in self.contributions)
 
     @property
-    def dropped(self) -> tuple[str, ...]:
+    def left_out(self) -> tuple[str, ...]:
         """Participants that committed but were left out of the closed round's aggregate."""
         return tuple(c.participant for c in self.contributions if c.included is False)
 

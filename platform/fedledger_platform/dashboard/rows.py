@@ -106,6 +106,11 @@ def round_rows(
                 ),
                 failure_reason=events.failure_reason,
                 model_size=model_sizes.get(published) if published else None,
+                dropped=(
+                    tuple(Web3.to_checksum_address(a) for a in closed.args["dropped"])
+                    if closed is not None
+                    else ()
+                ),
             )
         )
     return tuple(rows)

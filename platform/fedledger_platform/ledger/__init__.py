@@ -10,6 +10,7 @@ from fedledger_platform.ledger.binding import (
 )
 from fedledger_platform.ledger.chain import EMBEDDED, Chain, connect, is_rpc_url
 from fedledger_platform.ledger.deployment import Deployment
+from fedledger_platform.ledger.membership import Membership, RoundMembers
 from fedledger_platform.ledger.relay import (
     LedgerDomain,
     SignedItem,
@@ -38,9 +39,11 @@ __all__ = [
     "LedgerDomain",
     "LedgerEvent",
     "MaskingConfig",
+    "Membership",
     "RejectedItem",
     "RelayResult",
     "RoundInfo",
+    "RoundMembers",
     "SignedItem",
     "TxResult",
     "connect",

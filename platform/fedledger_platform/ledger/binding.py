@@ -374,13 +374,21 @@ class Ledger:
         """Whether ``address`` is currently admitted."""
         return bool(self._call("isParticipant", Web3.to_checksum_address(address)))
 
-    def participants(self) -> list[str]:
-        """Currently admitted participants."""
-        return [Web3.to_checksum_address(a) for a in self._call("participants")]
+    def participants(self, *, block: int | None = None) -> list[str]:
+        """Admitted participants, in order of first admission (at ``block`` if given)."""
+        return [Web3.to_checksum_address(a) for a in self._call("participants", block=block)]
 
-    def admission_block(self, address: str) -> int:
-        """The block ``address`` was admitted in (0 when it is not admitted)."""
-        return int(self._call("admissionBlock", Web3.to_checksum_address(address)))
+    def admission_block(self, address: str, *, block: int | None = None) -> int:
+        """The block ``address`` was admitted in (0 when it is not admitted; at ``block``)."""
+        checksummed = Web3.to_checksum_address(address)
+        return int(self._call("admissionBlock", checksummed, block=block))
+
+    def block_hash(self, number: int) -> bytes:
+        """The hash of block ``number`` (32 bytes)."""
+        try:
+            return bytes(self.w3.eth.get_block(number)["hash"])
+        except Exception as exc:
+            raise translate(exc, "eth_getBlockByNumber", self._errors) from exc
 
     def participant_public_key(self, address: str) -> bytes:
         """The 64-byte public key registered for ``address`` (empty when not admitted).

@@ -4,12 +4,16 @@
 
     none ──openRound──► open
     open ──(enough updates, and everyone submitted or the deadline passed)──► closing
+    open ──(masking: enough updates, the deadline passed, members dropped)──► unmasking
+    unmasking ──(every required reveal in)──► closing
     closing ──(aggregate stored, closeRound mined)──► closed
     closed ──(attestation quorum: ModelPublished)──► published
-    open / closing / closed ──(too few updates by the deadline, no quorum in time)──► failed
+    open / unmasking / closing / closed ──(too few updates by the deadline, reveals missing
+        at the reveal timeout, no quorum in time)──► failed
 
-``closing`` exists only at the aggregator (it is summing and closing the round; on chain the
-round is still open). Every other phase is also a ``FederationLedger.RoundStatus`` value, and
+``unmasking`` and ``closing`` exist only at the aggregator (it is collecting the dropped
+members' revealed mask seeds, or summing and closing the round; on chain the round is still
+open). Every other phase is also a ``FederationLedger.RoundStatus`` value, and
 :meth:`RoundPhase.from_chain` / :attr:`RoundPhase.chain_status` convert between the two.
 """
 
@@ -32,6 +36,7 @@ class RoundPhase(enum.StrEnum):
 
     NONE = "none"  # not opened (before round 1, or a round number the chain never opened)
     OPEN = "open"
+    UNMASKING = "unmasking"  # collecting reveals for dropped members; still open on chain
     CLOSING = "closing"  # the aggregator is summing and closing it; still open on chain
     CLOSED = "closed"
     PUBLISHED = "published"
@@ -47,12 +52,14 @@ class RoundPhase(enum.StrEnum):
 
     @property
     def chain_status(self) -> int:
-        """The ``FederationLedger.RoundStatus`` value of this phase (``closing`` is open)."""
+        """The ``FederationLedger.RoundStatus`` value of this phase (``unmasking`` and
+        ``closing`` are open)."""
         return _TO_CHAIN[self]
 
     @property
     def order(self) -> int:
-        """Progress within a round: none 0, open 1, closing 2, closed 3, published/failed 4."""
+        """Progress within a round: none 0, open 1, unmasking 2, closing 3, closed 4,
+        published/failed 5."""
         return _ORDER[self]
 
     @property
@@ -68,21 +75,26 @@ _FROM_CHAIN = {
     3: RoundPhase.PUBLISHED,
     4: RoundPhase.FAILED,
 }
-_TO_CHAIN = {phase: status for status, phase in _FROM_CHAIN.items()} | {RoundPhase.CLOSING: 1}
+_TO_CHAIN = {phase: status for status, phase in _FROM_CHAIN.items()} | {
+    RoundPhase.UNMASKING: 1,
+    RoundPhase.CLOSING: 1,
+}
 _ORDER = {
     RoundPhase.NONE: 0,
     RoundPhase.OPEN: 1,
-    RoundPhase.CLOSING: 2,
-    RoundPhase.CLOSED: 3,
-    RoundPhase.PUBLISHED: 4,
-    RoundPhase.FAILED: 4,
+    RoundPhase.UNMASKING: 2,
+    RoundPhase.CLOSING: 3,
+    RoundPhase.CLOSED: 4,
+    RoundPhase.PUBLISHED: 5,
+    RoundPhase.FAILED: 5,
 }
 
 #: The phases each phase may move to. The chain enforces its part (``FederationLedger``); the
 #: aggregator's coordinator checks every change it makes against this table.
 TRANSITIONS: dict[RoundPhase, frozenset[RoundPhase]] = {
     RoundPhase.NONE: frozenset({RoundPhase.OPEN}),
-    RoundPhase.OPEN: frozenset({RoundPhase.CLOSING, RoundPhase.FAILED}),
+    RoundPhase.OPEN: frozenset({RoundPhase.UNMASKING, RoundPhase.CLOSING, RoundPhase.FAILED}),
+    RoundPhase.UNMASKING: frozenset({RoundPhase.CLOSING, RoundPhase.FAILED}),
     RoundPhase.CLOSING: frozenset({RoundPhase.CLOSED, RoundPhase.FAILED}),
     RoundPhase.CLOSED: frozenset({RoundPhase.PUBLISHED, RoundPhase.FAILED}),
     RoundPhase.PUBLISHED: frozenset(),

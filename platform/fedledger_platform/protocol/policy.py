@@ -24,6 +24,7 @@ __all__ = [
     "OpenRound",
     "RoundFacts",
     "RoundRules",
+    "StartUnmasking",
     "Wait",
     "next_action",
     "participant_wait_past",
@@ -38,6 +39,7 @@ class RoundRules:
     min_updates: int
     timeout_s: int
     attestation_timeout_s: int
+    reveal_timeout_s: int = 120  # an unmasking round whose reveals are not all in by then fails
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class LatestRound:
     deadline: int
     min_updates: int
     closed_at: int | None
+    unmasking_since: int | None = None  # when it entered ``unmasking`` (Unix s)
 
 
 class RoundFacts(Protocol):
@@ -76,6 +79,20 @@ class RoundFacts(Protocol):
     @property
     def admitted(self) -> int:
         """Participants admitted on chain."""
+
+    @property
+    def masking(self) -> bool:
+        """Whether the federation masks updates (the chain's ``masking()`` rule)."""
+
+    @property
+    def members(self) -> int:
+        """The latest round's members: the participants admitted at its opening block (under
+        masking, only they may submit)."""
+
+    @property
+    def reveals_missing(self) -> int:
+        """Reveals the latest (unmasking) round still needs: one per surviving neighbour of
+        each dropped member, less those received."""
 
     @property
     def deadline_passed(self) -> bool:
@@ -124,6 +141,14 @@ class OpenRound:
 
 
 @dataclass(frozen=True)
+class StartUnmasking:
+    """Stop accepting updates (``unmasking``), record the members whose updates are missing as
+    dropped, and collect their surviving neighbours' reveals."""
+
+    number: int
+
+
+@dataclass(frozen=True)
 class CloseRound:
     """Stop accepting updates (``closing``), store the aggregate and close the round on chain."""
 
@@ -146,7 +171,7 @@ class FailRound:
     abandon: bool = True
 
 
-Action = Wait | AdoptRound | OpenRound | CloseRound | MarkPublished | FailRound
+Action = Wait | AdoptRound | OpenRound | StartUnmasking | CloseRound | MarkPublished | FailRound
 
 
 def next_action(facts: RoundFacts, rules: RoundRules) -> Action:
@@ -159,6 +184,8 @@ def next_action(facts: RoundFacts, rules: RoundRules) -> Action:
         return _open_next(facts, rules, latest)
     if latest.phase is RoundPhase.OPEN:
         return _close_or_fail(facts, latest)
+    if latest.phase is RoundPhase.UNMASKING:
+        return _unmasked(facts, rules, latest)
     if latest.phase is RoundPhase.CLOSING:
         return CloseRound(latest.number)  # resume a close a crash interrupted
     if latest.phase is RoundPhase.CLOSED:
@@ -193,9 +220,13 @@ def _open_next(facts: RoundFacts, rules: RoundRules, previous: LatestRound | Non
 
 def _close_or_fail(facts: RoundFacts, latest: LatestRound) -> Action:
     accepted = facts.accepted
-    everyone = accepted >= facts.admitted
+    masking = facts.masking
+    everyone = accepted >= (facts.members if masking else facts.admitted)
     expired = not everyone and facts.deadline_passed
     if accepted >= latest.min_updates and (everyone or expired):
+        if masking and not everyone:
+            # Members dropped out: their neighbours' masks are in the sum until revealed.
+            return StartUnmasking(latest.number)
         return CloseRound(latest.number)
     if expired:
         return FailRound(
@@ -203,6 +234,18 @@ def _close_or_fail(facts: RoundFacts, latest: LatestRound) -> Action:
             f"deadline passed with {accepted} of the {latest.min_updates} required updates",
         )
     return Wait(f"round {latest.number} open")
+
+
+def _unmasked(facts: RoundFacts, rules: RoundRules, latest: LatestRound) -> Action:
+    missing = facts.reveals_missing
+    if missing == 0:
+        return CloseRound(latest.number)
+    since = latest.unmasking_since or 0
+    if facts.now > since + rules.reveal_timeout_s:
+        return FailRound(
+            latest.number, f"{missing} mask reveals still missing at the reveal timeout"
+        )
+    return Wait(f"round {latest.number} unmasking: {missing} reveals missing")
 
 
 def _publication(facts: RoundFacts, rules: RoundRules, latest: LatestRound) -> Action:
@@ -223,17 +266,24 @@ def participant_wait_past(
     uploaded: bool,
     finished: bool,
     last_round: int | None,
+    masking: bool = False,
+    revealed: bool = False,
 ) -> tuple[int, RoundPhase]:
     """The round state a participant waits past before it has something to do again.
 
-    It last saw round ``number`` in ``phase``; ``uploaded``/``finished`` say what it did in that
-    round, ``last_round`` is the federation's planned last round (``None``: unknown or open
-    ended). Uploaded to an open round: closing it (the aggregator summing) needs nothing from
-    the participant, so it waits until the round is closed or failed. Done with a round before
-    the last: its publication needs nothing either, so it waits for the next round. Otherwise
-    it wakes at any change.
+    It last saw round ``number`` in ``phase``; ``uploaded``/``finished``/``revealed`` say what
+    it did in that round, ``last_round`` is the federation's planned last round (``None``:
+    unknown or open ended), ``masking`` whether the federation masks. Uploaded to an open
+    round: closing it (the aggregator summing) needs nothing from the participant, so it waits
+    until the round is closed or failed — under masking until the round moves on at all, as
+    ``unmasking`` may ask it for reveals. In ``unmasking``, once it revealed (or if it has no
+    update in the round: dropped, or not a member) it waits until the round is closed. Done
+    with a round before the last: its publication needs nothing either, so it waits for the
+    next round. Otherwise it wakes at any change.
     """
     if phase is RoundPhase.OPEN and uploaded and not finished:
+        return (number, RoundPhase.OPEN if masking else RoundPhase.CLOSING)
+    if phase is RoundPhase.UNMASKING and (revealed or not uploaded):
         return (number, RoundPhase.CLOSING)
     if phase is RoundPhase.CLOSED and finished and not (last_round and number >= last_round):
         return (number, RoundPhase.PUBLISHED)

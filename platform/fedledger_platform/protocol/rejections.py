@@ -13,6 +13,7 @@ from typing import ClassVar
 from fedledger_platform.errors import FedledgerError
 
 __all__ = [
+    "BadReveal",
     "BadSealedKey",
     "BadSignature",
     "BaseModelMissing",
@@ -26,10 +27,13 @@ __all__ = [
     "NotAllowed",
     "NotAttested",
     "NotFound",
+    "NotMember",
     "NotReady",
     "Rejection",
     "ReplayedNonce",
     "RoundNotOpen",
+    "RoundNotUnmasking",
+    "SeedsRevealed",
     "StaleRequest",
     "TooLarge",
     "WrongParameters",
@@ -107,6 +111,12 @@ class NotAllowed(Rejection):
     code = "not_allowed"
 
 
+class NotMember(Rejection):
+    """An update to a masked round from a participant admitted after the round opened."""
+
+    code = "not_member"
+
+
 class NotFound(Rejection):
     """No such round, update, model or sealed key (yet)."""
 
@@ -117,6 +127,18 @@ class RoundNotOpen(Rejection):
     """An update for a round that is not open."""
 
     code = "round_not_open"
+
+
+class RoundNotUnmasking(Rejection):
+    """A new reveal for a round that is not collecting reveals (not ``unmasking``)."""
+
+    code = "round_not_unmasking"
+
+
+class SeedsRevealed(Rejection):
+    """An update from a member dropped from the round once any of its mask seeds was revealed."""
+
+    code = "seeds_revealed"
 
 
 class DuplicateUpdate(Rejection):
@@ -141,6 +163,13 @@ class WrongSchema(Rejection):
     """An update whose layout differs from the round's base model."""
 
     code = "wrong_schema"
+
+
+class BadReveal(Rejection):
+    """A reveal whose proof does not verify against the two on-chain keys, or that is not for a
+    dropped mask neighbour of its signer."""
+
+    code = "bad_reveal"
 
 
 class NotAttested(Rejection):

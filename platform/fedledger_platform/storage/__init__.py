@@ -7,9 +7,11 @@ from fedledger_platform.storage.blobs import BlobStore, BlobStoreError
 from fedledger_platform.storage.db import Database
 from fedledger_platform.storage.queries import latest_round
 from fedledger_platform.storage.tables import (
+    DroppedRecord,
     ModelRecord,
     NonceRecord,
     ParametersRecord,
+    RevealRecord,
     RoundRecord,
     SealedKeyRecord,
     UpdateRecord,
@@ -19,9 +21,11 @@ __all__ = [
     "BlobStore",
     "BlobStoreError",
     "Database",
+    "DroppedRecord",
     "ModelRecord",
     "NonceRecord",
     "ParametersRecord",
+    "RevealRecord",
     "RoundRecord",
     "SealedKeyRecord",
     "UpdateRecord",

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage.tables import (
+    DroppedRecord,
     ModelRecord,
     NonceRecord,
     ParametersRecord,
+    RevealRecord,
     RoundRecord,
     SealedKeyRecord,
     UpdateRecord,
@@ -25,6 +27,7 @@ from fedledger_platform.storage.tables import (
 __all__ = [
     "accepted_count",
     "add_nonce",
+    "dropped_by_round",
     "initial_model",
     "is_published",
     "latest_published",
@@ -34,6 +37,8 @@ __all__ = [
     "parameters",
     "participants_by_round",
     "purge_nonces",
+    "reveal",
+    "reveals",
     "round_record",
     "round_updates",
     "rounds",
@@ -100,6 +105,37 @@ def accepted_count(session: Session, number: int) -> int:
     """How many updates round ``number`` has accepted."""
     query = select(func.count()).select_from(UpdateRecord)
     return int(session.scalar(query.where(UpdateRecord.round_number == number)) or 0)
+
+
+# ---------------------------------------------------------------------- dropouts
+
+
+def dropped_by_round(session: Session, number: int | None = None) -> dict[int, list[str]]:
+    """Dropped members by round, in address order: of round ``number``, or of every round in
+    one query."""
+    query = select(DroppedRecord.round_number, DroppedRecord.participant).order_by(
+        DroppedRecord.round_number, DroppedRecord.participant
+    )
+    if number is not None:
+        query = query.where(DroppedRecord.round_number == number)
+    by_round: dict[int, list[str]] = {}
+    for round_number, participant in session.execute(query):
+        by_round.setdefault(round_number, []).append(participant)
+    return by_round
+
+
+def reveals(session: Session, number: int, *, dropped: str | None = None) -> list[RevealRecord]:
+    """Round ``number``'s stored reveals (those for ``dropped`` only, if given), ordered by
+    dropped member then revealer."""
+    query = select(RevealRecord).where(RevealRecord.round_number == number)
+    if dropped is not None:
+        query = query.where(RevealRecord.dropped == dropped)
+    return list(session.scalars(query.order_by(RevealRecord.dropped, RevealRecord.revealer)))
+
+
+def reveal(session: Session, number: int, revealer: str, dropped: str) -> RevealRecord | None:
+    """The reveal ``revealer`` gave for ``dropped`` in round ``number``, if any."""
+    return session.get(RevealRecord, (number, revealer, dropped))
 
 
 # ---------------------------------------------------------------------- models

@@ -9,9 +9,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "DroppedRecord",
     "ModelRecord",
     "NonceRecord",
     "ParametersRecord",
+    "RevealRecord",
     "RoundRecord",
     "SealedKeyRecord",
     "UpdateRecord",
@@ -44,6 +46,7 @@ class RoundRecord(Base):
     opened_at: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     published_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    unmasking_since: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class UpdateRecord(Base):
@@ -55,6 +58,30 @@ class UpdateRecord(Base):
     participant: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
     blob_hash: Mapped[str] = mapped_column(HASH)
     size: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DroppedRecord(Base):
+    """A member of a masked round whose update was not accepted when the round had to close."""
+
+    __tablename__ = "dropped"
+
+    round_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    participant: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+
+
+class RevealRecord(Base):
+    """A surviving neighbour's verified reveal of the point it shares with a dropped member
+    (:class:`fedledger_crypto.masking.Reveal`)."""
+
+    __tablename__ = "reveals"
+
+    round_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revealer: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    dropped: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    point: Mapped[bytes] = mapped_column(LargeBinary)
+    challenge: Mapped[bytes] = mapped_column(LargeBinary)
+    response: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -1,7 +1,7 @@
 """Wall time per federated round: fedledger (CKKS + chain + HTTP) against Flower's simulation.
 
     fedledger bench round --json [--rounds 6] [--clients 8] [--local-epochs E]
-                                 [--flower-client-cpus 1] [--update-docs]
+                                 [--flower-client-cpus 1] [--masking on|off] [--update-docs]
 
 Both systems run, one after the other in the same invocation, the same task code: the
 ``sentiment`` task, its Dirichlet partition over ``clients`` clients (seed 0), its initial model
@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="local epochs per round on both sides (default: the task's, 2)",
     )
+    parser.add_argument(
+        "--masking",
+        choices=("on", "off"),
+        default="on",
+        help="pairwise masking of fedledger's updates (on by default, as in a deployment)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
@@ -84,7 +90,12 @@ def main(argv: list[str] | None = None) -> None:
             "(or `pip install -e '.[bench]'`: flwr[simulation])"
         )
     result = run(
-        args.rounds, args.clients, args.flower_client_cpus, args.fedledger_mode, args.local_epochs
+        args.rounds,
+        args.clients,
+        args.flower_client_cpus,
+        args.fedledger_mode,
+        args.local_epochs,
+        masking=args.masking == "on",
     )
     emit(result, as_json=args.json)
     if args.update_docs:
@@ -95,4 +106,6 @@ def main(argv: list[str] | None = None) -> None:
             command += f" --flower-client-cpus {args.flower_client_cpus:g}"
         if args.fedledger_mode != "processes":
             command += f" --fedledger-mode {args.fedledger_mode}"
+        if args.masking != "on":
+            command += " --masking off"
         document(result, command + " --json")

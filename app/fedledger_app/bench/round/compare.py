@@ -19,8 +19,11 @@ def run(
     client_cpus: float,
     mode: str = "processes",
     local_epochs: int | None = None,
+    *,
+    masking: bool = True,
 ) -> dict[str, Any]:
-    """Both systems, fedledger first, then Flower (so no Ray process runs beside fedledger)."""
+    """Both systems, fedledger first (masked updates unless ``masking`` is false), then
+    Flower (so no Ray process runs beside fedledger)."""
     import torch
 
     from fedledger_clients.tasks import get_task
@@ -31,7 +34,9 @@ def run(
     # stdout stays one JSON object: Ray's processes inherit fd 1 and write to it.
     with native_stdout_to_stderr():
         try:
-            fedledger = run_fedledger(rounds, clients, clients_data, mode, local_epochs)
+            fedledger = run_fedledger(
+                rounds, clients, clients_data, mode, local_epochs, masking=masking
+            )
         finally:
             torch.set_num_threads(saved_threads)  # the daemons set 1 thread process-wide
         flower = run_flower(rounds, clients, client_cpus, local_epochs)
@@ -47,6 +52,7 @@ def run(
         "flower": flower,
         "fedledger": fedledger,
         "ratio": fedledger["round_s_median"] / flower["round_s_median"],
+        "masking": masking,
         "accuracy_gap_points": 100.0 * (fedledger["accuracy"] - flower["accuracy"]),
         "machine": {**machine(), "torch": metadata.version("torch")},
     }
@@ -90,7 +96,9 @@ def document(result: dict[str, Any], command: str) -> None:
         "the same here, rounds move in Flower's 0.1 s polling steps), "
         "rounds timed on the server from `configure_fit` to the end of `aggregate_fit`. "
         f"fedledger: `run_federation` ({MODE_TEXT[ours['mode']]}), {result['clients']} client "
-        "daemons over HTTP, CKKS, rounds timed from opening to publication. Round 1 (warm-up) and "
+        "daemons over HTTP, CKKS, "
+        f"{'updates pairwise masked' if result['masking'] else 'masking off'}, "
+        "rounds timed from opening to publication. Round 1 (warm-up) and "
         "start-up are not "
         f"counted. Machine: {result['machine']['cpus']} CPUs, Python "
         f"{result['machine']['python']}, torch {result['machine']['torch']}.\n\n"

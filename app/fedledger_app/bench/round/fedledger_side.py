@@ -35,8 +35,11 @@ def run_fedledger(
     clients_data: list[Any],
     mode: str = "processes",
     local_epochs: int | None = None,
+    *,
+    masking: bool = True,
 ) -> dict[str, Any]:
-    """One federation of ``rounds`` rounds; per-round wall time."""
+    """One federation of ``rounds`` rounds (updates pairwise masked or not); per-round wall
+    time."""
     from fedledger_app.federation import FederationSpec, run_federation
 
     opened: dict[int, float] = {}
@@ -64,6 +67,7 @@ def run_fedledger(
                 seed=SEED,
                 local_epochs=local_epochs,
                 freeze_heap=True,  # as `fedledger serve` does; this process runs nothing else
+                masking=masking,
                 **MODES[mode],
             ),
             progress=progress,
@@ -81,6 +85,7 @@ def run_fedledger(
         # CPU-seconds per steady-state round (round 2's opening → the last publication)
         "cpu_s_per_round": meter.between("steady", "end", rounds - 1),
         "mode": mode,
+        "masking": masking,
         "accuracy": float(run.rounds[-1].test_metrics["accuracy"]),
         "participants": [r.participants for r in run.rounds],
         "gas_per_round": run.rounds[-1].gas.get("total"),

@@ -1,7 +1,7 @@
 """Rounds as the REST API shows them, and the kept answer of ``GET /v1/rounds/current``.
 
-Every view costs a fixed number of queries however long the history: one round is two
-statements, the list of every round two as well.
+Every view costs a fixed number of queries however long the history: one round is three
+statements, the list of every round three as well.
 """
 
 from __future__ import annotations
@@ -9,16 +9,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic
 from fedledger_platform.protocol.rejections import NotFound
-from fedledger_platform.storage import Database, RoundRecord, UpdateRecord, queries
+from fedledger_platform.storage import (
+    Database,
+    DroppedRecord,
+    RoundRecord,
+    UpdateRecord,
+    queries,
+)
 
 __all__ = ["LatestRoundCache", "latest_round_view", "round_view", "rounds_view", "updates_view"]
 
 
-def _public(record: RoundRecord, participants: list[str]) -> RoundPublic:
+def _public(record: RoundRecord, participants: list[str], dropped: list[str]) -> RoundPublic:
     return RoundPublic(
         number=record.number,
         phase=record.phase,
@@ -27,6 +34,8 @@ def _public(record: RoundRecord, participants: list[str]) -> RoundPublic:
         min_updates=record.min_updates,
         accepted=len(participants),
         participants=list(participants),
+        dropped=list(dropped),
+        unmasking_since=record.unmasking_since,
         aggregate_hash=record.aggregate_hash,
         published_model_hash=record.published_model_hash,
         failure_reason=record.failure_reason,
@@ -36,15 +45,22 @@ def _public(record: RoundRecord, participants: list[str]) -> RoundPublic:
     )
 
 
+def _round(session: Session, record: RoundRecord) -> RoundPublic:
+    number = record.number
+    return _public(
+        record,
+        queries.participants_by_round(session, number).get(number, []),
+        queries.dropped_by_round(session, number).get(number, []),
+    )
+
+
 def latest_round_view(db: Database) -> RoundPublic | None:
     """The latest round (``None`` before the first)."""
     with db.session() as s:
         record = queries.latest_round(s)
         if record is None:
             return None
-        return _public(
-            record, queries.participants_by_round(s, record.number).get(record.number, [])
-        )
+        return _round(s, record)
 
 
 def round_view(db: Database, number: int) -> RoundPublic:
@@ -53,7 +69,7 @@ def round_view(db: Database, number: int) -> RoundPublic:
         record = queries.round_record(s, number)
         if record is None:
             raise NotFound(f"round {number} does not exist")
-        return _public(record, queries.participants_by_round(s, number).get(number, []))
+        return _round(s, record)
 
 
 def rounds_view(db: Database) -> list[RoundPublic]:
@@ -61,7 +77,10 @@ def rounds_view(db: Database) -> list[RoundPublic]:
     with db.session() as s:
         records = queries.rounds(s)
         participants = queries.participants_by_round(s)
-        return [_public(r, participants.get(r.number, [])) for r in records]
+        dropped = queries.dropped_by_round(s)
+        return [
+            _public(r, participants.get(r.number, []), dropped.get(r.number, [])) for r in records
+        ]
 
 
 def updates_view(db: Database, number: int) -> list[UpdatePublic]:
@@ -94,7 +113,7 @@ class LatestRoundCache:
     wait for that one read. ``read`` reads the latest round (a test may stand in for it).
     """
 
-    TABLES = (RoundRecord.__tablename__, UpdateRecord.__tablename__)
+    TABLES = (RoundRecord.__tablename__, UpdateRecord.__tablename__, DroppedRecord.__tablename__)
 
     def __init__(self, db: Database, read: Callable[[], RoundPublic | None] | None = None) -> None:
         self._db = db

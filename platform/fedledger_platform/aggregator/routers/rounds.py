@@ -54,10 +54,10 @@ async def current_round(
     after: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9]{1,10}:(none|open|closing|closed|published|failed)$",
+            pattern=r"^[0-9]{1,10}:(none|open|unmasking|closing|closed|published|failed)$",
             description=(
                 "long-poll: answer once the latest round has moved past `NUMBER:PHASE` (phases"
-                " in order: open, closing, closed, then published or failed; `0:none` is"
+                " in order: open, unmasking, closing, closed, then published or failed; `0:none` is"
                 " before the first round)"
             ),
         ),
@@ -118,7 +118,9 @@ async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPubl
     responses=refusals(
         r.MalformedBlob,
         r.NotAdmitted,
+        r.NotMember,
         r.RoundNotOpen,
+        r.SeedsRevealed,
         r.DuplicateUpdate,
         r.CommitmentMismatch,
         r.WrongParameters,

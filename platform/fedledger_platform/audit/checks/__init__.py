@@ -12,9 +12,16 @@ Per round:
 ``update``            (:mod:`.updates`) each included participant's stored update hashes to the
                       commitment of its ``UpdateCommitted`` event for that round
 ``left_out``          (:mod:`.updates`) no participant committed without being included (a
-                      possibly dropped update is a failure naming the participant)
+                      possibly dropped update is a failure naming the participant), unless
+                      dropped from a masked round with all its reveals verified
+``dropped``           (:mod:`.masking`) ``RoundClosed.dropped`` is the round's members (the
+                      participants admitted at its opening block) less the included ones
+``reveals``           (:mod:`.masking`) every served reveal's DLEQ proof verifies against both
+                      on-chain keys, exactly the required pairs are revealed, and their hash is
+                      ``RoundClosed.correctionsHash``
 ``aggregate``         (:mod:`.aggregate`) the homomorphic sum of the included updates,
-                      recomputed with the parameters-only context, hashes to the on-chain hash
+                      recomputed with the parameters-only context, plus the correction from
+                      the verified reveals, hashes to the on-chain hash
 ``served_aggregate``  (:mod:`.aggregate`) the aggregate participants download hashes to it too
 ``rewards``           (:mod:`.rewards`) the close transaction minted ``rewardPerUpdate`` to each
                       included participant and nothing else
@@ -41,6 +48,7 @@ from fedledger_platform.audit.checks.federation import (
     check_balances,
     check_token_supply,
 )
+from fedledger_platform.audit.checks.masking import Unmasked, check_masking, corrected
 from fedledger_platform.audit.checks.model import check_model, model_not_published
 from fedledger_platform.audit.checks.parameters import check_parameters
 from fedledger_platform.audit.checks.quorum import check_quorum, quorum_pending
@@ -51,11 +59,13 @@ from fedledger_platform.audit.checks.updates import check_left_out, check_update
 
 __all__ = [
     "Accounts",
+    "Unmasked",
     "check_aggregate",
     "check_balances",
     "check_base_model",
     "check_latest_model",
     "check_left_out",
+    "check_masking",
     "check_model",
     "check_parameters",
     "check_quorum",
@@ -65,6 +75,7 @@ __all__ = [
     "check_token_supply",
     "check_unclosed_round",
     "check_updates",
+    "corrected",
     "model_not_published",
     "quorum_pending",
 ]

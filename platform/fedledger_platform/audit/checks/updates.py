@@ -1,6 +1,7 @@
 """``update``: each included participant's stored update is the one it committed in the round,
 and a valid update (summed as it arrives, to recompute the aggregate); ``left_out``: every
-participant that committed was included."""
+participant that committed was included — or, in a masked round, was dropped with every reveal
+of its mask seeds in (:mod:`.masking`)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ def check_updates(
     number: int, downloads: Iterable[Download], events: RoundEvents, context: Any
 ) -> tuple[list[CheckResult], bytes | None]:
     """One ``update`` result per download (the included participants' stored updates, consumed
-    as they arrive), and the hash of their homomorphic sum under the parameters-only
-    ``context`` — ``None`` when there is no context or not every update was verified."""
+    as they arrive), and their homomorphic sum under the parameters-only ``context`` — ``None``
+    when there is no context or not every update was verified."""
     summer = fc.StreamingAggregator(context) if context is not None else None
     results: list[CheckResult] = []
     for download in downloads:
@@ -70,12 +71,10 @@ def check_updates(
             CheckResult("update", status, message, number, download.participant, evidence)
         )
     all_verified = all(r.status is CheckStatus.PASS for r in results)
-    recomputed = (
-        fc.keccak256(summer.result())
-        if summer is not None and all_verified and summer.contributors
-        else None
+    summed = (
+        summer.result() if summer is not None and all_verified and summer.contributors else None
     )
-    return results, recomputed
+    return results, summed
 
 
 def check_left_out(
@@ -84,10 +83,14 @@ def check_left_out(
     events: RoundEvents,
     closed: LedgerEvent,
     accepted: set[str] | None,
+    *,
+    revealed: frozenset[str] = frozenset(),
 ) -> list[CheckResult]:
     """A ``left_out`` failure per participant that committed in the round but is not in
     ``included`` (a possibly dropped update), noting whether it is in ``accepted`` (the uploads
-    the aggregator lists; ``None``: the list is unavailable); one pass otherwise."""
+    the aggregator lists; ``None``: the list is unavailable) — unless it is in ``revealed``
+    (dropped from a masked round, every required reveal of its seeds verified): a pass naming
+    it; one pass otherwise."""
     left_out = events.left_out(included)
     if not left_out:
         return [
@@ -104,11 +107,28 @@ def check_left_out(
         commit = events.commits[participant]
         commitment = fc.hash_hex(bytes(commit.args["updateHash"]))
         listed = None if accepted is None else participant in accepted
+        evidence = {
+            "commitment": commitment,
+            "commit_tx": commit.tx_hash,
+            "close_tx": closed.tx_hash,
+            "aggregator_lists_upload": listed,
+        }
+        if participant in revealed and not listed:
+            message = (
+                "committed but dropped from the masked round; every surviving mask neighbour "
+                "revealed the seed it shares with it"
+            )
+            results.append(
+                CheckResult("left_out", CheckStatus.PASS, message, number, participant, evidence)
+            )
+            continue
         note = {
             True: "the aggregator lists an accepted upload from it",
             False: "the aggregator lists no upload from it",
             None: "the aggregator's update list is unavailable",
         }[listed]
+        if participant in revealed:
+            note += ", yet declared it dropped: its neighbours' reveals expose that upload"
         results.append(
             CheckResult(
                 "left_out",
@@ -117,12 +137,7 @@ def check_left_out(
                 f"dropped; {note})",
                 number,
                 participant,
-                {
-                    "commitment": commitment,
-                    "commit_tx": commit.tx_hash,
-                    "close_tx": closed.tx_hash,
-                    "aggregator_lists_upload": listed,
-                },
+                evidence,
             )
         )
     return results

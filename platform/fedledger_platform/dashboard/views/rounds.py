@@ -62,11 +62,11 @@ def rounds_timeline(h: Html, s: Snapshot) -> str:
         empty="no round has been opened yet",
     )
     return (
-        '<p class="lead">Each round as the chain records it. <em>Dropped</em>: committed an '
-        "update on chain but left out of the aggregate. Gas: every transaction of the round "
-        "(open, commitments, close with its rewards, attestations).</p>"
-        + table
-        + audit_notice(h, s)
+        '<p class="lead">Each round as the chain records it. <em>Dropped</em>: members of a '
+        "masked round whose update was missing when it closed (<code>RoundClosed</code>); "
+        "their mask neighbours revealed the seeds they shared with them. Gas: every "
+        "transaction of the round (open, commitments, close with its rewards, "
+        "attestations).</p>" + table + audit_notice(h, s)
     )
 
 
