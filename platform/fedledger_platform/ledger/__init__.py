@@ -12,7 +12,9 @@ from fedledger_platform.ledger.chain import EMBEDDED, Chain, connect, is_rpc_url
 from fedledger_platform.ledger.deployment import Deployment
 from fedledger_platform.ledger.relay import (
     LedgerDomain,
+    SignatureFormatError,
     SignedItem,
+    recover_signer,
     sign_encryption_params,
     sign_model_attestation,
     sign_update_commitment,
@@ -41,10 +43,12 @@ __all__ = [
     "RejectedItem",
     "RelayResult",
     "RoundInfo",
+    "SignatureFormatError",
     "SignedItem",
     "TxResult",
     "connect",
     "is_rpc_url",
+    "recover_signer",
     "sign_encryption_params",
     "sign_model_attestation",
     "sign_update_commitment",

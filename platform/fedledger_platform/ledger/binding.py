@@ -41,7 +41,7 @@ from fedledger_platform.ledger.results import (
     RoundInfo,
     TxResult,
 )
-from fedledger_platform.ledger.transactions import Transactor, translate
+from fedledger_platform.ledger.transactions import Transactor, gas_budget, translate
 from fedledger_platform.protocol import RoundPhase
 
 __all__ = [
@@ -446,6 +446,16 @@ class Ledger:
         """The EIP-712 digest of the key dealer's parameters commitment, as the ledger
         computes it."""
         return bytes(self._call("encryptionParamsDigest", params_hash))
+
+    def can_afford(self, address: str, function: str) -> bool:
+        """Whether ``address`` holds the ether to send a ``function`` transaction itself (its
+        gas budget at the current fee cap): what a participant checks before its fallback."""
+        needed = gas_budget(function) * self.chain.max_fee()
+        try:
+            balance = int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
+        except Exception as exc:
+            raise translate(exc, "eth_getBalance", self._errors) from exc
+        return balance >= needed
 
     def token_balance(self, address: str, *, block: int | None = None) -> int:
         """Contribution-token balance of ``address`` in base units (at ``block`` if given)."""

@@ -26,6 +26,7 @@ from fedledger_platform.protocol.policy import (
 from fedledger_platform.protocol.rejections import (
     BadSealedKey,
     BadSignature,
+    BadTypedSignature,
     BaseModelMissing,
     CommitmentMismatch,
     DuplicateUpdate,
@@ -40,19 +41,28 @@ from fedledger_platform.protocol.rejections import (
     NotReady,
     Rejection,
     ReplayedNonce,
+    RoundNotClosed,
     RoundNotOpen,
     StaleRequest,
     TooLarge,
     WrongParameters,
     WrongSchema,
 )
+from fedledger_platform.protocol.relaying import (
+    COMMITMENT_SIGNATURE_HEADER,
+    PARAMS_SIGNATURE_HEADER,
+    fallback_due,
+)
 
 __all__ = [
+    "COMMITMENT_SIGNATURE_HEADER",
+    "PARAMS_SIGNATURE_HEADER",
     "TRANSITIONS",
     "Action",
     "AdoptRound",
     "BadSealedKey",
     "BadSignature",
+    "BadTypedSignature",
     "BaseModelMissing",
     "CloseRound",
     "CommitmentMismatch",
@@ -74,6 +84,7 @@ __all__ = [
     "Rejection",
     "ReplayedNonce",
     "RoundFacts",
+    "RoundNotClosed",
     "RoundNotOpen",
     "RoundPhase",
     "RoundRules",
@@ -83,6 +94,7 @@ __all__ = [
     "WrongParameters",
     "WrongSchema",
     "check_transition",
+    "fallback_due",
     "next_action",
     "parse_position",
     "participant_wait_past",

@@ -15,6 +15,7 @@ from fedledger_platform.errors import FedledgerError
 __all__ = [
     "BadSealedKey",
     "BadSignature",
+    "BadTypedSignature",
     "BaseModelMissing",
     "CommitmentMismatch",
     "DuplicateUpdate",
@@ -29,6 +30,7 @@ __all__ = [
     "NotReady",
     "Rejection",
     "ReplayedNonce",
+    "RoundNotClosed",
     "RoundNotOpen",
     "StaleRequest",
     "TooLarge",
@@ -119,6 +121,12 @@ class RoundNotOpen(Rejection):
     code = "round_not_open"
 
 
+class RoundNotClosed(Rejection):
+    """An attestation for a round that is not closed (nor published)."""
+
+    code = "round_not_closed"
+
+
 class DuplicateUpdate(Rejection):
     """A second, different update (or sealed key) where one is allowed."""
 
@@ -147,6 +155,13 @@ class NotAttested(Rejection):
     """Model bytes whose hash no included participant attested for the round."""
 
     code = "not_attested"
+
+
+class BadTypedSignature(Rejection):
+    """An EIP-712 signature (of a commitment, an attestation or the parameters) that is
+    malformed or not the sender's signature of this message, round and hash."""
+
+    code = "bad_typed_signature"
 
 
 class BadSealedKey(Rejection):
