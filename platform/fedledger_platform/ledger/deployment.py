@@ -103,12 +103,13 @@ def deploy_federation(
     aggregator: str,
     operator: str | None = None,
     auditors: tuple[str, ...] = (),
-    relayers: tuple[str, ...] = (),
+    relayers: tuple[str, ...] | None = None,
     reward_per_update: int = 10**18,
     quorum_bps: int = 5_001,
 ) -> tuple[Ledger, Deployment]:
     """Deploy a ledger and grant its roles: the deployer is admin (and operator by default);
-    ``relayers`` may submit participants' signed messages."""
+    ``relayers`` (by default the aggregator, which relays its participants' signed messages)
+    may submit participants' signed messages."""
     check_key_allowed(deployer, chain.chain_id)
     ledger, receipt = Ledger.deploy(
         chain, deployer, reward_per_update=reward_per_update, quorum_bps=quorum_bps
@@ -117,7 +118,7 @@ def deploy_federation(
     ledger.grant_role(deployer, AGGREGATOR_ROLE, aggregator)
     for auditor in auditors:
         ledger.grant_role(deployer, AUDITOR_ROLE, auditor)
-    for relayer in relayers:
+    for relayer in (aggregator,) if relayers is None else relayers:
         ledger.grant_role(deployer, RELAYER_ROLE, relayer)
     deployment = Deployment(
         chain_id=chain.chain_id,

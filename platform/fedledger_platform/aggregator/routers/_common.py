@@ -19,9 +19,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
         401: "missing, invalid or stale signature",
         403: "sender not admitted or not allowed",
         404: "not found",
-        409: "duplicate, round not open, or replayed nonce",
+        409: "duplicate, round not open (or not closed), or replayed nonce",
         413: "body too large",
-        422: "commitment mismatch, wrong parameters or schema, not attested",
+        422: "commitment mismatch, wrong parameters or schema, not attested, bad typed signature",
         503: "chain unreachable or not ready; retry",
     }.items()
 }
