@@ -4,11 +4,16 @@ Each poll, the daemon looks at the latest round and does the next step it owes:
 
 * **round open, nothing committed** — fetch the base model (hash-checked against the chain),
   train on the local shard, clip (and optionally noise) the update, encrypt it, *persist the
-  blob*, commit its keccak256 on chain from this account, upload it;
+  blob*, sign its commitment (EIP-712) and upload it with the signature, which the aggregator
+  relays to the chain: the participant needs no ether;
 * **committed, not yet accepted** (e.g. after a crash or an aggregator outage) — re-upload the
-  persisted blob, never a new one: the chain holds the commitment to exactly those bytes;
+  persisted blob, never a new one: the signature (or the chain) binds exactly those bytes;
 * **round closed and this participant included** — fetch and check the aggregate, decrypt, build
-  the next model, attest its hash on chain, upload the model bytes if the aggregator lacks them.
+  the next model, hand its signed attestation to the aggregator, upload the model bytes if
+  asked to or if the aggregator lacks them.
+
+Signed messages the aggregator took are watched (:mod:`.fallback`): one not on chain after
+``relay_timeout_s`` is sent from this account when it holds ether (the censorship fallback).
 
 The key dealer additionally seals the CKKS key to participants admitted later. Network and
 chain failures are retried with exponential backoff; all progress is either on chain or in the
@@ -24,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import random
 import threading
 import time
@@ -37,12 +41,14 @@ import torch
 from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
+from fedledger_clients.clipping import protect_update
 from fedledger_clients.config import ClientConfig
+from fedledger_clients.fallback import Fallback
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, ProtocolError
 from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
-from fedledger_clients.tasks.base import Aggregation, ClientData, LocalResult, Task, TrainConfig
+from fedledger_clients.tasks.base import Aggregation, ClientData, Task, TrainConfig
 from fedledger_platform.api_client import (
     AggregatorClient,
     AggregatorError,
@@ -53,33 +59,10 @@ from fedledger_platform.heap import freeze_heap
 from fedledger_platform.ledger import Ledger, RoundInfo
 from fedledger_platform.protocol import BaseModelMissing, RoundPhase, participant_wait_past
 
-__all__ = ["ClientDaemon", "RoundLog", "protect_update"]
+__all__ = ["ClientDaemon", "RoundLog"]
 
 log = logging.getLogger("fedledger.client")
 EventSink = Callable[[str, dict[str, Any]], None]
-
-
-def protect_update(
-    result: LocalResult, *, clip_norm: float, noise_multiplier: float, rng: torch.Generator
-) -> LocalResult:
-    """Clip the update to L2 norm ``clip_norm`` and add Gaussian noise (local DP).
-
-    The noise standard deviation is ``noise_multiplier × clip_norm`` per coordinate. Clipping
-    bounds how far one (possibly malicious) participant can move the average; it does not
-    prevent poisoning — the aggregator cannot inspect encrypted updates.
-    """
-    if clip_norm <= 0:
-        return result
-    norm = math.sqrt(sum(float(t.double().pow(2).sum()) for t in result.update.values()))
-    scale = min(1.0, clip_norm / norm) if norm > 0 else 1.0
-    update = {}
-    for name, tensor in result.update.items():
-        clipped = tensor.double() * scale
-        if noise_multiplier > 0:
-            noise = torch.randn(clipped.shape, generator=rng, dtype=torch.float64)
-            clipped = clipped + noise * (noise_multiplier * clip_norm)
-        update[name] = clipped.to(tensor.dtype)
-    return LocalResult(update=update, weight=result.weight, metrics=result.metrics)
 
 
 @dataclass
@@ -88,12 +71,16 @@ class RoundLog:
 
     round: int
     update_hash: str | None = None
-    committed: bool = False
+    committed: bool = False  # bound to update_hash: signed for the relayer, or on chain
     uploaded: bool = False
     finished: bool = False
     model_hash: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     train_s: float | None = None
+    # When the signed commitment / attestation was handed over for relaying (Unix seconds),
+    # while the fallback watches it (see fallback.py).
+    commit_pending_since: float | None = None
+    attest_pending_since: float | None = None
 
 
 class ClientDaemon:
@@ -135,6 +122,7 @@ class ClientDaemon:
         self.train_config: TrainConfig = config.training.train_config(
             self.task.default_config(), config.task.seed
         )
+        self.fallback = Fallback(self.participant, timeout_s=config.relay_timeout_s)
         self._dealer: KeyDealer | None = None
         self._dealer_settled = False  # the dealer is fixed once the parameters are committed
         self._rounds_planned: int | None = None
@@ -237,6 +225,9 @@ class ClientDaemon:
             self._stop.wait(self.config.poll_interval_s)
             return
         wait_s = min(self.config.long_poll_s, 2.0) if self._dealer else self.config.long_poll_s
+        look_in = self.fallback.next_look_in(self._rounds.values())
+        if look_in is not None:  # a relayed message is due for a look before then
+            wait_s = min(wait_s, look_in)
         # The answer is the latest round: the next step starts from it instead of asking again.
         self._latest_hint = self.client.current_round(
             after=self._awaited(self._last_seen), wait_s=wait_s
@@ -277,6 +268,8 @@ class ClientDaemon:
                     raise
                 return False  # the dealer has not sealed our copy yet
             self._emit("key", {})
+        if self.fallback.watch(self._rounds.values()):
+            self._save_state()
         latest, self._latest_hint = self._latest_hint or self.client.current_round(), None
         seen = (
             (int(latest["number"]), RoundPhase(latest["phase"])) if latest else (0, RoundPhase.NONE)
@@ -307,6 +300,8 @@ class ClientDaemon:
         return self._done(current, max_rounds, until_done)
 
     def _done(self, current: int, max_rounds: int | None, until_done: bool) -> bool:
+        if self.fallback.next_look_in(self._rounds.values()) is not None:
+            return False  # a signed message is not on chain yet: stay for the fallback
         finished = [r for r in self._rounds.values() if r.finished]
         if max_rounds is not None and len(finished) >= max_rounds:
             return True
@@ -378,29 +373,33 @@ class ClientDaemon:
             tmp.replace(path)
         digest = fc.keccak256(blob)
         entry.update_hash = fc.hash_hex(digest)
-        committed_now = self.participant.commit(number, digest, on_chain=on_chain)
+        signature = self.participant.commitment_for_upload(number, digest, on_chain=on_chain)
         entry.committed = True
-        uploaded_now = self._upload(number, blob, digest, info)
+        uploaded_now = self._upload(number, blob, digest, info, signature)
         entry.uploaded = True
+        if signature is not None and entry.commit_pending_since is None:
+            entry.commit_pending_since = time.time()  # handed over: the fallback watches it
         self._save_state()
         self._emit(
             "uploaded",
             {
                 "round": number,
                 "update_hash": entry.update_hash,
-                "committed_now": committed_now,
+                "relayed": signature is not None,
                 "uploaded_now": uploaded_now,
                 "bytes": len(blob),
             },
         )
 
-    def _upload(self, number: int, blob: bytes, digest: bytes, info: RoundInfo) -> bool:
-        """Upload the committed blob. The aggregator opens a round before the publishing
-        attester's upload of its base model arrives (or that attester stopped): when the upload
-        is refused for the missing base, supply the bytes if this participant attested them,
-        then upload again."""
+    def _upload(
+        self, number: int, blob: bytes, digest: bytes, info: RoundInfo, signature: bytes | None
+    ) -> bool:
+        """Upload the committed blob (with its signed commitment, unless on chain). The
+        aggregator opens a round before the model's bytes may have arrived (or the attester it
+        asked for them stopped): when the upload is refused for the missing base, supply the
+        bytes if this participant attested them, then upload again."""
         try:
-            return self.participant.upload(number, blob, digest)
+            return self.participant.upload(number, blob, digest, signature=signature)
         except AggregatorUnavailableError as exc:
             if exc.code != BaseModelMissing.code or not self.participant.offer_model(
                 number - 1, info.base_model_hash
@@ -409,7 +408,7 @@ class ClientDaemon:
             self._emit(
                 "model", {"round": number - 1, "model_hash": fc.hash_hex(info.base_model_hash)}
             )
-        return self.participant.upload(number, blob, digest)
+        return self.participant.upload(number, blob, digest, signature=signature)
 
     def _train_and_encrypt(self, number: int, entry: RoundLog, info: RoundInfo) -> bytes:
         base = self.participant.base_model(number, info)
@@ -442,6 +441,7 @@ class ClientDaemon:
 
     def _finish(self, number: int, info: RoundInfo) -> None:
         entry = self._rounds[number]
+        entry.commit_pending_since = None  # closed: every included commitment is on chain
         if not self.ledger.is_included(number, self.account.address):
             # Committed but left out (e.g. uploaded after the deadline): nothing to attest.
             entry.finished = True
@@ -459,6 +459,8 @@ class ClientDaemon:
         )
         entry.finished = True
         entry.model_hash = fc.hash_hex(outcome.model_hash)
+        if entry.attest_pending_since is None:
+            entry.attest_pending_since = time.time()  # handed over: the fallback watches it
         entry.metrics = {k: float(v) for k, v in self.task.round_metrics(outcome.aggregate).items()}
         self._save_state()
         self._blob_path(number).unlink(missing_ok=True)

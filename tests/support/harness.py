@@ -125,10 +125,16 @@ class Federation:
         return self.participants
 
 
-def make_federation(tmp: Path, participants: int = 3) -> Federation:
-    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts."""
+def make_federation(
+    tmp: Path, participants: int = 3, *, participant_wei: int = 10**19
+) -> Federation:
+    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts,
+    holding ``participant_wei`` each: by default enough for the direct path (a test's own
+    ``commit_update``, the fallback); participants relay through the aggregator either way."""
     chain = connect()
-    fed = create_devnet_federation(chain, participants=participants)
+    fed = create_devnet_federation(
+        chain, participants=participants, participant_wei=participant_wei
+    )
     return Federation(
         chain, fed.ledger, fed.operator, fed.aggregator, fed.auditor, fed.participants, tmp
     )

@@ -153,14 +153,19 @@ def create_devnet_federation(
     reward_per_update: int = 10**18,
     quorum_bps: int = 5_001,
     fund_wei: int = 10**19,
+    participant_wei: int = 0,
 ) -> DevnetFederation:
-    """Deploy with the devnet's faucet as operator, create and fund an aggregator, an auditor
-    and ``participants`` accounts, admit them and appoint the first as key dealer."""
+    """Deploy with the devnet's faucet as operator, create and fund (``fund_wei``) an
+    aggregator, which also relays, and an auditor, create ``participants`` accounts holding
+    ``participant_wei`` each — none by default: participants need no ether — admit them in
+    batches and appoint the first as key dealer."""
     operator = chain.faucet()
     aggregator, auditor = Account.create(), Account.create()
     accounts = [Account.create() for _ in range(participants)]
-    for account in (aggregator, auditor, *accounts):
+    for account in (aggregator, auditor):
         chain.fund(account.address, fund_wei, sender=operator)
+    for account in accounts if participant_wei else ():
+        chain.fund(account.address, participant_wei, sender=operator)
     ledger, deployment = deploy_federation(
         chain,
         operator,
