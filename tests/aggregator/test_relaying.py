@@ -11,12 +11,13 @@ One federation per chain for the module, its rounds played in order:
 3. an item the ledger skips: a participant that committed another hash directly after its
    signed upload is left out of that upload, then included with the bytes it committed;
 
-then the auditor finds every round green (relayed and direct paths alike)."""
+then the auditor finds every round green (relayed and direct paths alike); in round 4, signed
+messages the ledger would skip are refused before they are held."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -30,8 +31,9 @@ from fedledger_clients.tasks.base import Aggregation
 from fedledger_platform.aggregator import RelaySettings
 from fedledger_platform.aggregator.relayer import ATTESTATIONS, COMMITMENTS, Relayer
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.api_client import AggregatorError
 from fedledger_platform.audit.auditor import run_audit
-from fedledger_platform.ledger import RelayResult, SignedItem, connect
+from fedledger_platform.ledger import RelayResult, SignedItem, connect, sign_model_attestation
 from fedledger_platform.ledger.deployment import create_devnet_federation
 from fedledger_platform.modelfile import ModelFile
 from fedledger_platform.protocol import RoundPhase
@@ -111,7 +113,7 @@ def relayed(
         chain, made.ledger, made.operator, made.aggregator, made.auditor, made.participants, tmp
     )
     try:
-        settings = fed.settings(f"sqlite:///{tmp / 'agg.db'}", count=3, min_updates=5)
+        settings = fed.settings(f"sqlite:///{tmp / 'agg.db'}", count=4, min_updates=5)
         settings.relay = RelaySettings(batch_size=50, flush_interval_s=0.2)
         server = fed.serve(settings)
         service = server.server.config.app.state.service
@@ -248,10 +250,70 @@ def test_a_skipped_relayed_commitment_leaves_its_upload_out(relayed: Relayed) ->
 
 def test_relayed_and_direct_rounds_audit_green(relayed: Relayed) -> None:
     # Execute
-    report = run_audit(relayed.fed.ledger, relayed.server.url, relayed.fed.auditor)
+    report = run_audit(relayed.fed.ledger, relayed.server.url, relayed.fed.auditor, rounds="1..3")
 
     # Assert
     assert report.ok, [f.line() for f in report.failures]
     assert [(r.number, r.state) for r in report.rounds] == [
         (n, RoundPhase.PUBLISHED) for n in (1, 2, 3)
     ]
+
+
+def _refusal(call: Callable[[], object]) -> tuple[int, str]:
+    with pytest.raises(AggregatorError) as caught:
+        call()
+    return caught.value.status, caught.value.code
+
+
+def test_signed_messages_the_ledger_would_skip_are_refused(relayed: Relayed) -> None:
+    # Prepare: round 4 open; participant 0's update, and signatures the ledger would skip
+    fed, (p0, p1) = relayed.fed, relayed.participants[:2]
+    blob = relayed.blob(0, 4, relayed.bases(4)[0])
+    digest = fc.keccak256(blob)
+    published = fed.ledger.get_round(3).published_model_hash
+    other_model = fc.keccak256(b"another model")
+    attest = sign_model_attestation
+
+    # Execute
+    answers = [
+        # an upload with another participant's signature, one for another round, none at all
+        _refusal(
+            lambda: p0.client.upload_update(
+                4, blob, commitment_signature=p1.sign_commitment(4, digest)
+            )
+        ),
+        _refusal(
+            lambda: p0.client.upload_update(
+                4, blob, commitment_signature=p0.sign_commitment(3, digest)
+            )
+        ),
+        _refusal(lambda: p0.client.upload_update(4, blob)),
+        # an attestation signed by someone else, a second one of another model, one for the
+        # open round
+        _refusal(
+            lambda: p0.client.attest(
+                3, published, attest(p1.account, fed.ledger.domain, 3, published).signature
+            )
+        ),
+        _refusal(
+            lambda: p0.client.attest(
+                3, other_model, attest(p0.account, fed.ledger.domain, 3, other_model).signature
+            )
+        ),
+        _refusal(
+            lambda: p0.client.attest(
+                4, other_model, attest(p0.account, fed.ledger.domain, 4, other_model).signature
+            )
+        ),
+    ]
+
+    # Assert: refused with their codes, and nothing held
+    assert answers == [
+        (422, "bad_typed_signature"),
+        (422, "bad_typed_signature"),
+        (422, "commitment_mismatch"),
+        (422, "bad_typed_signature"),
+        (409, "duplicate"),
+        (409, "round_not_closed"),
+    ]
+    assert relayed.fed.client(relayed.server).round(4)["accepted"] == 0
