@@ -123,6 +123,7 @@ class ClientDaemon:
             self.task.default_config(), config.task.seed
         )
         self.fallback = Fallback(self.participant, timeout_s=config.relay_timeout_s)
+        self._only_watching = False  # done but for a relayed message the fallback watches
         self._dealer: KeyDealer | None = None
         self._dealer_settled = False  # the dealer is fixed once the parameters are committed
         self._rounds_planned: int | None = None
@@ -221,12 +222,17 @@ class ClientDaemon:
 
         The dealer waits at most two seconds: it also watches for newly admitted participants.
         """
+        look_in = self.fallback.next_look_in(self._rounds.values())
+        if look_in is not None:  # a relayed message is due for a look then (not in a loop)
+            look_in = max(look_in, self.config.poll_interval_s)
+        if self._only_watching and look_in is not None:
+            self._stop.wait(look_in)
+            return
         if self._last_seen is None or self.config.long_poll_s <= 0:
             self._stop.wait(self.config.poll_interval_s)
             return
         wait_s = min(self.config.long_poll_s, 2.0) if self._dealer else self.config.long_poll_s
-        look_in = self.fallback.next_look_in(self._rounds.values())
-        if look_in is not None:  # a relayed message is due for a look before then
+        if look_in is not None:
             wait_s = min(wait_s, look_in)
         # The answer is the latest round: the next step starts from it instead of asking again.
         self._latest_hint = self.client.current_round(
@@ -300,12 +306,14 @@ class ClientDaemon:
         return self._done(current, max_rounds, until_done)
 
     def _done(self, current: int, max_rounds: int | None, until_done: bool) -> bool:
-        if self.fallback.next_look_in(self._rounds.values()) is not None:
-            return False  # a signed message is not on chain yet: stay for the fallback
         finished = [r for r in self._rounds.values() if r.finished]
-        if max_rounds is not None and len(finished) >= max_rounds:
-            return True
-        return until_done and self._federation_done(current)
+        done = (max_rounds is not None and len(finished) >= max_rounds) or (
+            until_done and self._federation_done(current)
+        )
+        # A signed message not on chain yet keeps the daemon for its fallback; nothing else
+        # is owed, so it waits for the message's next look, not for the rounds to move.
+        self._only_watching = done and self.fallback.next_look_in(self._rounds.values()) is not None
+        return done and not self._only_watching
 
     def _federation_done(self, current: int) -> bool:
         if self._rounds_planned is None:

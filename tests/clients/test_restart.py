@@ -124,8 +124,9 @@ def test_aggregator_outage_during_upload_is_retried(tmp_path: Path) -> None:
 def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_it(
     tmp_path: Path,
 ) -> None:
-    """Only the attester whose attestation publishes a model uploads its bytes, and the next
-    round opens without waiting for them. If that attester stops before its upload, the next
+    """Only the attester the aggregator asks (the first of the hash) uploads the model's bytes,
+    and the next round opens without waiting for them. If that attester stops before its upload
+    (its signed attestation held and relayed: the model is published all the same), the next
     round's updates are refused for the missing base (503) until another attester of the same
     model supplies the bytes — which it does on that refusal."""
     fed = make_federation(tmp_path)
@@ -157,7 +158,14 @@ def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_
         wait_for(lambda: bool(killed), timeout_s=120, what="the publisher to stop")
         (victim,) = killed
         threads[victim].join(30)
-        published = fed.ledger.get_round(1).published_model_hash
+        published = wait_for(
+            lambda: (
+                (i := fed.ledger.get_round(1)).status is RoundPhase.PUBLISHED
+                and i.published_model_hash
+            ),
+            timeout_s=60,
+            what="round 1 published",
+        )
         reader = fed.client(server)
         # Round 2 opens on the published hash at once; the survivors' updates bring the bytes.
         wait_for(lambda: fed.ledger.current_round() == 2, timeout_s=60, what="round 2 to open")

@@ -137,9 +137,3 @@ class Attestations:
         with self.db.session() as s:
             known = queries.model(s, fc.hash_hex(model_hash)) is not None
         return known and self.blobs.exists(model_hash)
-
-    def held(self, round_number: int, model_hash: bytes) -> bool:
-        """Whether an included participant's verified attestation of ``model_hash`` for
-        ``round_number`` is held (on chain yet or not)."""
-        with self.db.session() as s:
-            return queries.attestation_held(s, round_number, fc.hash_hex(model_hash))
