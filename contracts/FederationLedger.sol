@@ -31,7 +31,10 @@ import {IFederationLedger} from "./IFederationLedger.sol";
  * - who was included and who attested is one word per round and group of 128
  *   participants (two bits each), created at close, so that attestations only flip bits
  *   of an existing word;
- * - update hashes are not stored at all: the {UpdateCommitted} log is their record.
+ * - update hashes are not stored at all: the {UpdateCommitted} and {UpdatesCommitted} logs
+ *   are their record;
+ * - a relayed batch emits one event listing its accepted items ({UpdatesCommitted},
+ *   {ModelsAttested}) rather than one per item, as ERC-1155's `TransferBatch` does.
  */
 contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     // ------------------------------------------------------------------ types
@@ -125,14 +128,12 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
 
     // The hand-written relay loops use these as literals (inline assembly takes no computed
     // constant); each equals the selector named, which the tests check through the events.
-    /// @dev `UpdateCommitted.selector`.
-    bytes32 private constant _UPDATE_COMMITTED_TOPIC =
-        0xbaaeb0aef74ad2c8b2341e92f76718ce209d3fd370b6e52e78f44a890b0f1cd2;
-    /// @dev `ModelAttested.selector`.
-    bytes32 private constant _MODEL_ATTESTED_TOPIC = 0x757f616e01bd033fc94a9584a8b697be5329e8f49dda87a4b815d352f72d3a44;
-    /// @dev `ModelPublished.selector`.
-    bytes32 private constant _MODEL_PUBLISHED_TOPIC =
-        0x3d05764640437207a19759821e3b025905f1d2a4c64fb517d89497969499ee60;
+    /// @dev `UpdatesCommitted.selector`.
+    bytes32 private constant _UPDATES_COMMITTED_TOPIC =
+        0x4b90de519857768852cfd5eaad4b677594d02f126c74427e0948b63ea88eaead;
+    /// @dev `ModelsAttested.selector`.
+    bytes32 private constant _MODELS_ATTESTED_TOPIC =
+        0xeafe374723cff097bd3eec422cf3ac0942ca583ff423f048aa9f868ba7fb4736;
     /// @dev `RelayedItemRejected.selector`.
     bytes32 private constant _RELAYED_ITEM_REJECTED_TOPIC =
         0x02772a1ffc5287f49ca89f892b92697bcceb83abf302ff934ca428e2ca6f9301;
@@ -156,6 +157,10 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     uint256 private constant _S_MASK = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
     /// @dev The largest s OpenZeppelin's ECDSA accepts (half the secp256k1 order).
     uint256 private constant _S_MAX = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// @dev Where a relay loop's batch event data starts in its buffer, and its accounts (see
+    /// {_relayBuffer}).
+    uint256 private constant _BATCH_HEAD = 0x1a0;
+    uint256 private constant _BATCH_ACCOUNTS = 0x200;
     /// @dev Bit offset of `admitted` in a {Participant} slot, as solc packs it (after the
     /// 32-bit `index`; `admittedAt` follows at bit 40), for the hand-written relay loops.
     uint256 private constant _ADMITTED_SHIFT = 32;
@@ -368,8 +373,9 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     /**
      * @inheritdoc IFederationLedger
      * @dev The per-item loop is hand-written (docs/contracts.md, "Relaying"): it applies
-     * {commitUpdate}'s rules ({_commit}) and emits the same event; a group's commitment word
-     * is held on the stack while consecutive items share it.
+     * {commitUpdate}'s rules ({_commit}) and lists each accepted item in the batch's one
+     * {UpdatesCommitted} event ({_batchLog}); a group's commitment word is held on the stack
+     * while consecutive items share it.
      */
     function relayCommitments(uint64 round, SignedItem[] calldata items)
         external
@@ -378,13 +384,15 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     {
         if (items.length == 0) revert LedgerEmptyBatch();
         _checkOpen(round);
-        uint256 m = _relayBuffer(UPDATE_COMMITMENT_TYPEHASH, round);
+        uint256 m = _relayBuffer(UPDATE_COMMITMENT_TYPEHASH, round, items.length);
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let group := not(0) // the group whose commitment word `word` holds: none yet
             let word := 0
-            let end := add(items.offset, shl(7, items.length))
-            for { let item := items.offset } lt(item, end) { item := add(item, 0x80) } {
+            let next := add(m, _BATCH_ACCOUNTS) // where the next accepted item's signer is listed
+            for { let item := items.offset } lt(item, add(items.offset, shl(7, items.length))) {
+                item := add(item, 0x80)
+            } {
                 let signer := calldataload(item)
                 if shr(160, signer) { revert(0, 0) } // not an address: the ABI decoder refuses it too
                 let hash := calldataload(add(item, 0x20))
@@ -423,26 +431,47 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                             if iszero(and(word, record)) {
                                 word := or(word, record)
                                 reason := 0
-                                mstore(0x00, hash)
-                                log3(0x00, 0x20, _UPDATE_COMMITTED_TOPIC, round, signer)
+                                // Listed for the batch event (see {_relayBuffer}).
+                                mstore(next, signer)
+                                mstore(add(next, shl(5, add(items.length, 1))), hash)
+                                next := add(next, 0x20)
                             }
                         }
                     }
                 }
-                if reason { _reject(m, round, shr(7, sub(item, items.offset)), signer, reason) }
+                if reason { _reject(m, shr(7, sub(item, items.offset)), signer, reason) }
             }
             if iszero(eq(group, not(0))) { sstore(_wordSlot(group), word) }
+            _emitBatch(m, next, items.length, _UPDATES_COMMITTED_TOPIC)
 
             function _wordSlot(groupOf) -> slot {
                 mstore(0x00, groupOf)
                 mstore(0x20, _commitWords.slot)
                 slot := keccak256(0x00, 0x40)
             }
-            function _reject(buffer, roundOf, index, signerOf, why) {
+            /// Emits {RelayedItemRejected} for the item at `index` (the round is the buffer's).
+            function _reject(buffer, index, signerOf, why) {
                 mstore(add(buffer, 0x140), index)
                 mstore(add(buffer, 0x160), signerOf)
                 mstore(add(buffer, 0x180), why)
-                log2(add(buffer, 0x140), 0x60, _RELAYED_ITEM_REJECTED_TOPIC, roundOf)
+                log2(add(buffer, 0x140), 0x60, _RELAYED_ITEM_REJECTED_TOPIC, mload(add(buffer, 0x20)))
+            }
+            /// Emits the batch event of the items listed before `end` (none: no event): the
+            /// offsets and lengths are written, the hashes move up behind the listed signers.
+            function _emitBatch(buffer, end, capacity, topic) {
+                let head := add(buffer, _BATCH_HEAD)
+                let count := shr(5, sub(end, add(buffer, _BATCH_ACCOUNTS)))
+                if count {
+                    mstore(head, 0x40) // where the signers start
+                    mstore(add(head, 0x20), add(0x60, shl(5, count))) // where the hashes start
+                    mstore(add(head, 0x40), count)
+                    mstore(end, count)
+                    if lt(count, capacity) {
+                        let listed := add(add(buffer, _BATCH_ACCOUNTS), shl(5, add(capacity, 1)))
+                        mcopy(add(end, 0x20), listed, shl(5, count))
+                    }
+                    log2(head, add(0x80, shl(6, count)), topic, mload(add(buffer, 0x20)))
+                }
             }
         }
     }
@@ -492,10 +521,10 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     /**
      * @inheritdoc IFederationLedger
      * @dev The per-item loop is hand-written, like {relayCommitments}'s: it applies
-     * {attestModel}'s rules ({_attest}) and emits the same events, keeping the round's
-     * {Tally} in memory (read and written by field offset: 0x20 per member, in declaration
-     * order) and a group's round-flags word on the stack. Consecutive items with the same
-     * hash share one digest computation.
+     * {attestModel}'s rules ({_attest}) and lists each accepted item in the batch's one
+     * {ModelsAttested} event, keeping the round's {Tally} in memory (read and written by
+     * field offset: 0x20 per member, in declaration order) and a group's round-flags word on
+     * the stack. Consecutive items with the same hash share one digest computation.
      */
     function relayAttestations(uint64 round, SignedItem[] calldata items)
         external
@@ -504,24 +533,21 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
     {
         if (items.length == 0) revert LedgerEmptyBatch();
         Tally memory tally = _loadTally(round);
-        uint256 m = _relayBuffer(MODEL_ATTESTATION_TYPEHASH, round);
+        uint256 m = _relayBuffer(MODEL_ATTESTATION_TYPEHASH, round, items.length);
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            let group := not(0) // the group whose round-flags word `word` holds: none yet
+            // The group whose round-flags word `word` holds is the tally's `group` (none yet:
+            // {_loadTally}); kept there rather than on the stack, which is full.
             let word := 0
+            let next := add(m, _BATCH_ACCOUNTS) // where the next accepted item's signer is listed
             for { let item := items.offset } lt(item, add(items.offset, shl(7, items.length))) {
                 item := add(item, 0x80)
             } {
                 let signer := calldataload(item)
                 if shr(160, signer) { revert(0, 0) } // not an address: the ABI decoder refuses it too
-                let hash := calldataload(add(item, 0x20))
                 let reason := _ZERO_HASH_REASON
-                if hash {
-                    if iszero(eq(hash, mload(add(m, 0x40)))) {
-                        mstore(add(m, 0x40), hash)
-                        mstore(add(m, 0x82), keccak256(m, 0x60))
-                        mstore(add(m, 0xc0), keccak256(add(m, 0x60), 0x42))
-                    }
+                if _digest(m, item) {
+                    // The item's hash is at m + 0x40 from here on (not on the stack: it is full).
                     reason := _INVALID_SIGNATURE_REASON
                     if eq(_recover(m, item), signer) {
                         // {_attest}'s rules: the signer is included, and has not attested.
@@ -531,9 +557,11 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                         reason := _NOT_INCLUDED_REASON
                         if shr(_ADMITTED_AT_SHIFT, record) {
                             record := and(record, 0xffffffff) // the index
-                            if iszero(eq(div(record, _FLAGS_GROUP), group)) {
-                                if iszero(eq(group, not(0))) { sstore(_flagsSlot(round, group), word) }
+                            if iszero(eq(div(record, _FLAGS_GROUP), mload(add(tally, 0xe0)))) {
+                                let group := mload(add(tally, 0xe0))
+                                if iszero(eq(group, not(0))) { sstore(_flagsSlot(round, group), word) } // _NO_GROUP
                                 group := div(record, _FLAGS_GROUP)
+                                mstore(add(tally, 0xe0), group)
                                 word := sload(_flagsSlot(round, group))
                             }
                             record := shl(1, mod(record, _FLAGS_GROUP)) // the index's shift
@@ -542,16 +570,20 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                                 if iszero(and(shr(record, word), _ATTESTED)) {
                                     word := or(word, shl(record, _ATTESTED))
                                     reason := 0
-                                    _count(tally, signer, hash)
+                                    _count(tally, mload(add(m, 0x40)))
+                                    // Listed for the batch event (see {_relayBuffer}).
+                                    mstore(next, signer)
+                                    mstore(add(next, shl(5, add(items.length, 1))), mload(add(m, 0x40)))
+                                    next := add(next, 0x20)
                                 }
                             }
                         }
                     }
                 }
-                if reason { _reject(m, round, shr(7, sub(item, items.offset)), signer, reason) }
+                if reason { _reject(m, shr(7, sub(item, items.offset)), signer, reason) }
             }
-            mstore(add(tally, 0xe0), group) // {_saveTally} writes the word back
-            mstore(add(tally, 0x100), word)
+            mstore(add(tally, 0x100), word) // {_saveTally} writes it back
+            _emitBatch(m, next, items.length, _MODELS_ATTESTED_TOPIC)
 
             function _flagsSlot(roundOf, groupOf) -> slot {
                 mstore(0x00, roundOf)
@@ -567,6 +599,17 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                 mstore(0x00, hashOf)
                 slot := keccak256(0x00, 0x40)
             }
+            /// The hash of the item at `itemOf` (0: none), at buffer + 0x40 with its EIP-712
+            /// digest at buffer + 0xc0 when it is not zero; computed once for consecutive items
+            /// of one hash.
+            function _digest(buffer, itemOf) -> hashOf {
+                hashOf := calldataload(add(itemOf, 0x20))
+                if and(iszero(iszero(hashOf)), iszero(eq(hashOf, mload(add(buffer, 0x40))))) {
+                    mstore(add(buffer, 0x40), hashOf)
+                    mstore(add(buffer, 0x82), keccak256(buffer, 0x60))
+                    mstore(add(buffer, 0xc0), keccak256(add(buffer, 0x60), 0x42))
+                }
+            }
             /// The signer the signature of the item at `itemOf` recovers to for the digest at
             /// buffer + 0xc0, under OpenZeppelin's ECDSA rules (see relayCommitments); when it
             /// recovers to none, `not(0)`, which is no address.
@@ -581,8 +624,9 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                 recovered := mload(0x00)
                 if iszero(recovered) { recovered := not(0) }
             }
-            /// {_attest}'s counting and publication, on the {Tally} at `t`.
-            function _count(t, who, hashOf) {
+            /// {_attest}'s counting and publication, on the {Tally} at `t` ({ModelPublished}
+            /// is emitted after the batch's event, below).
+            function _count(t, hashOf) {
                 let roundOf := mload(t)
                 let leading := mload(add(t, 0x80))
                 if iszero(leading) {
@@ -601,9 +645,6 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                     count := add(sload(slot), 1)
                     sstore(slot, count)
                 }
-                mstore(0x00, hashOf)
-                mstore(0x20, count)
-                log3(0x00, 0x40, _MODEL_ATTESTED_TOPIC, roundOf, who)
                 if and(mload(add(t, 0x20)), iszero(lt(count, mload(add(t, 0x60))))) {
                     if iszero(eq(hashOf, leading)) {
                         // Another hash is published first: it becomes the leading one.
@@ -614,18 +655,35 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
                     }
                     mstore(add(t, 0x20), 0) // publishable
                     mstore(add(t, 0x40), 1) // published
-                    mstore(0x00, hashOf)
-                    mstore(0x20, count)
-                    log2(0x00, 0x40, _MODEL_PUBLISHED_TOPIC, roundOf)
                 }
             }
-            function _reject(buffer, roundOf, index, signerOf, why) {
+            /// Emits {RelayedItemRejected} for the item at `index` (the round is the buffer's).
+            function _reject(buffer, index, signerOf, why) {
                 mstore(add(buffer, 0x140), index)
                 mstore(add(buffer, 0x160), signerOf)
                 mstore(add(buffer, 0x180), why)
-                log2(add(buffer, 0x140), 0x60, _RELAYED_ITEM_REJECTED_TOPIC, roundOf)
+                log2(add(buffer, 0x140), 0x60, _RELAYED_ITEM_REJECTED_TOPIC, mload(add(buffer, 0x20)))
+            }
+            /// Emits the batch event of the items listed before `end` (none: no event): the
+            /// offsets and lengths are written, the hashes move up behind the listed signers.
+            function _emitBatch(buffer, end, capacity, topic) {
+                let head := add(buffer, _BATCH_HEAD)
+                let count := shr(5, sub(end, add(buffer, _BATCH_ACCOUNTS)))
+                if count {
+                    mstore(head, 0x40) // where the signers start
+                    mstore(add(head, 0x20), add(0x60, shl(5, count))) // where the hashes start
+                    mstore(add(head, 0x40), count)
+                    mstore(end, count)
+                    if lt(count, capacity) {
+                        let listed := add(add(buffer, _BATCH_ACCOUNTS), shl(5, add(capacity, 1)))
+                        mcopy(add(end, 0x20), listed, shl(5, count))
+                    }
+                    log2(head, add(0x80, shl(6, count)), topic, mload(add(buffer, 0x20)))
+                }
             }
         }
+        // Publication happens when the count reaches the quorum: the event carries the quorum.
+        if (tally.published) emit ModelPublished(round, tally.leading, tally.quorum);
         _saveTally(tally);
     }
 
@@ -817,10 +875,15 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
      * 0x040 an item's hash (the EIP-712 struct, hashed over 0x60 bytes); 0x060 `0x1901`,
      * 0x062 the domain separator, 0x082 the struct hash (the digest's input, hashed over
      * 0x42 bytes); 0x0c0-0x13f ecrecover's input (digest, v, r, s); 0x140-0x19f a rejection
-     * event's data.
+     * event's data; from 0x1a0 ({_BATCH_HEAD}) the batch event's data for up to `capacity`
+     * items, the ABI encoding of `(address[], bytes32[])`: two offsets, the accounts' length,
+     * the accounts (from {_BATCH_ACCOUNTS}), the hashes' length and the hashes. The loop lists
+     * each accepted item's hash `capacity + 1` words after its account; once their number is
+     * known the hashes move up behind the accepted accounts. The batch part is not zeroed:
+     * every word of it is written before the log reads it.
      */
-    function _relayBuffer(bytes32 typeHash, uint64 round) private view returns (uint256 m) {
-        bytes memory buffer = new bytes(0x1a0);
+    function _relayBuffer(bytes32 typeHash, uint64 round, uint256 capacity) private view returns (uint256 m) {
+        bytes memory buffer = new bytes(_BATCH_HEAD);
         bytes32 domain = _domainSeparatorV4();
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
@@ -829,6 +892,9 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
             mstore(add(m, 0x20), round)
             mstore(add(m, 0x60), shl(240, 0x1901))
             mstore(add(m, 0x62), domain)
+            // The batch event's data, allocated right after the buffer (where `new` left the
+            // free memory pointer): its head, then room for `capacity` accounts and hashes.
+            mstore(0x40, add(m, add(_BATCH_ACCOUNTS, add(shl(6, capacity), 0x20))))
         }
     }
 
@@ -889,7 +955,7 @@ contract FederationLedger is AccessControl, EIP712, IFederationLedger {
         uint32 attestations = modelHash == tally.leading
             ? ++tally.leadingCount
             : ++_attestations[tally.round][modelHash];
-        emit ModelAttested(tally.round, participant, modelHash, attestations);
+        emit ModelAttested(tally.round, participant, modelHash);
 
         if (tally.publishable && attestations >= tally.quorum) {
             if (modelHash != tally.leading) {

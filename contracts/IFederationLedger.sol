@@ -102,13 +102,21 @@ interface IFederationLedger {
     /// @param minUpdates Fewest included updates with which the round can close.
     event RoundOpened(uint64 indexed round, bytes32 baseModelHash, uint64 deadline, uint32 minUpdates);
 
-    /// @notice A participant committed its update; emitted by {commitUpdate} and, for each
-    /// accepted item, {relayCommitments}. This log is the only record of the hashes (storage
-    /// keeps only who committed).
+    /// @notice A participant committed its update; emitted by {commitUpdate}. This log and
+    /// {UpdatesCommitted} are the only record of the hashes (storage keeps only who committed).
     /// @param round The round's number.
     /// @param participant The committing participant.
     /// @param updateHash keccak256 of its encrypted update blob.
     event UpdateCommitted(uint64 indexed round, address indexed participant, bytes32 updateHash);
+
+    /// @notice The accepted items of one {relayCommitments} batch, in batch order: for each
+    /// `i`, exactly what an {UpdateCommitted}`(round, participants[i], updateHashes[i])`
+    /// records. One log per batch instead of one per item (as ERC-1155's `TransferBatch`
+    /// stands for many `TransferSingle`s); not emitted when the batch accepted no item.
+    /// @param round The round's number.
+    /// @param participants The committing participants.
+    /// @param updateHashes keccak256 of each one's encrypted update blob.
+    event UpdatesCommitted(uint64 indexed round, address[] participants, bytes32[] updateHashes);
 
     /// @notice A round closed on its aggregate; emitted by {closeRound}, after one token
     /// `Transfer` (mint) per included participant when the reward is not zero.
@@ -134,17 +142,25 @@ interface IFederationLedger {
     /// @param reason Why, for humans.
     event RoundFailed(uint64 indexed round, string reason);
 
-    /// @notice An included participant attested a model hash; emitted by {attestModel} and,
-    /// for each accepted item, {relayAttestations}.
+    /// @notice An included participant attested a model hash; emitted by {attestModel}. (A
+    /// hash's count is {attestationCount}, or the number of its attestations in the log.)
     /// @param round The round's number.
     /// @param participant The attesting participant.
     /// @param modelHash keccak256 of the model it derived from the aggregate.
-    /// @param attestations How many attestations `modelHash` has in the round, this one included.
-    event ModelAttested(uint64 indexed round, address indexed participant, bytes32 modelHash, uint32 attestations);
+    event ModelAttested(uint64 indexed round, address indexed participant, bytes32 modelHash);
+
+    /// @notice The accepted items of one {relayAttestations} batch, in batch order: for each
+    /// `i`, exactly what a {ModelAttested}`(round, participants[i], modelHashes[i])` records.
+    /// One log per batch; not emitted when the batch accepted no item.
+    /// @param round The round's number.
+    /// @param participants The attesting participants.
+    /// @param modelHashes keccak256 of the model each one derived from the aggregate.
+    event ModelsAttested(uint64 indexed round, address[] participants, bytes32[] modelHashes);
 
     /// @notice A model hash reached the round's quorum while the round was Closed: the round
-    /// is Published; emitted by {attestModel} or {relayAttestations}, once per round, right
-    /// after the {ModelAttested} that reached the quorum.
+    /// is Published; emitted once per round by {attestModel}, right after the {ModelAttested}
+    /// that reached the quorum, or by {relayAttestations}, right after the batch's
+    /// {ModelsAttested}.
     /// @param round The round's number.
     /// @param modelHash The published model's hash.
     /// @param attestations Its attestation count (the quorum).
@@ -498,7 +514,8 @@ interface IFederationLedger {
      * its signer ({LedgerInvalidSignature}); the signer is admitted ({LedgerNotParticipant});
      * the signer has not committed in this round ({LedgerAlreadyCommitted}).
      *
-     * Emits an {UpdateCommitted} event per accepted item, a {RelayedItemRejected} per refused one.
+     * Emits a {RelayedItemRejected} event per refused item, then one {UpdatesCommitted} event
+     * listing the accepted items (none when no item was accepted).
      * @param round The round's number.
      * @param items The signed commitments.
      */
@@ -588,8 +605,9 @@ interface IFederationLedger {
      * its signer ({LedgerInvalidSignature}); the signer is included in the round
      * ({LedgerNotIncluded}); the signer has not attested in this round ({LedgerAlreadyAttested}).
      *
-     * Emits a {ModelAttested} event per accepted item (and {ModelPublished} after the one that
-     * reaches the quorum), a {RelayedItemRejected} per refused one.
+     * Emits a {RelayedItemRejected} event per refused item, then one {ModelsAttested} event
+     * listing the accepted items (none when no item was accepted), then {ModelPublished} when
+     * an item reached the quorum.
      * @param round The round's number.
      * @param items The signed attestations.
      */

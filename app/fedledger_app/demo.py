@@ -183,10 +183,6 @@ def run_demo(spec: FederationSpec, *, json_report: Path | None = None, serve: bo
                     progress.advance(rounds)
             elif kind == "uploaded":
                 progress.advance(uploads)
-                if data.get("committed_now"):
-                    progress.advance(txs)
-            elif kind == "attested" and data.get("attested_now"):
-                progress.advance(txs)
             elif kind == "error":
                 console.print(f"[yellow]participant error:[/] {data.get('error')}")
 

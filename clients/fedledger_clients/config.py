@@ -8,6 +8,8 @@ Example ``client.toml`` (paths are relative to the file)::
     chain = "http://127.0.0.1:8545"
     deployment = "../deployment.json"
     state_dir = "state"
+    relay_timeout_s = 30    # a signed message not on chain this long after the hand-over is
+                            # sent from this account, if it holds ether (else it waits)
 
     [task]
     name = "sentiment"
@@ -90,6 +92,9 @@ class ClientConfig:
     poll_interval_s: float = 1.0
     max_backoff_s: float = 30.0
     long_poll_s: float = 5.0
+    #: A signed commitment or attestation not on chain this long after the aggregator took it
+    #: is sent from this account, when it holds ether (the censorship fallback).
+    relay_timeout_s: float = 30.0
 
     def to_toml(self, base: Path) -> str:
         """The config as TOML text with paths relative to ``base``."""
@@ -115,6 +120,7 @@ class ClientConfig:
         lines += [
             f'state_dir = "{rel(self.state_dir)}"',
             f"poll_interval_s = {self.poll_interval_s}",
+            f"relay_timeout_s = {self.relay_timeout_s}",
             "",
             "[task]",
             f'name = "{self.task.name}"',
@@ -170,6 +176,7 @@ def load_client_config(path: Path) -> ClientConfig:
         "poll_interval_s",
         "max_backoff_s",
         "long_poll_s",
+        "relay_timeout_s",
     }
     unknown = set(data) - known
     if unknown:
@@ -193,6 +200,7 @@ def load_client_config(path: Path) -> ClientConfig:
         poll_interval_s=float(data.get("poll_interval_s", 1.0)),
         max_backoff_s=float(data.get("max_backoff_s", 30.0)),
         long_poll_s=float(data.get("long_poll_s", 5.0)),
+        relay_timeout_s=float(data.get("relay_timeout_s", 30.0)),
     )
     check_client_config(config, f"client config {path}")
     return config
@@ -218,6 +226,6 @@ def check_client_config(config: ClientConfig, source: str) -> None:
         raise ConfigurationError(
             f"{source}: noise_multiplier needs a clip_norm (noise std = multiplier × clip norm)"
         )
-    for key in ("poll_interval_s", "max_backoff_s", "long_poll_s"):
+    for key in ("poll_interval_s", "max_backoff_s", "long_poll_s", "relay_timeout_s"):
         if not getattr(config, key) > 0:
             raise ConfigurationError(f"{source}: {key} must be > 0, got {getattr(config, key)}")

@@ -4,13 +4,18 @@ Each poll, the daemon looks at the latest round and does the next step it owes:
 
 * **round open, nothing committed** — fetch the base model (hash-checked against the chain),
   train on the local shard, clip (and optionally noise) the update, encrypt it, *persist the
-  blob*, commit its keccak256 on chain from this account, upload it;
+  blob*, sign its commitment (EIP-712) and upload it with the signature, which the aggregator
+  relays to the chain: the participant needs no ether;
 * **committed, not yet accepted** (e.g. after a crash or an aggregator outage) — re-upload the
-  persisted blob, never a new one: the chain holds the commitment to exactly those bytes;
+  persisted blob, never a new one: the signature (or the chain) binds exactly those bytes;
 * **round unmasking** (masked rounds with dropouts) — reveal the mask seeds shared with the
   dropped neighbours (:mod:`.masking` checks the claim first); dropped itself: never upload;
 * **round closed and this participant included** — fetch and check the aggregate, decrypt, build
-  the next model, attest its hash on chain, upload the model bytes if the aggregator lacks them.
+  the next model, hand its signed attestation to the aggregator, upload the model bytes if
+  asked to or if the aggregator lacks them.
+
+Signed messages the aggregator took are watched (:mod:`.fallback`): one not on chain after
+``relay_timeout_s`` is sent from this account when it holds ether (the censorship fallback).
 
 The key dealer additionally seals the CKKS key to participants admitted later. Network and
 chain failures are retried with exponential backoff; all progress is either on chain or in the
@@ -24,13 +29,11 @@ is checked against the chain.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,11 @@ from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
 from fedledger_clients.config import ClientConfig
+from fedledger_clients.fallback import Fallback
 from fedledger_clients.keydealer import KeyDealer
 from fedledger_clients.participant import Participant, ProtocolError
 from fedledger_clients.privacy import protect_update
+from fedledger_clients.round_log import RoundLog, load_round_logs, save_round_logs
 from fedledger_clients.slots import TrainingSlots
 from fedledger_clients.tasks import get_task
 from fedledger_clients.tasks.base import Aggregation, ClientData, Task, TrainConfig
@@ -55,26 +60,10 @@ from fedledger_platform.heap import freeze_heap
 from fedledger_platform.ledger import Ledger, RoundInfo
 from fedledger_platform.protocol import BaseModelMissing, RoundPhase, participant_wait_past
 
-__all__ = ["ClientDaemon", "RoundLog", "protect_update"]
+__all__ = ["ClientDaemon", "RoundLog"]
 
 log = logging.getLogger("fedledger.client")
 EventSink = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass
-class RoundLog:
-    """What this participant did in one round (persisted in ``state.json``)."""
-
-    round: int
-    update_hash: str | None = None
-    committed: bool = False
-    uploaded: bool = False
-    revealed: bool = False  # its reveals for the round's dropped neighbours are sent
-    dropped: bool = False  # committed, but the round had to close without its update
-    finished: bool = False
-    model_hash: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    train_s: float | None = None
 
 
 class ClientDaemon:
@@ -116,13 +105,15 @@ class ClientDaemon:
         self.train_config: TrainConfig = config.training.train_config(
             self.task.default_config(), config.task.seed
         )
+        self.fallback = Fallback(self.participant, timeout_s=config.relay_timeout_s)
+        self._only_watching = False  # done but for a relayed message the fallback watches
         self._dealer: KeyDealer | None = None
         self._dealer_settled = False  # the dealer is fixed once the parameters are committed
         self._rounds_planned: int | None = None
         self._last_seen: tuple[int, RoundPhase] | None = None
         self._latest_hint: dict[str, Any] | None = None  # the last long-poll's answer
         self._offered: set[int] = set()  # rounds whose published model bytes were offered
-        self._rounds: dict[int, RoundLog] = self._load_state()
+        self._rounds: dict[int, RoundLog] = load_round_logs(self._state_path())
         self.on_event: EventSink = on_event or (lambda _kind, _data: None)
         self._training_slots = training_slots
         # A daemon alone in its process may freeze the process's heap (see _freeze_heap).
@@ -137,21 +128,8 @@ class ClientDaemon:
     def _state_path(self) -> Path:
         return self.state_dir / "state.json"
 
-    def _load_state(self) -> dict[int, RoundLog]:
-        try:
-            raw = json.loads(self._state_path().read_text())
-        except FileNotFoundError:
-            return {}
-        return {int(k): RoundLog(**v) for k, v in raw.get("rounds", {}).items()}
-
     def _save_state(self) -> None:
-        data = {
-            "address": self.account.address,
-            "rounds": {str(k): vars(v) for k, v in sorted(self._rounds.items())},
-        }
-        tmp = self._state_path().with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.replace(self._state_path())
+        save_round_logs(self._state_path(), self.account.address, self._rounds)
 
     def _blob_path(self, round_number: int) -> Path:
         return self.state_dir / f"round-{round_number}.blob"
@@ -214,10 +192,18 @@ class ClientDaemon:
 
         The dealer waits at most two seconds: it also watches for newly admitted participants.
         """
+        look_in = self.fallback.next_look_in(self._rounds.values())
+        if look_in is not None:  # a relayed message is due for a look then (not in a loop)
+            look_in = max(look_in, self.config.poll_interval_s)
+        if self._only_watching and look_in is not None:
+            self._stop.wait(look_in)
+            return
         if self._last_seen is None or self.config.long_poll_s <= 0:
             self._stop.wait(self.config.poll_interval_s)
             return
         wait_s = min(self.config.long_poll_s, 2.0) if self._dealer else self.config.long_poll_s
+        if look_in is not None:
+            wait_s = min(wait_s, look_in)
         # The answer is the latest round: the next step starts from it instead of asking again.
         self._latest_hint = self.client.current_round(
             after=self._awaited(self._last_seen), wait_s=wait_s
@@ -260,6 +246,8 @@ class ClientDaemon:
                     raise
                 return False  # the dealer has not sealed our copy yet
             self._emit("key", {})
+        if self.fallback.watch(self._rounds.values()):
+            self._save_state()
         latest, self._latest_hint = self._latest_hint or self.client.current_round(), None
         seen = (
             (int(latest["number"]), RoundPhase(latest["phase"])) if latest else (0, RoundPhase.NONE)
@@ -293,9 +281,13 @@ class ClientDaemon:
 
     def _done(self, current: int, max_rounds: int | None, until_done: bool) -> bool:
         finished = [r for r in self._rounds.values() if r.finished]
-        if max_rounds is not None and len(finished) >= max_rounds:
-            return True
-        return until_done and self._federation_done(current)
+        done = (max_rounds is not None and len(finished) >= max_rounds) or (
+            until_done and self._federation_done(current)
+        )
+        # A signed message not on chain yet keeps the daemon for its fallback; nothing else
+        # is owed, so it waits for the message's next look, not for the rounds to move.
+        self._only_watching = done and self.fallback.next_look_in(self._rounds.values()) is not None
+        return done and not self._only_watching
 
     def _federation_done(self, current: int) -> bool:
         if self._rounds_planned is None:
@@ -365,29 +357,33 @@ class ClientDaemon:
             tmp.replace(path)
         digest = fc.keccak256(blob)
         entry.update_hash = fc.hash_hex(digest)
-        committed_now = self.participant.commit(number, digest, on_chain=on_chain)
+        signature = self.participant.commitment_for_upload(number, digest, on_chain=on_chain)
         entry.committed = True
-        uploaded_now = self._upload(number, blob, digest, info)
+        uploaded_now = self._upload(number, blob, digest, info, signature)
         entry.uploaded = True
+        if signature is not None and entry.commit_pending_since is None:
+            entry.commit_pending_since = time.time()  # handed over: the fallback watches it
         self._save_state()
         self._emit(
             "uploaded",
             {
                 "round": number,
                 "update_hash": entry.update_hash,
-                "committed_now": committed_now,
+                "relayed": signature is not None,
                 "uploaded_now": uploaded_now,
                 "bytes": len(blob),
             },
         )
 
-    def _upload(self, number: int, blob: bytes, digest: bytes, info: RoundInfo) -> bool:
-        """Upload the committed blob. The aggregator opens a round before the publishing
-        attester's upload of its base model arrives (or that attester stopped): when the upload
-        is refused for the missing base, supply the bytes if this participant attested them,
-        then upload again."""
+    def _upload(
+        self, number: int, blob: bytes, digest: bytes, info: RoundInfo, signature: bytes | None
+    ) -> bool:
+        """Upload the committed blob (with its signed commitment, unless on chain). The
+        aggregator opens a round before the model's bytes may have arrived (or the attester it
+        asked for them stopped): when the upload is refused for the missing base, supply the
+        bytes if this participant attested them, then upload again."""
         try:
-            return self.participant.upload(number, blob, digest)
+            return self.participant.upload(number, blob, digest, signature=signature)
         except AggregatorUnavailableError as exc:
             if exc.code != BaseModelMissing.code or not self.participant.offer_model(
                 number - 1, info.base_model_hash
@@ -396,7 +392,7 @@ class ClientDaemon:
             self._emit(
                 "model", {"round": number - 1, "model_hash": fc.hash_hex(info.base_model_hash)}
             )
-        return self.participant.upload(number, blob, digest)
+        return self.participant.upload(number, blob, digest, signature=signature)
 
     def _train_and_encrypt(self, number: int, entry: RoundLog, info: RoundInfo) -> bytes:
         base = self.participant.base_model(number, info)
@@ -447,6 +443,7 @@ class ClientDaemon:
 
     def _finish(self, number: int, info: RoundInfo) -> None:
         entry = self._rounds[number]
+        entry.commit_pending_since = None  # closed: every included commitment is on chain
         if not self.ledger.is_included(number, self.account.address):
             # Committed but left out (e.g. uploaded after the deadline): nothing to attest.
             entry.finished = True
@@ -464,6 +461,8 @@ class ClientDaemon:
         )
         entry.finished = True
         entry.model_hash = fc.hash_hex(outcome.model_hash)
+        if entry.attest_pending_since is None:
+            entry.attest_pending_since = time.time()  # handed over: the fallback watches it
         entry.metrics = {k: float(v) for k, v in self.task.round_metrics(outcome.aggregate).items()}
         self._save_state()
         self._blob_path(number).unlink(missing_ok=True)

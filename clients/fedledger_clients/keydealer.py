@@ -3,8 +3,10 @@
 The dealer is a participant appointed on chain. It
 
 1. creates the secret context (or reloads its own from its state folder);
-2. commits keccak256 of the public parameters on chain and publishes the parameters-only
-   context to the aggregator;
+2. publishes the parameters-only context to the aggregator with its signed
+   ``EncryptionParams(keccak256(parameters))``, which the aggregator relays to commit the hash
+   on chain (the dealer needs no ether; with ether it commits directly should the relay not
+   happen);
 3. seals the secret context to every admitted participant — to the public key *registered on
    chain*, never one served by the aggregator — signs each sealed copy, and uploads it;
 4. keeps sealing for participants admitted later (:meth:`KeyDealer.seal_pending`, called from
@@ -19,6 +21,8 @@ import logging
 
 import fedledger_crypto as fc
 from fedledger_clients.participant import Participant, ProtocolError
+from fedledger_platform.api_client import AggregatorError
+from fedledger_platform.ledger import sign_encryption_params
 
 __all__ = ["KeyDealer"]
 
@@ -36,7 +40,7 @@ class KeyDealer:
         self._sealed: set[str] = set()
 
     def set_up(self) -> None:
-        """Create (or reload) the context, commit its hash, publish the parameters."""
+        """Create (or reload) the context, have its hash committed, publish the parameters."""
         me = self.participant
         if self.ledger.key_dealer() != me.address:
             raise ProtocolError(f"{me.address} is not the key dealer on chain")
@@ -61,13 +65,37 @@ class KeyDealer:
                 key_path.parent.mkdir(parents=True, exist_ok=True)
                 key_path.touch(mode=0o600, exist_ok=True)
                 key_path.write_bytes(secret)
-            self.ledger.commit_encryption_params(me.account, digest)
-            log.info("committed CKKS parameters hash %s", fc.hash_hex(digest)[:10])
+            self._commit(public, digest)
         elif committed != digest:
             raise ProtocolError("the on-chain parameters hash is not this dealer's context")
         me.use_secret_context(secret)
         self._secret = secret
         self.client.publish_parameters(public)  # idempotent
+
+    def _commit(self, public: bytes, digest: bytes) -> None:
+        """Have ``digest`` committed: the aggregator relays the signed hash as it takes the
+        parameters. Should the chain still lack it (the aggregator refused or failed), commit
+        directly when this account can afford to; otherwise the refusal stands and the daemon
+        tries again."""
+        me = self.participant
+        signature = sign_encryption_params(me.account, self.ledger.domain, digest)
+        refusal: AggregatorError | None = None
+        try:
+            self.client.publish_parameters(public, params_signature=signature)
+        except AggregatorError as exc:
+            refusal = exc
+        if self.ledger.encryption_params_hash() == digest:
+            log.info("CKKS parameters hash %s committed by the relayer", fc.hash_hex(digest)[:10])
+            return
+        if not self.ledger.can_afford(me.address, "commitEncryptionParams"):
+            if refusal is not None:
+                raise refusal
+            raise ProtocolError(
+                "the aggregator took the parameters but the chain lacks their hash, and this "
+                "account holds no ether to commit it itself; waiting for the relayer"
+            )
+        self.ledger.commit_encryption_params(me.account, digest)
+        log.info("committed CKKS parameters hash %s directly", fc.hash_hex(digest)[:10])
 
     def seal_pending(self) -> int:
         """Seal the context to every admitted participant that lacks a copy; returns how many."""

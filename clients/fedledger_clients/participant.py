@@ -6,14 +6,20 @@ drive directly):
 1. :meth:`receive_key` — fetch the sealed secret context, check the dealer's signature and the
    on-chain parameters hash, open it with the account key;
 2. :meth:`base_model` — fetch the round's base model and check it against the chain;
-3. :meth:`encrypt` (with this participant's pairwise mask for the round, :mod:`.masking`),
-   :meth:`commit` and :meth:`upload` (or both at once, :meth:`submit`) — commit the keccak256
-   of an encrypted update on chain from this account, upload it (idempotent: after a restart
-   the participant reads its own commitment from the chain and never commits twice);
+3. :meth:`encrypt` (with this participant's pairwise mask for the round, :mod:`.masking`)
+   and :meth:`submit` — sign the commitment to the keccak256 of the encrypted update (EIP-712
+   ``UpdateCommitment``) and upload the update with it: the aggregator relays the commitment
+   to the ledger, so the participant needs no ether (idempotent: after a restart the
+   participant reads its own commitment from the chain and never commits twice);
 4. :meth:`finish` — fetch the aggregate, check it against the chain, decrypt (flooded), build
-   the next model and attest its hash on chain; the attester whose attestation publishes the model
-   uploads its bytes (:meth:`offer_model` lets any attester supply them, should that upload
-   never arrive: the daemon does when the aggregator reports the round's base missing).
+   the next model and hand the aggregator its signed attestation (``ModelAttestation``) for
+   relaying; the attester the aggregator asks uploads the model's bytes (:meth:`offer_model`
+   lets any attester supply them, should that upload never arrive: the daemon does when the
+   aggregator reports the round's base missing).
+
+The direct path stays, for the censorship fallback (:mod:`fedledger_clients.fallback`): a
+signed message not on chain in time is sent from this account when it holds ether
+(:meth:`commit`, :meth:`attest_directly`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,12 @@ from fedledger_platform.api_client import (
     AggregatorUnavailableError,
 )
 from fedledger_platform.errors import ContractRevertError
-from fedledger_platform.ledger import Ledger, RoundInfo
+from fedledger_platform.ledger import (
+    Ledger,
+    RoundInfo,
+    sign_model_attestation,
+    sign_update_commitment,
+)
 from fedledger_platform.modelfile import ModelFile, decode_model, encode_model
 from fedledger_platform.protocol import RoundPhase
 
@@ -52,7 +63,7 @@ class SubmittedUpdate:
 
     round_number: int
     update_hash: bytes
-    committed_now: bool  # False when the chain already held this participant's commitment
+    relayed: bool  # its signed commitment went with the upload; False: already on chain
     uploaded_now: bool  # False when the aggregator already had it
 
 
@@ -64,7 +75,7 @@ class RoundOutcome:
     model_hash: bytes
     model: ModelFile
     aggregate: AggregateResult
-    attested_now: bool
+    attested_now: bool  # the aggregator took its signed attestation now (False: already held)
 
 
 class Participant:
@@ -208,9 +219,17 @@ class Participant:
             mask=self.masking.mask(round_number, info),
         )
 
+    def sign_commitment(self, round_number: int, digest: bytes) -> bytes:
+        """This account's signed ``UpdateCommitment(round, digest)`` (65 bytes), which the
+        aggregator relays with the upload."""
+        return sign_update_commitment(
+            self.account, self.ledger.domain, round_number, digest
+        ).signature
+
     def commit(self, round_number: int, digest: bytes, *, on_chain: bytes) -> bool:
-        """Commit ``digest`` (keccak256 of the update blob) for the round from this account,
-        unless the chain already holds it; returns whether it committed now.
+        """Commit ``digest`` (keccak256 of the update blob) for the round from this account —
+        the direct path, which costs gas — unless the chain already holds it; returns whether
+        it committed now.
 
         ``on_chain`` is this participant's commitment for the round as just read from the chain
         (zero when none). A different commitment already on chain (an earlier attempt with other
@@ -226,28 +245,50 @@ class Participant:
         self.ledger.commit_update(self.account, round_number, digest)
         return True
 
-    def upload(self, round_number: int, blob: bytes, digest: bytes) -> bool:
-        """Upload the committed ``blob``; returns whether the aggregator stored it now (an
-        identical re-upload is answered with the same receipt).
+    def upload(
+        self, round_number: int, blob: bytes, digest: bytes, *, signature: bytes | None = None
+    ) -> bool:
+        """Upload ``blob`` with its signed commitment (``signature``, :meth:`sign_commitment`),
+        or without when the chain holds this account's commitment to it; returns whether the
+        aggregator stored it now (an identical re-upload is answered with the same receipt).
 
         Raises :class:`AggregatorUnavailableError` with code ``base_model_missing`` when the
         aggregator does not hold the round's base model bytes yet; an attester of that model
         supplies them (:meth:`offer_model`) and uploads again.
         """
-        receipt = self.client.upload_update(round_number, blob, blob_hash=digest)
+        receipt = self.client.upload_update(
+            round_number, blob, blob_hash=digest, commitment_signature=signature
+        )
         return bool(receipt["new"])
 
     def submit(self, round_number: int, blob: bytes) -> SubmittedUpdate:
-        """Commit ``keccak256(blob)`` on chain (unless already committed) and upload ``blob``.
+        """Upload ``blob`` with this account's signed commitment to ``keccak256(blob)``, which
+        the aggregator relays; without it when the chain already holds that commitment.
 
-        Safe to call again after a crash: an existing commitment for this round is reused when
-        it matches, and the aggregator answers an identical re-upload with the same receipt.
+        Safe to call again after a crash: a commitment already on chain is reused when it
+        matches (another is refused), and the aggregator answers an identical re-upload with
+        the same receipt.
         """
         digest = fc.keccak256(blob)
         on_chain = self.ledger.update_commitment(round_number, self.address)
-        committed_now = self.commit(round_number, digest, on_chain=on_chain)
-        uploaded_now = self.upload(round_number, blob, digest)
-        return SubmittedUpdate(round_number, digest, committed_now, uploaded_now)
+        signature = self.commitment_for_upload(round_number, digest, on_chain=on_chain)
+        uploaded_now = self.upload(round_number, blob, digest, signature=signature)
+        return SubmittedUpdate(round_number, digest, signature is not None, uploaded_now)
+
+    def commitment_for_upload(
+        self, round_number: int, digest: bytes, *, on_chain: bytes
+    ) -> bytes | None:
+        """The signed commitment to ``digest`` for the upload, ``None`` when the chain holds it
+        already (``on_chain``: this account's commitment as just read); another commitment on
+        chain is refused: the participant must upload the bytes it committed to."""
+        if on_chain == digest:
+            return None
+        if on_chain != bytes(32):
+            raise ProtocolError(
+                f"round {round_number}: this account already committed {fc.hash_hex(on_chain)}; "
+                "upload the bytes that were committed"
+            )
+        return self.sign_commitment(round_number, digest)
 
     def finish(
         self,
@@ -297,26 +338,35 @@ class Participant:
         model = decode_model(model_bytes)
         # Once published, this is the next round's base: no need to fetch it back.
         self._base = (model_hash, model)
-        attested_now = published_now = False
+        attested_now = False
         if included is None:
             included = self.ledger.is_included(round_number, self.address)
         if included:
             self._attested = (model_hash, model_bytes)
-            # Attesting again (after a restart) is refused on chain and ignored here: cheaper
-            # than asking first in every round (off devnets the refusal costs no gas: each
-            # transaction is simulated before it is sent).
-            try:
-                result = self.ledger.attest_model(self.account, round_number, model_hash)
-                attested_now = True
-                published_now = any(e.name == "ModelPublished" for e in result.events)
-            except ContractRevertError as exc:
-                if exc.error != "LedgerAlreadyAttested":
-                    raise
-            if published_now:
-                # The (idempotent) upload also tells the aggregator that the round is
-                # published, so it opens the next one without waiting for its poll.
-                self.client.upload_model(model_hash, round_number, model_bytes)
+            attested_now = self.attest(round_number, model_hash, model_bytes)
         return RoundOutcome(round_number, model_hash, model, aggregate, attested_now)
+
+    def attest(self, round_number: int, model_hash: bytes, model_bytes: bytes) -> bool:
+        """Hand the aggregator this account's signed ``ModelAttestation(round, model_hash)``
+        for relaying, and upload the model's bytes when it asks (the first attester of a hash
+        it lacks); returns whether the attestation was new to it (sending it again after a
+        restart is answered with the same receipt)."""
+        signed = sign_model_attestation(self.account, self.ledger.domain, round_number, model_hash)
+        receipt = self.client.attest(round_number, model_hash, signed.signature)
+        if receipt["upload_model"]:
+            self.client.upload_model(model_hash, round_number, model_bytes)
+        return bool(receipt["new"])
+
+    def attest_directly(self, round_number: int, model_hash: bytes) -> bool:
+        """Attest ``model_hash`` on chain from this account — the direct path, which costs gas;
+        returns whether it attested now (``False``: its attestation is on chain already)."""
+        try:
+            self.ledger.attest_model(self.account, round_number, model_hash)
+        except ContractRevertError as exc:
+            if exc.error != "LedgerAlreadyAttested":
+                raise
+            return False
+        return True
 
     def offer_model(self, round_number: int, published_hash: bytes) -> bool:
         """Upload the bytes of round ``round_number``'s published model if this participant

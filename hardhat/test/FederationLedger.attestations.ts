@@ -48,14 +48,15 @@ describe("FederationLedger: attestations and publication", function () {
 
       await expect(ledger.connect(a).attestModel(1, MODEL_A))
         .to.emit(ledger, "ModelAttested")
-        .withArgs(1n, a.address, MODEL_A, 1n);
+        .withArgs(1n, a.address, MODEL_A);
+      expect(await ledger.attestationCount(1, MODEL_A)).to.equal(1n);
       expect((await ledger.getRound(1)).status).to.equal(BigInt(RoundStatus.Closed));
       expect(await ledger.hasAttested(1, a.address)).to.equal(true);
       expect(await ledger.hasAttested(1, b.address)).to.equal(false);
       expect(await ledger.isIncluded(1, a.address)).to.equal(true);
 
       const tx = ledger.connect(b).attestModel(1, MODEL_A);
-      await expect(tx).to.emit(ledger, "ModelAttested").withArgs(1n, b.address, MODEL_A, 2n);
+      await expect(tx).to.emit(ledger, "ModelAttested").withArgs(1n, b.address, MODEL_A);
       await expect(tx).to.emit(ledger, "ModelPublished").withArgs(1n, MODEL_A, 2n);
 
       const round = await ledger.getRound(1);
@@ -65,7 +66,7 @@ describe("FederationLedger: attestations and publication", function () {
 
       // After publication attestations are still recorded, and never re-publish.
       const late = ledger.connect(c).attestModel(1, MODEL_A);
-      await expect(late).to.emit(ledger, "ModelAttested").withArgs(1n, c.address, MODEL_A, 3n);
+      await expect(late).to.emit(ledger, "ModelAttested").withArgs(1n, c.address, MODEL_A);
       await expect(late).to.not.emit(ledger, "ModelPublished");
       expect(await ledger.attestationCount(1, MODEL_A)).to.equal(3n);
     });
@@ -80,7 +81,7 @@ describe("FederationLedger: attestations and publication", function () {
         .withArgs(1n, MODEL_B, 2n);
       // A second hash reaching the quorum later does not replace the published one.
       const tx = ledger.connect(d).attestModel(1, MODEL_A);
-      await expect(tx).to.emit(ledger, "ModelAttested").withArgs(1n, d.address, MODEL_A, 2n);
+      await expect(tx).to.emit(ledger, "ModelAttested").withArgs(1n, d.address, MODEL_A);
       await expect(tx).to.not.emit(ledger, "ModelPublished");
 
       expect((await ledger.getRound(1)).publishedModelHash).to.equal(MODEL_B);

@@ -85,11 +85,31 @@ async function closedRound(): Promise<Fixture> {
 
 /** The named events a mined transaction emitted, as plain argument arrays. */
 async function eventsOf(f: Fixture, tx: Promise<ContractTransactionResponse>, name: string): Promise<unknown[][]> {
+  return (await logsOf(f, tx)).filter(([event]) => event === name).map(([, ...args]) => args);
+}
+
+/** Every event a mined transaction emitted, in order, as `[name, ...arguments]`. */
+async function logsOf(f: Fixture, tx: Promise<ContractTransactionResponse>): Promise<unknown[][]> {
   const receipt = (await (await tx).wait())!;
-  return receipt.logs
-    .map((log) => f.ledger.interface.parseLog(log))
-    .filter((parsed) => parsed !== null && parsed.name === name)
-    .map((parsed) => parsed!.args.toArray());
+  return receipt.logs.map((log) => {
+    const parsed = f.ledger.interface.parseLog(log)!;
+    return [parsed.name, ...parsed.args.toArray(true)];
+  });
+}
+
+/** The single events a batch event stands for (as the Python readers expand it), others as they are. */
+function expanded(logs: unknown[][]): unknown[][] {
+  const single: Record<string, string> = { UpdatesCommitted: "UpdateCommitted", ModelsAttested: "ModelAttested" };
+  return logs.flatMap(([name, ...args]) => {
+    if (!(String(name) in single)) return [[name, ...args]];
+    const [round, accounts, hashes] = args as [bigint, string[], string[]];
+    return accounts.map((account, i) => [single[String(name)], round, account, hashes[i]]);
+  });
+}
+
+/** The one batch event `name` of `tx` as [round, accounts, hashes] for these items (none: no event). */
+function batchOf(round: bigint, items: Array<{ address: string; hash: string }>): unknown[][] {
+  return items.length === 0 ? [] : [[round, items.map((i) => i.address), items.map((i) => i.hash)]];
 }
 
 /** The selector of a ledger custom error: a rejected item's reason. */
@@ -181,14 +201,13 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
   });
 
   describe("relayCommitments", function () {
-    it("commits every good item with the event commitUpdate emits", async function () {
+    it("commits every good item and lists them all in one UpdatesCommitted event", async function () {
       const f = await openRound();
       const items = await commitments(f);
       const tx = f.ledger.connect(f.relayer).relayCommitments(1, items);
-      expect(await eventsOf(f, tx, "UpdateCommitted")).to.deep.equal(
-        f.participants.map((p) => [1n, p.address, updateOf(p)]),
-      );
-      expect(await eventsOf(f, tx, "RelayedItemRejected")).to.deep.equal([]);
+      expect(await logsOf(f, tx)).to.deep.equal([
+        ["UpdatesCommitted", 1n, f.participants.map((p) => p.address), f.participants.map((p) => updateOf(p))],
+      ]);
       for (const p of f.participants) expect(await f.ledger.hasCommitted(1, p.address)).to.equal(true);
       expect(await f.ledger.hasCommitted(1, f.stranger.address)).to.equal(false);
     });
@@ -220,12 +239,15 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
       expect(await eventsOf(f, tx, "RelayedItemRejected")).to.deep.equal(
         cases.map(([, item, error], i) => [1n, BigInt(i + 1), item.signer, reason(f, error)]),
       );
-      expect(await eventsOf(f, tx, "UpdateCommitted")).to.deep.equal([[1n, a.address, updateOf(a)]]);
+      expect(await eventsOf(f, tx, "UpdatesCommitted")).to.deep.equal(batchOf(1n, [{ address: a.address, hash: updateOf(a) }]));
+      expect(await eventsOf(f, tx, "UpdateCommitted")).to.deep.equal([]);
       for (const p of [b, c, d, e, f.stranger]) expect(await f.ledger.hasCommitted(1, p.address)).to.equal(false);
 
       // The participants whose items were refused can still commit, relayed or directly.
       const retry = await Promise.all([b, c, d, e].map((p) => signItem("UpdateCommitment", f.domain, p, 1, updateOf(p))));
-      expect(await eventsOf(f, f.ledger.connect(f.relayer).relayCommitments(1, retry), "UpdateCommitted")).to.have.length(4);
+      expect(await eventsOf(f, f.ledger.connect(f.relayer).relayCommitments(1, retry), "UpdatesCommitted")).to.deep.equal(
+        batchOf(1n, [b, c, d, e].map((p) => ({ address: p.address, hash: updateOf(p) }))),
+      );
     });
 
     it("refuses a second commitment: within a batch, across batches and after a direct commit", async function () {
@@ -245,17 +267,18 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
         [1n, 2n, a.address, already],
         [1n, 3n, b.address, already],
       ]);
-      expect(await eventsOf(f, tx, "UpdateCommitted")).to.deep.equal([
-        [1n, a.address, updateOf(a)],
-        [1n, c.address, updateOf(c)],
-      ]);
+      expect(await eventsOf(f, tx, "UpdatesCommitted")).to.deep.equal(
+        batchOf(1n, [
+          { address: a.address, hash: updateOf(a) },
+          { address: c.address, hash: updateOf(c) },
+        ]),
+      );
       // The same batch again (a replay): every item refused, nothing emitted but rejections.
       const replay = f.ledger.connect(f.relayer).relayCommitments(1, [first, carols]);
-      expect(await eventsOf(f, replay, "RelayedItemRejected")).to.deep.equal([
-        [1n, 0n, a.address, already],
-        [1n, 1n, c.address, already],
+      expect(await logsOf(f, replay)).to.deep.equal([
+        ["RelayedItemRejected", 1n, 0n, a.address, already],
+        ["RelayedItemRejected", 1n, 1n, c.address, already],
       ]);
-      expect(await eventsOf(f, replay, "UpdateCommitted")).to.deep.equal([]);
       // The direct path refuses a participant whose commitment was relayed.
       await f.admin.sendTransaction({ to: c.address, value: ethers.parseEther("1") });
       await expect(f.ledger.connect(c.connect(ethers.provider)).commitUpdate(1, blobHash("c direct")))
@@ -271,8 +294,9 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
         await signItem("UpdateCommitment", f.domain, a, 1, updateOf(a)),
         await signItem("UpdateCommitment", f.domain, b, 1, updateOf(b)),
       ]);
-      expect(await eventsOf(f, tx, "RelayedItemRejected")).to.deep.equal([
-        [1n, 1n, b.address, reason(f, "LedgerNotParticipant")],
+      expect(await logsOf(f, tx)).to.deep.equal([
+        ["RelayedItemRejected", 1n, 1n, b.address, reason(f, "LedgerNotParticipant")],
+        ["UpdatesCommitted", 1n, [a.address], [updateOf(a)]],
       ]);
       await f.ledger.connect(f.operator).admitParticipant(b.address, await publicKeyOf(b));
       expect(await f.ledger.hasCommitted(1, a.address)).to.equal(true);
@@ -335,21 +359,14 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
   });
 
   describe("relayAttestations", function () {
-    it("records every good item with attestModel's events and publishes right after the quorum", async function () {
+    it("records every good item in one ModelsAttested event, then publishes at the quorum", async function () {
       const f = await closedRound();
       const [a, b, c] = f.participants;
       const items = await Promise.all([a, b, c].map((p) => signItem("ModelAttestation", f.domain, p, 1, MODEL)));
       const tx = f.ledger.connect(f.relayer).relayAttestations(1, items);
-      const receipt = (await (await tx).wait())!;
-      const sequence = receipt.logs.map((log) => {
-        const parsed = f.ledger.interface.parseLog(log)!;
-        return [parsed.name, ...parsed.args.toArray()];
-      });
-      expect(sequence).to.deep.equal([
-        ["ModelAttested", 1n, a.address, MODEL, 1n],
-        ["ModelAttested", 1n, b.address, MODEL, 2n],
-        ["ModelPublished", 1n, MODEL, 2n],
-        ["ModelAttested", 1n, c.address, MODEL, 3n], // recorded after publication
+      expect(await logsOf(f, tx)).to.deep.equal([
+        ["ModelsAttested", 1n, [a.address, b.address, c.address], [MODEL, MODEL, MODEL]], // c after the quorum
+        ["ModelPublished", 1n, MODEL, 2n], // the quorum
       ]);
       const round = await f.ledger.getRound(1);
       expect(round.status).to.equal(3n); // Published
@@ -380,7 +397,7 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
       expect(await eventsOf(f, tx, "RelayedItemRejected")).to.deep.equal(
         cases.map(([item, error], i) => [1n, BigInt(i), item.signer, reason(f, error)]),
       );
-      expect(await eventsOf(f, tx, "ModelAttested")).to.deep.equal([[1n, a.address, MODEL, 1n]]);
+      expect(await eventsOf(f, tx, "ModelsAttested")).to.deep.equal(batchOf(1n, [{ address: a.address, hash: MODEL }]));
       expect(await eventsOf(f, tx, "ModelPublished")).to.deep.equal([]);
       for (const p of [b, c, d, e, f.stranger]) expect(await f.ledger.hasAttested(1, p.address)).to.equal(false);
       expect(await f.ledger.attestationCount(1, MODEL)).to.equal(1n);
@@ -401,12 +418,14 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
         [1n, 1n, a.address, already],
         [1n, 2n, b.address, already],
       ]);
-      expect(await eventsOf(f, tx, "ModelAttested")).to.deep.equal([[1n, a.address, MODEL, 2n]]);
+      expect(await eventsOf(f, tx, "ModelsAttested")).to.deep.equal(batchOf(1n, [{ address: a.address, hash: MODEL }]));
       expect(await eventsOf(f, tx, "ModelPublished")).to.deep.equal([[1n, MODEL, 2n]]);
       const replay = f.ledger.connect(f.relayer).relayAttestations(1, [first, await signItem("ModelAttestation", f.domain, c, 1, MODEL)]);
-      expect(await eventsOf(f, replay, "RelayedItemRejected")).to.deep.equal([[1n, 0n, a.address, already]]);
-      expect(await eventsOf(f, replay, "ModelAttested")).to.deep.equal([[1n, c.address, MODEL, 3n]]);
-      expect(await eventsOf(f, replay, "ModelPublished")).to.deep.equal([]);
+      expect(await logsOf(f, replay)).to.deep.equal([
+        ["RelayedItemRejected", 1n, 0n, a.address, already],
+        ["ModelsAttested", 1n, [c.address], [MODEL]],
+      ]);
+      expect(await f.ledger.attestationCount(1, MODEL)).to.equal(3n);
       expect(await f.ledger.attestationCount(1, OTHER_MODEL)).to.equal(0n);
     });
 
@@ -428,9 +447,10 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
       expect(await closed.ledger.hasAttested(1, closed.participants[0].address)).to.equal(false);
     });
 
-    it("leaves the same events and state as the same attestations made directly", async function () {
+    it("leaves the same events, expanded, and state as the same attestations made directly", async function () {
       // A dissenting hash is attested first and a second hash reaches the quorum: the most
-      // intricate bookkeeping (the leading hash changes at publication).
+      // intricate bookkeeping (the leading hash changes at publication). A batch's
+      // ModelPublished follows its ModelsAttested; directly it follows the quorum's ModelAttested.
       const order: Array<[number, string]> = [
         [0, OTHER_MODEL],
         [1, MODEL],
@@ -442,10 +462,7 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
         const f = await closedRound();
         const logs: unknown[][] = [];
         const record = async (tx: Promise<ContractTransactionResponse>) => {
-          for (const log of (await (await tx).wait())!.logs) {
-            const parsed = f.ledger.interface.parseLog(log)!;
-            logs.push([parsed.name, ...parsed.args.toArray()]);
-          }
+          logs.push(...expanded(await logsOf(f, tx)));
         };
         if (relayed) {
           const items = await Promise.all(
@@ -462,15 +479,25 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
         }
         const round = await f.ledger.getRound(1);
         outcomes.push({
-          logs,
+          attested: logs.filter(([name]) => name === "ModelAttested"),
+          published: logs.filter(([name]) => name === "ModelPublished"),
           status: round.status,
-          published: round.publishedModelHash,
+          publishedHash: round.publishedModelHash,
           counts: [await f.ledger.attestationCount(1, MODEL), await f.ledger.attestationCount(1, OTHER_MODEL)],
-          attested: await Promise.all(f.participants.map((p) => f.ledger.hasAttested(1, p.address))),
+          hasAttested: await Promise.all(f.participants.map((p) => f.ledger.hasAttested(1, p.address))),
         });
+        if (relayed) {
+          // The second batch publishes: its ModelPublished comes after its ModelsAttested.
+          expect(logs.slice(-3).map(([name]) => name)).to.deep.equal(["ModelAttested", "ModelAttested", "ModelPublished"]);
+        }
       }
       expect(outcomes[1]).to.deep.equal(outcomes[0]);
-      expect(outcomes[0].published).to.equal(MODEL);
+      const { participants } = await closedRound(); // the same accounts: one fixture
+      expect(outcomes[0].attested).to.deep.equal(
+        order.map(([i, hash]) => ["ModelAttested", 1n, participants[i].address, hash]),
+      );
+      expect(outcomes[0].published).to.deep.equal([["ModelPublished", 1n, MODEL, 2n]]);
+      expect(outcomes[0].publishedHash).to.equal(MODEL);
       expect(outcomes[0].counts).to.deep.equal([2n, 2n]);
     });
 
@@ -501,7 +528,9 @@ describe("FederationLedger: relayed EIP-712 messages", function () {
       const committers = [...crowd].reverse().filter((_, i) => i % 3 !== 0);
       const items = await Promise.all(committers.map((p) => signItem("UpdateCommitment", f.domain, p, 1, updateOf(p))));
       const tx = f.ledger.connect(f.relayer).relayCommitments(1, [...items, items[0], items[items.length - 1]]);
-      expect(await eventsOf(f, tx, "UpdateCommitted")).to.have.length(committers.length);
+      expect(await eventsOf(f, tx, "UpdatesCommitted")).to.deep.equal(
+        batchOf(1n, committers.map((p) => ({ address: p.address, hash: updateOf(p) }))),
+      );
       expect(await eventsOf(f, tx, "RelayedItemRejected")).to.have.length(2);
       for (const p of crowd) {
         expect(await f.ledger.hasCommitted(1, p.address)).to.equal(committers.includes(p));

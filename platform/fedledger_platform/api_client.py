@@ -18,7 +18,11 @@ from eth_account.signers.local import LocalAccount
 import fedledger_crypto as fc
 from fedledger_crypto import masking as mk
 from fedledger_platform.errors import FedledgerError
-from fedledger_platform.protocol import RoundPhase
+from fedledger_platform.protocol import (
+    COMMITMENT_SIGNATURE_HEADER,
+    PARAMS_SIGNATURE_HEADER,
+    RoundPhase,
+)
 
 __all__ = [
     "AggregatorClient",
@@ -142,9 +146,10 @@ class AggregatorClient:
         params: dict[str, Any] | None = None,
         content_type: str = "application/octet-stream",
         body_hash: bytes | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         url = httpx.URL(path, params=params)
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(extra_headers or {})
         if body:
             headers["Content-Type"] = content_type
         if signed:
@@ -210,9 +215,16 @@ class AggregatorClient:
         """``GET /v1/federation/parameters``: the parameters-only context."""
         return self._request("GET", "/v1/federation/parameters").content
 
-    def publish_parameters(self, data: bytes) -> None:
-        """``PUT /v1/federation/parameters`` (key dealer)."""
-        self._request("PUT", "/v1/federation/parameters", body=data, signed=True)
+    def publish_parameters(self, data: bytes, *, params_signature: bytes | None = None) -> None:
+        """``PUT /v1/federation/parameters`` (key dealer); with ``params_signature`` (its
+        signed ``EncryptionParams``, 65 bytes) the aggregator first commits the hash on chain
+        for it when none is."""
+        headers = (
+            {PARAMS_SIGNATURE_HEADER: "0x" + params_signature.hex()} if params_signature else None
+        )
+        self._request(
+            "PUT", "/v1/federation/parameters", body=data, signed=True, extra_headers=headers
+        )
 
     def participants(self) -> list[dict[str, Any]]:
         """``GET /v1/participants``."""
@@ -281,14 +293,47 @@ class AggregatorClient:
         return result
 
     def upload_update(
-        self, number: int, blob: bytes, *, blob_hash: bytes | None = None
+        self,
+        number: int,
+        blob: bytes,
+        *,
+        blob_hash: bytes | None = None,
+        commitment_signature: bytes | None = None,
     ) -> dict[str, Any]:
         """``PUT /v1/rounds/{n}/updates`` (signed); returns the receipt.
 
-        ``blob_hash`` (keccak256 of ``blob``, i.e. the commitment) saves hashing it again.
+        ``blob_hash`` (keccak256 of ``blob``, i.e. the commitment) saves hashing it again;
+        ``commitment_signature`` (the signed ``UpdateCommitment``, 65 bytes) is relayed by the
+        aggregator — without it the participant must have committed on chain itself.
         """
+        headers = (
+            {COMMITMENT_SIGNATURE_HEADER: "0x" + commitment_signature.hex()}
+            if commitment_signature
+            else None
+        )
         result: dict[str, Any] = self._json(
-            "PUT", f"/v1/rounds/{number}/updates", body=blob, signed=True, body_hash=blob_hash
+            "PUT",
+            f"/v1/rounds/{number}/updates",
+            body=blob,
+            signed=True,
+            body_hash=blob_hash,
+            extra_headers=headers,
+        )
+        return result
+
+    def attest(self, number: int, model_hash: bytes, signature: bytes) -> dict[str, Any]:
+        """``POST /v1/rounds/{n}/attestations`` (signed): hand over a signed
+        ``ModelAttestation`` (65 bytes) for relaying; the receipt says whether to upload the
+        model's bytes (``upload_model``)."""
+        body = json.dumps(
+            {"model_hash": fc.hash_hex(model_hash), "signature": "0x" + signature.hex()}
+        ).encode()
+        result: dict[str, Any] = self._json(
+            "POST",
+            f"/v1/rounds/{number}/attestations",
+            body=body,
+            signed=True,
+            content_type="application/json",
         )
         return result
 

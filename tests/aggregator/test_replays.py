@@ -4,7 +4,8 @@ signed upload are accepted once.
 
 One federation on the embedded chain for the module: round 1 runs to publication while the
 tests replay each signed route (PUT updates, models, parameters and sealed keys; the signed GETs
-of an update by the auditor and of a sealed key by its recipient)."""
+of an update by the auditor and of a sealed key by its recipient; POST of a signed
+attestation)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import fedledger_crypto as fc
 from fedledger_clients.participant import Participant, mean_update_next_state
 from fedledger_clients.tasks.base import Aggregation
 from fedledger_platform.aggregator.server import ServerThread
+from fedledger_platform.ledger import sign_model_attestation
 from fedledger_platform.protocol import RoundPhase
 
 UPDATES = "/v1/rounds/1/updates"
@@ -163,7 +165,12 @@ def test_a_replayed_model_upload_is_refused(arena: Arena) -> None:
         p.finish(
             1, p.base_model(1), aggregation=Aggregation.MEAN, next_state=mean_update_next_state
         )
-    published = fed.ledger.get_round(1).published_model_hash
+    published = wait_for(
+        lambda: (
+            (i := fed.ledger.get_round(1)).status is RoundPhase.PUBLISHED and i.published_model_hash
+        ),
+        what="publication",
+    )
     model = participants[0].client.model(published).data
     path = f"/v1/models/{fc.hash_hex(published)}?round=1"
 
@@ -172,4 +179,25 @@ def test_a_replayed_model_upload_is_refused(arena: Arena) -> None:
 
     # Assert
     assert first.status_code == 200 and first.json()["hash"] == fc.hash_hex(published)
+    assert replay.status_code == 409 and error_code(replay) == "replayed_nonce"
+
+
+def test_a_replayed_attestation_is_refused(arena: Arena) -> None:
+    # Prepare: participant 1 re-sends its held signed attestation of round 1's model (an
+    # idempotent 200); round 1 was published by the test above
+    p1 = arena.participants[1]
+    published = arena.fed.ledger.get_round(1).published_model_hash
+    signed_attestation = sign_model_attestation(p1.account, arena.fed.ledger.domain, 1, published)
+    body = json.dumps(
+        {
+            "model_hash": fc.hash_hex(published),
+            "signature": "0x" + signed_attestation.signature.hex(),
+        }
+    ).encode()
+
+    # Execute
+    first, replay = arena.twice(p1.account, "POST", "/v1/rounds/1/attestations", body)
+
+    # Assert
+    assert first.status_code == 200 and first.json()["new"] is False
     assert replay.status_code == 409 and error_code(replay) == "replayed_nonce"

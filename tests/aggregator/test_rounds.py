@@ -54,13 +54,13 @@ def test_two_full_rounds(
         if published:  # round 2 starts from the model published by round 1
             assert ledger.get_round(number).base_model_hash == published[-1]
         results = [local_result(i, number) for i in range(3)]
-        # Execute: encrypt, commit on chain, upload
+        # Execute: encrypt, sign the commitment, upload (the aggregator relays it)
         for k, (p, base, result) in enumerate(zip(participants, bases, results, strict=True)):
             before = client.current_round()  # the answer is kept until the next write
             assert before["accepted"] == k and p.address not in before["participants"]
             blob = p.encrypt(base, result, aggregation=Aggregation.MEAN, round_number=number)
             submitted = p.submit(number, blob)
-            assert submitted.committed_now and submitted.uploaded_now
+            assert submitted.relayed and submitted.uploaded_now
             after = client.current_round()
             assert after["accepted"] == k + 1 and p.address in after["participants"]
         wait_for(
@@ -98,6 +98,15 @@ def test_two_full_rounds(
         )
         assert info.published_model_hash == outcomes[0].model_hash
         assert info.aggregate_hash == fc.keccak256(client.aggregate(number).data)
+        # Relayed, in batches: every commitment and attestation is an item of a batch event
+        # (the quorum's attestations publish at once, the last waits for its batch to fill).
+        wait_for(
+            lambda n=number: all(ledger.has_attested(n, p.address) for p in participants),
+            what="every attestation on chain",
+        )
+        events = list(ledger.events(names=["UpdateCommitted", "ModelAttested"]))
+        of_round = [e for e in events if e.args["round"] == number]
+        assert len(of_round) == 6 and all(e.item is not None for e in of_round)
         published.append(info.published_model_hash)
 
     # Tokens: one reward per included update, on chain.
@@ -222,12 +231,13 @@ def test_long_poll_answers_as_soon_as_the_round_moves(
         assert info.value.status == 400
 
 
-def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
+def test_participants_fetch_the_base_once_and_only_the_asked_attester_uploads(
     federation: Federation, tmp_path: Path
 ) -> None:
     """A participant fetches a round's base model once for submit and finish, and not at all
-    when the model it built is the next round's base; only the attester whose attestation
-    publishes uploads the model bytes; another attester supplies them only when missing."""
+    when the model it built is the next round's base; only the attester the aggregator asks
+    (the first of the hash) uploads the model bytes, before publication; another attester
+    supplies them only when missing."""
     server = federation.serve(federation.settings(f"sqlite:///{tmp_path / 'agg.db'}", count=2))
     participants = federation.join(server)
     client = federation.client(server)
@@ -257,14 +267,21 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
         for p in participants
     ]
     assert all(calls[i].count("model") == 1 for i in calls), calls  # one fetch of the base
-    # Quorum of 3 at 50.01 %: 2. The second attestation publishes; its sender uploads.
+    # The first attester is asked for the bytes (held before the relayer publishes them).
     assert [o.attested_now for o in outcomes] == [True, True, True]
-    assert calls[0][1:] == [] and calls[1][1:] == ["upload_model"] and calls[2][1:] == []
-    published = federation.ledger.get_round(1).published_model_hash
-    assert client.model_info(published)["hash"] == fc.hash_hex(published)
+    assert calls[0][1:] == ["upload_model"] and calls[1][1:] == [] and calls[2][1:] == []
+    assert client.model_info(outcomes[0].model_hash)["round"] == 1
+    published = wait_for(
+        lambda: (
+            (i := federation.ledger.get_round(1)).status is RoundPhase.PUBLISHED
+            and i.published_model_hash
+        ),
+        what="publication",
+    )
+    assert published == outcomes[0].model_hash
     # The bytes are stored: offering them again asks for metadata and uploads nothing.
-    assert participants[0].offer_model(1, published) is False
-    assert calls[0][1:] == ["model_info"]
+    assert participants[1].offer_model(1, published) is False
+    assert calls[1][1:] == ["model_info"]
     # Each participant built the published model itself: it is round 2's base, unfetched.
     wait_for(lambda: federation.ledger.current_round() == 2, what="round 2 to open")
     assert federation.ledger.get_round(2).base_model_hash == published
@@ -272,12 +289,13 @@ def test_participants_fetch_the_base_once_and_only_the_quorum_attester_uploads(
         assert p.base_model(2) is outcome.model
     assert all(calls[i].count("model") == 1 for i in calls), calls
     assert federation.ledger.get_round(1).status is RoundPhase.PUBLISHED
-    # Finishing again (a restart after attesting): the chain refuses the second attestation,
-    # and the participant takes that as done.
+    # Finishing again (a restart after attesting): the aggregator answers the attestation it
+    # holds with the same receipt, and asks for no bytes (stored).
     again = participants[0].finish(
         1, bases[0], aggregation=Aggregation.MEAN, next_state=mean_update_next_state
     )
     assert again.attested_now is False and again.model_hash == outcomes[0].model_hash
+    assert calls[0][1:] == ["upload_model"]
 
 
 def test_an_error_inside_the_sum_rebuilds_it_from_the_store(

@@ -100,6 +100,14 @@ def play_round(
             number, bases[i], aggregation=Aggregation.MEAN, next_state=mean_update_next_state
         )
     wait_for(lambda: client.round(number)["phase"] == "published", what=f"round {number} published")
+    # The attestations beyond the quorum's are relayed in a later batch: wait for them too.
+    attesters = [
+        p for p in (fed.participants[i] for i in who) if fed.ledger.is_included(number, p.address)
+    ]
+    wait_for(
+        lambda: all(fed.ledger.has_attested(number, p.address) for p in attesters),
+        what=f"round {number}'s attestations",
+    )
     return RoundPhase.PUBLISHED
 
 

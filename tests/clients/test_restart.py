@@ -1,5 +1,6 @@
-"""Restarts: a participant killed between commit and upload uploads exactly once after it
-resumes; an aggregator outage during uploads is retried until it succeeds."""
+"""Restarts: a participant killed between persisting its update and uploading it uploads it
+exactly once after it resumes, and it is committed once; an aggregator outage during uploads is
+retried until it succeeds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from daemon_helpers import make_daemons, run_daemons
 from harness import Federation, make_federation, wait_for
 
+import fedledger_crypto as fc
 from fedledger_app.initial_model import initial_model_bytes
 from fedledger_clients.daemon import ClientDaemon
 from fedledger_platform.aggregator.server import ServerThread
@@ -37,7 +39,7 @@ def _serve_sentiment(
 
 
 @pytest.mark.slow
-def test_participant_killed_after_commit_uploads_exactly_once(tmp_path: Path) -> None:
+def test_participant_killed_before_its_upload_uploads_exactly_once(tmp_path: Path) -> None:
     fed = make_federation(tmp_path)
     try:
         server, daemons = _serve_sentiment(fed, tmp_path, rounds=1)
@@ -52,14 +54,14 @@ def test_participant_killed_after_commit_uploads_exactly_once(tmp_path: Path) ->
             t.start()
         with pytest.raises(Killed):
             victim.run()
-        # The kill left a commitment on chain, the blob on disk, and nothing at the aggregator.
-        committed = fed.ledger.update_commitment(1, victim.account.address)
-        assert committed != bytes(32)
-        assert (victim.state_dir / "round-1.blob").is_file()
+        # The kill left the blob on disk, and nothing on chain or at the aggregator (its signed
+        # commitment goes with the upload).
+        assert fed.ledger.update_commitment(1, victim.account.address) == bytes(32)
+        committed = fc.keccak256((victim.state_dir / "round-1.blob").read_bytes())
         assert victim.account.address not in {
             u["participant"] for u in fed.client(server).updates(1)
         }
-        # A fresh daemon on the same state folder resumes: it re-uploads the committed bytes.
+        # A fresh daemon on the same state folder resumes: it uploads the persisted bytes.
         events: list[tuple[str, dict[str, object]]] = []
         resumed = ClientDaemon(
             victim.config,
@@ -73,7 +75,7 @@ def test_participant_killed_after_commit_uploads_exactly_once(tmp_path: Path) ->
             t.join(120)
         uploads = [data for kind, data in events if kind == "uploaded"]
         assert len(uploads) == 1
-        assert uploads[0]["committed_now"] is False and uploads[0]["uploaded_now"] is True
+        assert uploads[0]["relayed"] is True and uploads[0]["uploaded_now"] is True
         assert fed.ledger.update_commitment(1, victim.account.address) == committed
         commits = [
             e
@@ -122,8 +124,9 @@ def test_aggregator_outage_during_upload_is_retried(tmp_path: Path) -> None:
 def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_it(
     tmp_path: Path,
 ) -> None:
-    """Only the attester whose attestation publishes a model uploads its bytes, and the next
-    round opens without waiting for them. If that attester stops before its upload, the next
+    """Only the attester the aggregator asks (the first of the hash) uploads the model's bytes,
+    and the next round opens without waiting for them. If that attester stops before its upload
+    (its signed attestation held and relayed: the model is published all the same), the next
     round's updates are refused for the missing base (503) until another attester of the same
     model supplies the bytes — which it does on that refusal."""
     fed = make_federation(tmp_path)
@@ -155,7 +158,14 @@ def test_publisher_stopped_before_uploading_the_model_another_attester_supplies_
         wait_for(lambda: bool(killed), timeout_s=120, what="the publisher to stop")
         (victim,) = killed
         threads[victim].join(30)
-        published = fed.ledger.get_round(1).published_model_hash
+        published = wait_for(
+            lambda: (
+                (i := fed.ledger.get_round(1)).status is RoundPhase.PUBLISHED
+                and i.published_model_hash
+            ),
+            timeout_s=60,
+            what="round 1 published",
+        )
         reader = fed.client(server)
         # Round 2 opens on the published hash at once; the survivors' updates bring the bytes.
         wait_for(lambda: fed.ledger.current_round() == 2, timeout_s=60, what="round 2 to open")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web3 import Web3
 
 from fedledger_platform.ledger.devnet import free_port
 
@@ -181,9 +182,7 @@ def test_multi_process_devnet_walkthrough(tmp_path: Path, processes: Processes) 
         "deployment.json",
         "--dev-account",
         "0",
-        "--fund",
-        "1",
-    ]
+    ]  # no --fund: participants hold zero ether, the aggregator relays their messages
     for info in keys:
         admit += ["--public-key", info["public_key"]]
     fedledger(*admit, cwd=work)
@@ -236,6 +235,8 @@ def test_multi_process_devnet_walkthrough(tmp_path: Path, processes: Processes) 
         fedledger("client", "status", "--config", "client-1/client.toml", "--json", cwd=work)
     )
     assert status["token_balance"] == 2.0 and len(status["rounds"]) == 2
+    w3 = Web3(Web3.HTTPProvider(rpc))
+    assert [w3.eth.get_balance(info["address"]) for info in keys] == [0] * CLIENTS
     # 6. the audit, from the chain and the aggregator's read API only
     # The chain, the deployment, the aggregator and the auditor account (dev account 1).
     auditing = ["--rpc-url", rpc, "--deployment", "deployment.json", "--aggregator", api]

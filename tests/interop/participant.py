@@ -7,7 +7,8 @@ tensors. Section numbers (§) point into docs/protocol.md.
 
 Its local "training" is one weight-decay step: the update of every tensor is ``-0.01 × base``
 with weight 1 and zero metric sums. That is a valid mean-task update well within the headroom
-rule (§8.2); the protocol does not care how an update was made.
+rule (§8.2); the protocol does not care how an update was made. It holds no ether: it signs
+its commitments and attestations (EIP-712) and the aggregator relays them (§16).
 
     python participant.py --deployment deployment.json --rpc-url URL --aggregator URL \\
         --key 0xPRIVATEKEY --rounds 2 --report report.json
@@ -34,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_abi import decode, encode
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import encode_defunct, encode_typed_data
 from eth_utils import keccak
 from tenseal import sealapi
 
@@ -52,7 +53,7 @@ MAX_CLIENTS = 256  # §8.2: the headroom share the project's daemons use too
 DTYPES = {"F32": np.float32, "F64": np.float64}
 CODES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}
 STATUS = ["none", "open", "closed", "published", "failed"]  # §3: RoundStatus
-MODEL_PUBLISHED = keccak(text="ModelPublished(uint64,bytes32,uint32)")
+COMMITMENT_HEADER = "X-Fedledger-Commitment-Signature"  # §16.3
 
 
 def hex32(digest: bytes) -> str:
@@ -98,6 +99,32 @@ class Chain:
         result = self.rpc("eth_call", [{"to": to, "data": data}, "latest"])
         return decode(out, bytes.fromhex(result[2:]))
 
+    def sign_typed(
+        self, primary: str, fields: list[tuple[str, str]], message: dict[str, Any]
+    ) -> str:
+        """§16.2: an EIP-712 signature of ``message`` under the ledger's domain, 0x + 130 hex."""
+        data = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                primary: [{"name": name, "type": kind} for name, kind in fields],
+            },
+            "primaryType": primary,
+            "domain": {
+                "name": "FederationLedger",
+                "version": "1",
+                "chainId": self.chain_id,
+                "verifyingContract": self.ledger,
+            },
+            "message": message,
+        }
+        signed = self.account.sign_message(encode_typed_data(full_message=data))
+        return "0x" + bytes(signed.signature).hex()
+
     def round(self, number: int) -> dict[str, Any]:
         (info,) = self.call(
             "getRound(uint64)",
@@ -118,35 +145,6 @@ class Chain:
         )
         return {**dict(zip(names, info, strict=True)), "status": STATUS[info[0]]}
 
-    def transact(self, signature: str, types: list[str], args: list[Any]) -> dict[str, Any]:
-        """A raw EIP-1559 transaction from this account; the mined receipt (status 1)."""
-        sender = self.account.address
-        call = {"from": sender, "to": self.ledger, "data": self.calldata(signature, types, args)}
-        gas = int(self.rpc("eth_estimateGas", [call]), 16)  # reverts here, with the error
-        base_fee = int(self.rpc("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
-        tip = int(self.rpc("eth_maxPriorityFeePerGas", []), 16)
-        tx = {
-            "type": 2,
-            "chainId": self.chain_id,
-            "nonce": int(self.rpc("eth_getTransactionCount", [sender, "pending"]), 16),
-            "to": self.ledger,
-            "value": 0,
-            "data": call["data"],
-            "gas": gas * 6 // 5,
-            "maxPriorityFeePerGas": tip,
-            "maxFeePerGas": 2 * base_fee + tip,
-        }
-        raw = Account.sign_transaction(tx, self.account.key).raw_transaction
-        tx_hash = self.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
-        for _ in range(600):
-            receipt = self.rpc("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                if int(receipt["status"], 16) != 1:
-                    raise RuntimeError(f"{signature} reverted: {tx_hash}")
-                return dict(receipt)
-            time.sleep(0.1)
-        raise TimeoutError(f"{signature}: no receipt for {tx_hash}")
-
 
 class Aggregator:
     """The REST API (§13), with signed requests (§5)."""
@@ -156,9 +154,16 @@ class Aggregator:
         self.chain = chain
 
     def request(
-        self, method: str, path: str, body: bytes = b"", signed: bool = False
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        signed: bool = False,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/octet-stream",
     ) -> httpx.Response:
-        headers = {"Content-Type": "application/octet-stream"} if body else {}
+        headers = dict(headers or {}) | ({"Content-Type": content_type} if body else {})
         if signed:
             account, nonce, timestamp = self.chain.account, secrets.token_hex(16), int(time.time())
             text = "\n".join(
@@ -443,13 +448,17 @@ class Participant:
         )
         update_hash = keccak(blob)
         (before,) = self.chain.call("balanceOf(address)", ["address"], [self.address], ["uint256"])
-        self.chain.transact(
-            "commitUpdate(uint64,bytes32)", ["uint64", "bytes32"], [number, update_hash]
+        # §16.3: the signed commitment travels with the upload; the aggregator relays it
+        commitment = self.chain.sign_typed(
+            "UpdateCommitment",
+            [("round", "uint64"), ("updateHash", "bytes32")],
+            {"round": number, "updateHash": update_hash},
         )
-        upload = self.rest.request("PUT", f"/v1/rounds/{number}/updates", blob, signed=True)
+        path, header = f"/v1/rounds/{number}/updates", {COMMITMENT_HEADER: commitment}
+        upload = self.rest.request("PUT", path, blob, signed=True, headers=header)
         if upload.status_code == 503 and upload.json()["error"]["code"] == "base_model_missing":
             self.supply(info["base"])
-            upload = self.rest.request("PUT", f"/v1/rounds/{number}/updates", blob, signed=True)
+            upload = self.rest.request("PUT", path, blob, signed=True, headers=header)
         ok(upload)
         while (info := self.chain.round(number))["status"] == "open":
             self.rest.wait_past(number, "closing")
@@ -478,19 +487,32 @@ class Participant:
         model = encode_model(next_state, {**metadata, "fedledger.round": str(number)})
         model_hash = keccak(model)
         self.held[model_hash] = (number, model)
-        receipt = self.chain.transact(
-            "attestModel(uint64,bytes32)", ["uint64", "bytes32"], [number, model_hash]
+        # §16.3: the signed attestation goes to the aggregator, which relays it
+        signature = self.chain.sign_typed(
+            "ModelAttestation",
+            [("round", "uint64"), ("modelHash", "bytes32")],
+            {"round": number, "modelHash": model_hash},
         )
-        published = any(log["topics"][0] == hex32(MODEL_PUBLISHED) for log in receipt["logs"])
-        if published:
+        body = json.dumps({"model_hash": hex32(model_hash), "signature": signature}).encode()
+        answer = self.rest.request(
+            "POST",
+            f"/v1/rounds/{number}/attestations",
+            body,
+            signed=True,
+            content_type="application/json",
+        )
+        asked = bool(ok(answer).json()["upload_model"])
+        if asked:
             self.supply(model_hash)
+        wei = int(self.chain.rpc("eth_getBalance", [self.address, "latest"]), 16)
         return outcome | {
+            "wei": wei,
             "included": True,
             "reward": after - before,
             "balance": after,
             "contributors": contributors,
             "model_hash": hex32(model_hash),
-            "published_by_me": published,
+            "asked_to_upload": asked,
         }
 
 

@@ -149,6 +149,7 @@ def test_an_independent_participant_joins_a_federation(hardhat_url: str, tmp_pat
             assert info.status is RoundPhase.PUBLISHED, entry
             assert entry["included"] is True and entry["contributors"] == 3
             assert entry["reward"] == reward
+            assert entry["wei"] == 0  # it never held ether: the aggregator relayed everything
             assert entry["update_hash"] == commits[number]
             assert entry["model_hash"] == fc.hash_hex(info.published_model_hash)
             attested[number] = set()

@@ -130,7 +130,13 @@ def test_full_round_life_cycle(fed: Federation) -> None:
     assert ledger.token_supply() == 2 * REWARD
     # Quorum: 2 of 2 included must agree.
     first = ledger.attest_model(a, 1, H[8])
-    assert first.event("ModelAttested").args["attestations"] == 1
+    assert first.event("ModelAttested").args == {
+        "round": 1,
+        "participant": a.address,
+        "modelHash": H[8],
+    }
+    assert first.event("ModelAttested").item is None  # a log of its own, not a batch's item
+    assert ledger.attestation_count(1, H[8]) == 1
     assert ledger.get_round(1).status is RoundPhase.CLOSED
     second = ledger.attest_model(c, 1, H[8])
     assert second.event("ModelPublished").args == {"round": 1, "modelHash": H[8], "attestations": 2}

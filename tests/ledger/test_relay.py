@@ -134,10 +134,13 @@ def test_relayed_round_without_ether(fed: Relayed) -> None:
         RejectedItem(4, d.address, "LedgerInvalidSignature"),
         RejectedItem(5, a.address, "LedgerAlreadyCommitted"),
     )
-    assert [e.args for e in result.tx.all("UpdateCommitted")] == [
+    # One UpdatesCommitted log, read as the UpdateCommitted events of its items.
+    committed = result.tx.all("UpdateCommitted")
+    assert [e.args for e in committed] == [
         {"round": 1, "participant": a.address, "updateHash": H[2]},
         {"round": 1, "participant": b.address, "updateHash": H[3]},
     ]
+    assert [e.item for e in committed] == [0, 1] and len({e.log_index for e in committed}) == 1
     # The hashes are read from the log, whichever path committed them.
     assert ledger.update_commitment(1, a.address) == H[2]
     assert ledger.update_commitment(1, c.address) == bytes(32)
@@ -165,11 +168,11 @@ def test_relayed_round_without_ether(fed: Relayed) -> None:
         RejectedItem(0, c.address, "LedgerNotIncluded"),
         RejectedItem(3, b.address, "LedgerAlreadyAttested"),
     )
-    assert attested.tx.event("ModelPublished").args == {
-        "round": 1,
-        "modelHash": H[4],
-        "attestations": 2,
-    }
+    assert [(e.name, e.args) for e in attested.tx.events if e.name != "RelayedItemRejected"] == [
+        ("ModelAttested", {"round": 1, "participant": a.address, "modelHash": H[4]}),
+        ("ModelAttested", {"round": 1, "participant": b.address, "modelHash": H[4]}),
+        ("ModelPublished", {"round": 1, "modelHash": H[4], "attestations": 2}),
+    ]
     info = ledger.get_round(1)
     assert info.status is RoundPhase.PUBLISHED and info.published_model_hash == H[4]
     assert ledger.attestation_count(1, H[4]) == 2
@@ -312,3 +315,35 @@ def test_close_defaults_record_no_dropped_participant(fed: Relayed) -> None:
         .args
     )
     assert args["dropped"] == [] and args["correctionsHash"] == bytes(32)
+
+
+def test_batch_and_direct_commitments_read_alike(fed: Relayed) -> None:
+    # Prepare: a relayed batch for two participants, a direct commitment by a funded third
+    ledger, relayer, (a, b, c, d) = fed.ledger, fed.relayer, fed.participants
+    ledger.relay_encryption_params(
+        relayer, PARAMS, sign_encryption_params(a, ledger.domain, PARAMS)
+    )
+    fed.open(1)
+    start = fed.chain.w3.eth.block_number
+    ledger.relay_commitments(
+        relayer, 1, [sign_update_commitment(p, ledger.domain, 1, H[i]) for i, p in ((2, a), (3, b))]
+    )
+    fed.chain.fund(c.address, 10**18)
+    ledger.commit_update(c, 1, H[4])
+
+    # Execute
+    events = list(ledger.events(from_block=start, names=["UpdateCommitted"]))
+
+    # Assert: three UpdateCommitted events, whichever path, and each hash found by participant
+    assert [(e.args["participant"], e.args["updateHash"], e.item) for e in events] == [
+        (a.address, H[2], 0),
+        (b.address, H[3], 1),
+        (c.address, H[4], None),
+    ]
+    assert [ledger.update_commitment(1, p.address) for p in (a, b, c, d)] == [
+        H[2],
+        H[3],
+        H[4],
+        bytes(32),
+    ]
+    assert list(ledger.events(from_block=start, names=["UpdatesCommitted"])) == []

@@ -125,11 +125,17 @@ class Federation:
         return self.participants
 
 
-def make_federation(tmp: Path, participants: int = 3, *, masking: bool = True) -> Federation:
-    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts;
+def make_federation(
+    tmp: Path, participants: int = 3, *, masking: bool = True, participant_wei: int = 10**19
+) -> Federation:
+    """Deploy a ledger on a fresh embedded chain with ``participants`` admitted accounts,
+    holding ``participant_wei`` each: by default enough for the direct path (a test's own
+    ``commit_update``, the fallback); participants relay through the aggregator either way.
     ``masking=False`` turns the federation's pairwise masking off (it is on by default)."""
     chain = connect()
-    fed = create_devnet_federation(chain, participants=participants)
+    fed = create_devnet_federation(
+        chain, participants=participants, participant_wei=participant_wei
+    )
     if not masking:
         fed.ledger.configure_masking(fed.operator, enabled=False)
     return Federation(

@@ -242,9 +242,9 @@ def document(result: dict[str, Any], command: str) -> None:
         "## Gas per ledger operation\n\n"
         f"Command: `{command}` — solc 0.8.37, optimizer 200 runs, `prague` rules on both chains. "
         "Gas is deterministic (fixed participant keys): one run. `relayed n` is a relay "
-        "transaction's whole gas, 21,000 intrinsic included, divided by its n items; the "
-        "10,000 targets of relayed items are not met ([contracts](contracts.md), "
-        '"Storage layout and gas": what one item costs at the least).\n\n'
+        "transaction's whole gas, 21,000 intrinsic included, divided by its n items (a batch "
+        "lists its accepted items in one event; [contracts](contracts.md), "
+        '"Storage layout and gas", says where the rest goes).\n\n'
         + table(rows, ["operation", *(f"gas ({c})" for c in by_chain), "target"]),
     )
 

@@ -31,7 +31,7 @@ from fedledger_app.initial_model import initial_model_bytes
 from fedledger_clients.config import ClientConfig, TaskConfig
 from fedledger_platform.accounts import create_keystore, read_passphrase
 from fedledger_platform.ledger import Deployment, Ledger, connect
-from fedledger_platform.ledger.deployment import deploy_federation
+from fedledger_platform.ledger.deployment import ADMISSION_BATCH, deploy_federation
 from fedledger_platform.protocol import RoundPhase
 
 __all__ = ["federation_app"]
@@ -64,7 +64,12 @@ def _operator_ledger(
 def federation_admit(
     public_key: Annotated[list[str], typer.Option(help="participant public key, 0x + 128 hex")],
     fund: Annotated[
-        float, typer.Option(help="ETH the operator sends each admitted participant for gas")
+        float,
+        typer.Option(
+            help="ETH the operator sends each admitted participant (none needed: the "
+            "aggregator relays their signed messages; ether only lets a participant's "
+            "fallback send them itself)"
+        ),
     ] = 0.0,
     rpc_url: RpcUrlOption = "http://127.0.0.1:8545",
     deployment: DeploymentOption = Path("deployment.json"),
@@ -72,17 +77,23 @@ def federation_admit(
     passphrase_file: PassphraseFileOption = None,
     dev_account: DevAccountOption = None,
 ) -> None:
-    """Admit participants by their public keys (printed by `fedledger client init`)."""
+    """Admit participants by their public keys (printed by `fedledger client init`), up to
+    ADMISSION_BATCH per transaction. Participants need no ether."""
     ledger, operator = _operator_ledger(rpc_url, deployment, keystore, passphrase_file, dev_account)
+    keys: dict[str, bytes] = {}
     for text in public_key:
         try:
             key = bytes.fromhex(text.removeprefix("0x"))
-            address = fc.address_of_public_key(key)
+            keys[fc.address_of_public_key(key)] = key
         except (ValueError, fc.SealingError) as exc:
             raise fail(f"{text[:20]}… is not a 64-byte public key: {exc}") from exc
-        result = ledger.admit_participant(operator, address, key)
-        console.print(f"admitted {address} (tx {result.tx_hash})")
-        if fund > 0:
+    addresses = list(keys)
+    for start in range(0, len(addresses), ADMISSION_BATCH):
+        batch = addresses[start : start + ADMISSION_BATCH]
+        result = ledger.admit_participants(operator, batch, [keys[a] for a in batch])
+        console.print(f"admitted {', '.join(batch)} (tx {result.tx_hash})")
+    if fund > 0:
+        for address in addresses:
             ledger.chain.fund(address, round(fund * 10**18), sender=operator)
             console.print(f"sent {fund:g} ETH to {address}")
 
@@ -177,7 +188,9 @@ def federation_bootstrap(
     scrypt_n: ScryptNOption = 2**18,
 ) -> None:
     """Devnet convenience: deploy, create the aggregator's and N clients' keystores and configs,
-    admit the clients and appoint client 1 as key dealer. Idempotent once deployed."""
+    admit the clients and appoint client 1 as key dealer. Only the aggregator (which relays
+    the clients' signed messages) is funded: the clients hold no ether. Idempotent once
+    deployed."""
     from fedledger_platform.accounts import development_accounts
 
     chain = connect(rpc_url)
@@ -210,7 +223,7 @@ def federation_bootstrap(
         chain, deployer, aggregator=aggregator.address, auditors=auditors
     )
     deployment_path = out / "deployment.json"
-    participants = []
+    participants: list[LocalAccount] = []
     for index in range(clients):
         directory = out / "clients" / f"client-{index + 1}"
         write_secret(directory / "passphrase", secrets.token_urlsafe(24))
@@ -219,8 +232,6 @@ def federation_bootstrap(
             read_passphrase(directory / "passphrase"),
             scrypt_n=scrypt_n,
         )
-        chain.fund(account.address, 10 * 10**18, sender=deployer)
-        ledger.admit_participant(deployer, account.address, fc.public_key_of(account))
         config = ClientConfig(
             aggregator=aggregator_url,
             chain=rpc_url,
@@ -231,8 +242,14 @@ def federation_bootstrap(
             task=TaskConfig(name=task, client_index=index, num_clients=clients, seed=seed),
         )
         (directory / "client.toml").write_text(config.to_toml(directory.resolve()))
-        participants.append(account.address)
-    ledger.appoint_key_dealer(deployer, participants[0])
+        participants.append(account)
+    # Participants hold no ether: the aggregator (RELAYER_ROLE) relays their signed messages.
+    for start in range(0, len(participants), ADMISSION_BATCH):
+        batch = participants[start : start + ADMISSION_BATCH]
+        ledger.admit_participants(
+            deployer, [a.address for a in batch], [fc.public_key_of(a) for a in batch]
+        )
+    ledger.appoint_key_dealer(deployer, participants[0].address)
     (agg_dir / "initial.safetensors").write_bytes(initial_model_bytes(task, seed))
     database = database_url or f"sqlite:///{(agg_dir / 'aggregator.db').resolve()}"
     (agg_dir / "aggregator.toml").write_text(
@@ -265,9 +282,12 @@ def federation_bootstrap(
                 "config": str(agg_dir / "aggregator.toml"),
             },
             "clients": [
-                {"address": a, "config": str(out / "clients" / f"client-{i + 1}" / "client.toml")}
+                {
+                    "address": a.address,
+                    "config": str(out / "clients" / f"client-{i + 1}" / "client.toml"),
+                }
                 for i, a in enumerate(participants)
             ],
-            "key_dealer": participants[0],
+            "key_dealer": participants[0].address,
         }
     )

@@ -2,8 +2,9 @@
 
 The app refuses to start with a CKKS context that holds a secret key, with a publicly known
 development key on a chain that is not a devnet, or with an account that lacks the ledger's
-AGGREGATOR_ROLE. OpenAPI is served at ``/openapi.json`` and the interactive docs at ``/docs``;
-the read-only dashboard (:mod:`fedledger_platform.dashboard`) at ``/dashboard/``.
+AGGREGATOR_ROLE or RELAYER_ROLE (it relays the participants' signed messages). OpenAPI is
+served at ``/openapi.json`` and the interactive docs at ``/docs``; the read-only dashboard
+(:mod:`fedledger_platform.dashboard`) at ``/dashboard/``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fedledger_platform.accounts import check_key_allowed, load_keystore, read_p
 from fedledger_platform.aggregator.errors import install_error_handlers
 from fedledger_platform.aggregator.openapi import install_openapi
 from fedledger_platform.aggregator.routers import (
+    attestations,
     federation,
     health,
     keys,
@@ -34,7 +36,14 @@ from fedledger_platform.aggregator.service import AggregatorService
 from fedledger_platform.aggregator.settings import AggregatorSettings
 from fedledger_platform.dashboard import DashboardConfig, mount_dashboard
 from fedledger_platform.errors import ConfigurationError
-from fedledger_platform.ledger import AGGREGATOR_ROLE, EMBEDDED, Deployment, Ledger, connect
+from fedledger_platform.ledger import (
+    AGGREGATOR_ROLE,
+    EMBEDDED,
+    RELAYER_ROLE,
+    Deployment,
+    Ledger,
+    connect,
+)
 from fedledger_platform.storage import BlobStore, Database
 
 __all__ = ["API_VERSION", "build_service", "create_app"]
@@ -78,11 +87,12 @@ def build_service(
             raise ConfigurationError("`keystore` is required: the aggregator account's keystore")
         account = load_keystore(settings.keystore, read_passphrase(settings.passphrase_file))
     check_key_allowed(account, ledger.chain.chain_id)
-    if not ledger.has_role(AGGREGATOR_ROLE, account.address):
-        raise ConfigurationError(
-            f"{account.address} lacks AGGREGATOR_ROLE on ledger {ledger.address}; deploy with "
-            "`--aggregator` set to this account, or grant the role"
-        )
+    for role, name in ((AGGREGATOR_ROLE, "AGGREGATOR_ROLE"), (RELAYER_ROLE, "RELAYER_ROLE")):
+        if not ledger.has_role(role, account.address):
+            raise ConfigurationError(
+                f"{account.address} lacks {name} on ledger {ledger.address}; deploy with "
+                "`--aggregator` set to this account (it gets both roles), or grant the role"
+            )
     return AggregatorService(
         settings,
         ledger=ledger,
@@ -141,7 +151,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app, description=_DESCRIPTION)
     v1 = APIRouter(prefix="/v1")
-    for module in (health, federation, keys, rounds, reveals, models):
+    for module in (health, federation, keys, rounds, reveals, attestations, models):
         v1.include_router(module.router)
     app.include_router(v1)
     board = mount_dashboard(app, dashboard or DashboardConfig())

@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.chain_reads import ChainReads
 from fedledger_platform.aggregator.model_store import ModelStore
+from fedledger_platform.aggregator.relayer import Relayer
 from fedledger_platform.aggregator.round_signal import RoundSignal
 from fedledger_platform.aggregator.sums import RunningSums
 from fedledger_platform.aggregator.unmasking import Unmasking
@@ -164,6 +165,7 @@ class Coordinator:
         sums: RunningSums,
         unmasking: Unmasking,
         signal: RoundSignal,
+        relayer: Relayer,
     ) -> None:
         self.rules = rules
         self.poll_interval_s = poll_interval_s
@@ -175,6 +177,7 @@ class Coordinator:
         self.sums = sums
         self.unmasking = unmasking
         self.signal = signal
+        self.relayer = relayer
         self.status_note = "starting"
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -358,13 +361,18 @@ class Coordinator:
             self.signal.notify()
         elif phase is not RoundPhase.CLOSING:
             return  # closed meanwhile: nothing left to do
+        info = self.ledger.get_round(number)
+        if info.status is RoundPhase.OPEN and not self._commitments_settled(record):
+            return  # resumed at the next tick, the round still closing
         closing = self.unmasking.closing(number, self.sums.included(record))
         digest, included = self.sums.write_aggregate(record, closing.correction)
+        if info.status is RoundPhase.OPEN and len(included) < record.min_updates:
+            self._fail_short(number, len(included), record.min_updates)
+            return
         with self.db.session() as s:  # servable (and verifiable against the chain) from now on
             row = queries.round_record(s, number)
             assert row is not None
             row.aggregate_hash = fc.hash_hex(digest)
-        info = self.ledger.get_round(number)
         close_tx: str | None = None
         gas: int | None = None
         if info.status is RoundPhase.OPEN:
@@ -394,6 +402,27 @@ class Coordinator:
         self.signal.notify()
         self.sums.drop(number)
         log.info("round %d closed with %d updates", number, len(included))
+
+    def _commitments_settled(self, record: RoundRecord) -> bool:
+        """Relay the round's signed commitments still pending: ``closeRound`` refuses an
+        included participant without a commitment on chain. ``False`` while some are not on
+        chain and the deadline has not passed: the round waits for them (their senders'
+        fallback may commit them directly); after the deadline they are left out."""
+        waiting = self.relayer.settle_commitments(
+            record.number, deadline_passed=self.chain.deadline_passed(record.deadline)
+        )
+        if waiting:
+            self.status_note = (
+                f"round {record.number} closing: waiting for the commitments of "
+                f"{', '.join(waiting)} to reach the chain (until the deadline)"
+            )
+        return not waiting
+
+    def _fail_short(self, number: int, included: int, needed: int) -> None:
+        """Fail a closing round left with too few updates whose commitments are on chain."""
+        reason = f"only {included} of the {needed} required updates have a commitment on chain"
+        self.ledger.abandon_round(self.account, number, reason)
+        self._mark_failed(number, reason)
 
     def _mark_published(self, number: int, info: RoundInfo) -> None:
         with self.db.session() as s:

@@ -10,11 +10,11 @@ per code; :data:`STATUS` is the one place that gives each its HTTP status:
 | 401 | ``missing_signature``, ``bad_signature``, ``stale_request`` |
 | 403 | ``not_admitted``, ``not_allowed``, ``not_member`` |
 | 404 | ``not_found`` |
-| 409 | ``duplicate``, ``round_not_open``, ``replayed_nonce``, ``round_not_unmasking``,
-  ``seeds_revealed`` |
+| 409 | ``duplicate``, ``round_not_open``, ``round_not_closed``, ``replayed_nonce``,
+  ``round_not_unmasking``, ``seeds_revealed`` |
 | 413 | ``too_large`` |
 | 422 | ``commitment_mismatch``, ``wrong_parameters``, ``wrong_schema``, ``not_attested``,
-  ``bad_sealed_key``, ``bad_reveal`` |
+  ``bad_sealed_key``, ``bad_reveal``, ``bad_typed_signature`` |
 | 500 | ``internal_error`` (a bug: the server log has the traceback) |
 | 502 | ``chain_error`` (the chain refused a read or transaction) |
 | 503 | ``chain_unavailable``, ``not_ready``, ``base_model_missing`` (retry; ``Retry-After`` set) |
@@ -46,6 +46,7 @@ STATUS: dict[type[r.Rejection], int] = {
     r.NotFound: 404,
     r.DuplicateUpdate: 409,
     r.RoundNotOpen: 409,
+    r.RoundNotClosed: 409,
     r.ReplayedNonce: 409,
     r.RoundNotUnmasking: 409,
     r.SeedsRevealed: 409,
@@ -56,6 +57,7 @@ STATUS: dict[type[r.Rejection], int] = {
     r.NotAttested: 422,
     r.BadSealedKey: 422,
     r.BadReveal: 422,
+    r.BadTypedSignature: 422,
     r.NotReady: 503,
 }
 _RETRY_AFTER = {"Retry-After": "2"}

@@ -8,15 +8,18 @@ a typed :class:`~fedledger_platform.protocol.rejections.Rejection`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.nonces import Sender, spending, use_up
-from fedledger_platform.ledger import Ledger
+from fedledger_platform.errors import ContractRevertError
+from fedledger_platform.ledger import Ledger, SignatureFormatError, recover_signer
 from fedledger_platform.protocol.rejections import (
     BadSealedKey,
+    BadTypedSignature,
     CommitmentMismatch,
     DuplicateUpdate,
     MalformedRequest,
@@ -48,7 +51,8 @@ def _hex_bytes(text: str, what: str) -> bytes:
 
 class KeyRing:
     """Parameters and sealed keys of one federation (``canonical``: its parameters-only
-    context, the only parameters the key dealer may publish)."""
+    context, the only parameters the key dealer may publish; ``relay_parameters`` commits the
+    dealer's signed parameters hash on chain)."""
 
     def __init__(
         self,
@@ -58,18 +62,24 @@ class KeyRing:
         scope: fc.RequestScope,
         params: fc.CKKSParams,
         canonical: bytes,
+        relay_parameters: Callable[[bytes, bytes], None],
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.scope = scope
         self.params = params
         self.canonical = canonical
+        self._relay_parameters = relay_parameters
 
-    def publish_parameters(self, sender: Sender, body: bytes) -> bool:
+    def publish_parameters(
+        self, sender: Sender, body: bytes, signature: bytes | None = None
+    ) -> bool:
         """The key dealer publishes the parameters-only context; returns whether it was new.
 
         The body must carry no secret key, be this federation's canonical parameters and hash
-        to the parameters hash the dealer committed on chain.
+        to the parameters hash on chain. When none is committed yet, ``signature`` — the
+        dealer's signed ``EncryptionParams(keccak256(body))`` — is relayed to commit it first:
+        the dealer needs no ether.
         """
         if sender.address != self.ledger.key_dealer():
             raise NotAllowed(f"only the key dealer may publish parameters ({sender.address})")
@@ -80,6 +90,8 @@ class KeyRing:
         digest = fc.keccak256(body)
         if body != self.canonical:
             raise WrongParameters("not the canonical parameters of this federation")
+        if signature is not None and self.ledger.encryption_params_hash() == bytes(32):
+            self._commit_signed(sender.address, digest, signature)
         if self.ledger.encryption_params_hash() != digest:
             raise CommitmentMismatch("keccak256 of the parameters differs from the on-chain hash")
         try:
@@ -100,6 +112,24 @@ class KeyRing:
             use_up(self.db, sender)
             return False
         return True
+
+    def _commit_signed(self, dealer: str, digest: bytes, signature: bytes) -> None:
+        """Relay the dealer's signed parameters hash (verified here first: the ledger would
+        revert on a bad one)."""
+        try:
+            signer = recover_signer(self.ledger.domain, "EncryptionParams", None, signature, digest)
+        except SignatureFormatError as exc:
+            raise BadTypedSignature(f"the parameters signature is malformed: {exc}") from exc
+        if signer != dealer:
+            raise BadTypedSignature(
+                f"the signature is not the key dealer's signature of EncryptionParams("
+                f"{fc.hash_hex(digest)}) on this ledger and chain"
+            )
+        try:
+            self._relay_parameters(digest, signature)
+        except ContractRevertError as exc:
+            if exc.error != "LedgerParamsAlreadyCommitted":  # committed meanwhile: checked next
+                raise
 
     def store_sealed_key(
         self, sender: Sender, recipient: str, *, ciphertext: str, dealer_signature: str

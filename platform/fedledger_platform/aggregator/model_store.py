@@ -96,8 +96,8 @@ class ModelStore:
         ``model_hash`` for ``round_number``; returns whether they were new.
 
         Accepted only from an admitted participant, when the body hashes to the name and some
-        included participant attested that hash on chain for the round; only then is the body
-        read and parsed.
+        included participant attested that hash for the round — in a verified signed
+        attestation the aggregator holds, or on chain; only then is the body read and parsed.
         """
         if not self.chain.is_admitted(sender.address):
             raise NotAdmitted(f"{sender.address} is not an admitted participant")
@@ -105,7 +105,9 @@ class ModelStore:
             raise CommitmentMismatch(
                 f"keccak256 of the body is {fc.hash_hex(body_hash)}, not {fc.hash_hex(model_hash)}"
             )
-        if self.chain.ledger.attestation_count(round_number, model_hash) < 1:
+        with self.db.session() as s:
+            held = queries.attestation_held(s, round_number, fc.hash_hex(model_hash))
+        if not held and self.chain.ledger.attestation_count(round_number, model_hash) < 1:
             raise NotAttested(
                 f"no included participant attested {fc.hash_hex(model_hash)} for round "
                 f"{round_number}"

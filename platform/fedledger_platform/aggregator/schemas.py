@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "AttestationCreate",
+    "AttestationReceiptPublic",
     "ErrorBody",
     "ErrorDetail",
     "FederationPublic",
@@ -23,6 +25,7 @@ __all__ = [
 ]
 
 HASH_PATTERN = r"^0x[0-9a-f]{64}$"
+TYPED_SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"
 
 
 class ErrorDetail(BaseModel):
@@ -175,3 +178,29 @@ class ModelPublic(BaseModel):
     round: int
     size: int
     published: bool
+
+
+class AttestationCreate(BaseModel):
+    """An included participant's signed model attestation, for the aggregator to relay."""
+
+    model_hash: str = Field(
+        pattern=HASH_PATTERN, description="keccak256 of the model it derived, 0x-hex lowercase"
+    )
+    signature: str = Field(
+        pattern=TYPED_SIGNATURE_PATTERN,
+        description="its EIP-712 signature of `ModelAttestation(round, modelHash)`, 65 bytes "
+        "(r, s, v) 0x-hex",
+    )
+
+
+class AttestationReceiptPublic(BaseModel):
+    """Acknowledgement of a held attestation; identical for an identical re-send."""
+
+    round: int
+    participant: str
+    model_hash: str
+    new: bool = Field(description="false when this exact attestation was already held")
+    upload_model: bool = Field(
+        description="true: the aggregator lacks the model's bytes and asks this attester to "
+        "upload them (`PUT /v1/models/{hash}?round=n`)"
+    )

@@ -7,6 +7,8 @@
     Unmasking    members, dropouts, reveals, corrections (unmasking.py)
     ModelStore   model bytes, base and published models  (model_store.py)
     KeyRing      parameters and sealed keys              (keyring.py)
+    Attestations signed attestations held for relaying   (attestations.py)
+    Relayer      the thread that relays signed messages  (relayer.py)
     Coordinator  the thread that drives the rounds       (coordinator.py)
 
 They share the database, the blob store, the ledger with its cached reads, and the
@@ -21,11 +23,13 @@ import logging
 from eth_account.signers.local import LocalAccount
 
 import fedledger_crypto as fc
+from fedledger_platform.aggregator.attestations import Attestations
 from fedledger_platform.aggregator.chain_reads import ChainReads
 from fedledger_platform.aggregator.coordinator import Coordinator
 from fedledger_platform.aggregator.intake import Intake
 from fedledger_platform.aggregator.keyring import KeyRing
 from fedledger_platform.aggregator.model_store import ModelStore
+from fedledger_platform.aggregator.relayer import Relayer
 from fedledger_platform.aggregator.round_signal import RoundSignal
 from fedledger_platform.aggregator.settings import AggregatorSettings
 from fedledger_platform.aggregator.sums import RunningSums
@@ -81,11 +85,25 @@ class AggregatorService:
         self.models = ModelStore(db, blobs, self.chain_reads, self._wake_coordinator)
         self.sums = RunningSums(db, blobs, context, lambda r: self.models.base_model(r).schema())
         self.unmasking = Unmasking(db, Membership(ledger), self._wake_coordinator)
-        self.intake = Intake(
-            db, blobs, self.chain_reads, self.sums, self.unmasking, wake=self._wake_coordinator
+        self.relayer = Relayer(
+            db=db,
+            ledger=ledger,
+            account=account,
+            settings=settings.relay,
+            sums=self.sums,
+            on_change=self._wake_coordinator,
         )
+        self.intake = Intake(
+            db, blobs, self.chain_reads, self.sums, self.unmasking, wake=self._wake_both
+        )
+        self.attestations = Attestations(db, blobs, self.chain_reads, self.relayer.wake)
         self.keys = KeyRing(
-            db, ledger, scope=self.scope, params=self.params, canonical=self.parameters_bytes
+            db,
+            ledger,
+            scope=self.scope,
+            params=self.params,
+            canonical=self.parameters_bytes,
+            relay_parameters=self.relayer.relay_parameters,
         )
         rounds = settings.rounds
         self.coordinator = Coordinator(
@@ -105,10 +123,15 @@ class AggregatorService:
             sums=self.sums,
             unmasking=self.unmasking,
             signal=self.round_signal,
+            relayer=self.relayer,
         )
 
     def _wake_coordinator(self) -> None:
         # Bound late: the parts that wake the coordinator are made before it.
+        self.coordinator.wake()
+
+    def _wake_both(self) -> None:
+        self.relayer.wake()
         self.coordinator.wake()
 
     def start(self, initial_model: bytes | None = None, *, freeze_heap: bool = False) -> None:
@@ -125,7 +148,10 @@ class AggregatorService:
             self.models.store(initial_model, round_number=0, uploaded_by=None)
         self.sums.recover()
         self.coordinator.start(freeze_heap=freeze_heap)
+        self.relayer.start()
 
     def stop(self) -> None:
-        """Stop the coordinator (the database is disposed by whoever made it)."""
+        """Stop the relayer and the coordinator (the database is disposed by whoever made it;
+        signed messages not relayed yet stay in it)."""
+        self.relayer.stop()
         self.coordinator.stop()

@@ -17,6 +17,10 @@ Example ``aggregator.toml``::
     min_updates = 3
     timeout_s = 600
 
+    [relay]
+    batch_size = 50
+    flush_interval_s = 1.0
+
 Every key can also be set as ``FEDLEDGER_<KEY>`` (``FEDLEDGER_ROUNDS__COUNT`` for nested ones).
 """
 
@@ -33,7 +37,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 import fedledger_crypto as fc
 from fedledger_platform.errors import ConfigurationError
 
-__all__ = ["AggregatorSettings", "RoundSettings", "get_settings", "load_settings"]
+__all__ = [
+    "AggregatorSettings",
+    "RelaySettings",
+    "RoundSettings",
+    "get_settings",
+    "load_settings",
+]
 
 
 class RoundSettings(BaseModel):
@@ -47,6 +57,18 @@ class RoundSettings(BaseModel):
     )
     reveal_timeout_s: int = Field(
         120, ge=5, description="an unmasking round whose reveals are not all in by then fails"
+    )
+
+
+class RelaySettings(BaseModel):
+    """How the aggregator submits participants' signed commitments and attestations."""
+
+    batch_size: int = Field(50, ge=1, le=1_000, description="most items per relay transaction")
+    flush_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="a signed item waits at most this long for a batch to fill (commitments "
+        "are all submitted before a round closes; attestations as soon as a quorum is held)",
     )
 
 
@@ -72,6 +94,7 @@ class AggregatorSettings(BaseSettings):
     signature_window_s: int = Field(fc.DEFAULT_WINDOW_S, ge=1)
     poll_interval_s: float = Field(0.5, gt=0)
     rounds: RoundSettings = Field(default_factory=lambda: RoundSettings.model_validate({}))
+    relay: RelaySettings = Field(default_factory=lambda: RelaySettings.model_validate({}))
 
     @field_validator("params_id")
     @classmethod

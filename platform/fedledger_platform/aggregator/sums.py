@@ -116,6 +116,17 @@ class RunningSums:
             self.blobs.adopt(tmp, digest)
             return digest, sorted(running.participants)
 
+    def remove(self, number: int, participant: str) -> None:
+        """Take ``participant``'s update out of round ``number`` (its commitment cannot reach
+        the chain, so ``closeRound`` would refuse it): its row is deleted — its blob stays in
+        the store — and the round's sum is rebuilt from what remains, when next needed."""
+        with self.lock:
+            with self.db.session() as s:
+                row = queries.update(s, number, participant)
+                if row is not None:
+                    s.delete(row)
+            self._running.pop(number, None)
+
     def drop(self, number: int) -> None:
         """Forget round ``number``'s sum (closed or failed: no update is added any more)."""
         with self.lock:

@@ -280,6 +280,7 @@ class Auditor:
         if phase is not None and phase.chain_status != info.status.chain_status:
             later = self.ledger.get_round(number)
         return checks.check_served_round(number, served, info, events, later)
+
     def _masking(
         self, number: int, info: RoundInfo, closed: LedgerEvent, included: Sequence[str]
     ) -> checks.Unmasked:

@@ -189,6 +189,7 @@ class Evidence:
             None,
             None,
         )
+
     def reveals(self, number: int) -> tuple[ServedReveals | None, str | None]:
         """Round ``number``'s dropped members and reveals as served, or why there are none."""
         try:

@@ -24,10 +24,11 @@ def _hash(digest: bytes) -> str | None:
 def round_gas(events: RoundEvents, gas: Mapping[str, int]) -> dict[str, int]:
     """Gas used by the round's transactions: ``open``, ``commits``, ``close`` (which mints the
     rewards), ``attestations`` (the last one publishes) and ``fail``, with their ``total``;
-    a transaction whose receipt was not read yet counts nothing."""
+    a transaction whose receipt was not read yet counts nothing. A relayed batch is one
+    transaction for all its items: counted once."""
 
     def of(found: list[LedgerEvent | None]) -> int:
-        return sum(gas.get(e.tx_hash, 0) for e in found if e is not None)
+        return sum(gas.get(tx, 0) for tx in {e.tx_hash for e in found if e is not None})
 
     parts = {
         "open": of([events.opened]),

@@ -13,7 +13,9 @@ from fedledger_platform.ledger.deployment import Deployment
 from fedledger_platform.ledger.membership import Membership, RoundMembers
 from fedledger_platform.ledger.relay import (
     LedgerDomain,
+    SignatureFormatError,
     SignedItem,
+    recover_signer,
     sign_encryption_params,
     sign_model_attestation,
     sign_update_commitment,
@@ -44,10 +46,12 @@ __all__ = [
     "RelayResult",
     "RoundInfo",
     "RoundMembers",
+    "SignatureFormatError",
     "SignedItem",
     "TxResult",
     "connect",
     "is_rpc_url",
+    "recover_signer",
     "sign_encryption_params",
     "sign_model_attestation",
     "sign_update_commitment",

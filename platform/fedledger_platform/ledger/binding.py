@@ -41,7 +41,7 @@ from fedledger_platform.ledger.results import (
     RoundInfo,
     TxResult,
 )
-from fedledger_platform.ledger.transactions import Transactor, translate
+from fedledger_platform.ledger.transactions import Transactor, gas_budget, translate
 from fedledger_platform.protocol import RoundPhase
 
 __all__ = [
@@ -164,7 +164,7 @@ class Ledger:
             tx_hash="0x" + receipt.tx_hash.hex(),
             block_number=receipt.block_number,
             gas_used=receipt.gas_used,
-            events=tuple(e for e in map(self.log.decode, receipt.logs) if e is not None),
+            events=tuple(e for log in receipt.logs for e in self.log.decode(log)),
         )
 
     # ------------------------------------------------------------------ roles and set-up
@@ -339,19 +339,27 @@ class Ledger:
         """The participant's commitment for the round (32 zero bytes when none), whichever
         way it came (its own transaction or a relayed batch).
 
-        The ledger stores who committed, not the hash: this reads the round's
-        ``UpdateCommitted`` event of the participant, from the block the round opened in.
+        The ledger stores who committed, not the hash: this reads the round's relayed batches
+        (``UpdatesCommitted``, a few per round) for the participant, then its own
+        ``UpdateCommitted`` event, from the block the round opened in. A participant commits
+        once per round, so at most one of them holds it.
         """
         info = self.get_round(round_number)
         if info.status is RoundPhase.NONE:
             return bytes(32)
-        found = self.log.find(  # one per participant and round: the latest is the one
-            "UpdateCommitted",
-            [uint_topic(round_number), address_topic(participant)],
-            from_block=info.opened_block,
-            latest_only=True,
+        address = Web3.to_checksum_address(participant)
+        batches = self.log.find(
+            "UpdatesCommitted", [uint_topic(round_number)], from_block=info.opened_block
         )
-        return bytes(found[0].args["updateHash"]) if found else bytes(32)
+        found = [e for e in batches if e.args["participant"] == address]
+        if not found:
+            found = self.log.find(
+                "UpdateCommitted",
+                [uint_topic(round_number), address_topic(address)],
+                from_block=info.opened_block,
+                latest_only=True,
+            )
+        return bytes(found[-1].args["updateHash"]) if found else bytes(32)
 
     def has_committed(self, round_number: int, participant: str) -> bool:
         """Whether the participant committed in the round; always right for the open round
@@ -446,6 +454,16 @@ class Ledger:
         """The EIP-712 digest of the key dealer's parameters commitment, as the ledger
         computes it."""
         return bytes(self._call("encryptionParamsDigest", params_hash))
+
+    def can_afford(self, address: str, function: str) -> bool:
+        """Whether ``address`` holds the ether to send a ``function`` transaction itself (its
+        gas budget at the current fee cap): what a participant checks before its fallback."""
+        needed = gas_budget(function) * self.chain.max_fee()
+        try:
+            balance = int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
+        except Exception as exc:
+            raise translate(exc, "eth_getBalance", self._errors) from exc
+        return balance >= needed
 
     def token_balance(self, address: str, *, block: int | None = None) -> int:
         """Contribution-token balance of ``address`` in base units (at ``block`` if given)."""

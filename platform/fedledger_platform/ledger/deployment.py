@@ -110,12 +110,13 @@ def deploy_federation(
     aggregator: str,
     operator: str | None = None,
     auditors: tuple[str, ...] = (),
-    relayers: tuple[str, ...] = (),
+    relayers: tuple[str, ...] | None = None,
     reward_per_update: int = 10**18,
     quorum_bps: int = 5_001,
 ) -> tuple[Ledger, Deployment]:
     """Deploy a ledger and grant its roles: the deployer is admin (and operator by default);
-    ``relayers`` may submit participants' signed messages."""
+    ``relayers`` (by default the aggregator, which relays its participants' signed messages)
+    may submit participants' signed messages."""
     check_key_allowed(deployer, chain.chain_id)
     ledger, receipt = Ledger.deploy(
         chain, deployer, reward_per_update=reward_per_update, quorum_bps=quorum_bps
@@ -124,7 +125,7 @@ def deploy_federation(
     ledger.grant_role(deployer, AGGREGATOR_ROLE, aggregator)
     for auditor in auditors:
         ledger.grant_role(deployer, AUDITOR_ROLE, auditor)
-    for relayer in relayers:
+    for relayer in (aggregator,) if relayers is None else relayers:
         ledger.grant_role(deployer, RELAYER_ROLE, relayer)
     deployment = Deployment(
         chain_id=chain.chain_id,
@@ -159,14 +160,19 @@ def create_devnet_federation(
     reward_per_update: int = 10**18,
     quorum_bps: int = 5_001,
     fund_wei: int = 10**19,
+    participant_wei: int = 0,
 ) -> DevnetFederation:
-    """Deploy with the devnet's faucet as operator, create and fund an aggregator, an auditor
-    and ``participants`` accounts, admit them and appoint the first as key dealer."""
+    """Deploy with the devnet's faucet as operator, create and fund (``fund_wei``) an
+    aggregator, which also relays, and an auditor, create ``participants`` accounts holding
+    ``participant_wei`` each — none by default: participants need no ether — admit them in
+    batches and appoint the first as key dealer."""
     operator = chain.faucet()
     aggregator, auditor = Account.create(), Account.create()
     accounts = [Account.create() for _ in range(participants)]
-    for account in (aggregator, auditor, *accounts):
+    for account in (aggregator, auditor):
         chain.fund(account.address, fund_wei, sender=operator)
+    for account in accounts if participant_wei else ():
+        chain.fund(account.address, participant_wei, sender=operator)
     ledger, deployment = deploy_federation(
         chain,
         operator,

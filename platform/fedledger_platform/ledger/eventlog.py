@@ -2,11 +2,18 @@
 
 Everything the ledger records but does not store — update hashes, participants' public keys,
 the history of rounds — is in this log, so reads of it are as typed as the contract's views.
+
+A relayed batch emits one event listing its accepted items (``UpdatesCommitted``,
+``ModelsAttested``), where the direct path emits one event per item (``UpdateCommitted``,
+``ModelAttested``). Decoding turns a batch event into the single events it stands for
+(:func:`expand`), so that every reader — the binding, the audit, the dashboard — treats both
+paths alike without knowing of batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
@@ -17,7 +24,15 @@ from fedledger_platform.ledger.chain import Chain
 from fedledger_platform.ledger.results import LedgerEvent
 from fedledger_platform.ledger.transactions import translate
 
-__all__ = ["EventLog", "address_topic", "uint_topic"]
+__all__ = ["BATCH_EVENTS", "EventLog", "address_topic", "expand", "uint_topic"]
+
+#: Each batch event: the single event each of its items stands for, the batch's list of
+#: hashes and the single event's hash argument (both list the participants as
+#: ``participants`` / ``participant``).
+BATCH_EVENTS: dict[str, tuple[str, str, str]] = {
+    "UpdatesCommitted": ("UpdateCommitted", "updateHashes", "updateHash"),
+    "ModelsAttested": ("ModelAttested", "modelHashes", "modelHash"),
+}
 
 
 def address_topic(address: str) -> bytes:
@@ -28,6 +43,25 @@ def address_topic(address: str) -> bytes:
 def uint_topic(value: int) -> bytes:
     """An indexed unsigned integer argument as its log topic."""
     return value.to_bytes(32, "big")
+
+
+def expand(event: LedgerEvent) -> list[LedgerEvent]:
+    """A batch event as the single events of its items, in batch order (each with its
+    ``item`` position; see :data:`BATCH_EVENTS`); any other event as itself."""
+    batch = BATCH_EVENTS.get(event.name)
+    if batch is None:
+        return [event]
+    single, hashes, hash_name = batch
+    participants, digests = event.args["participants"], event.args[hashes]
+    return [
+        replace(
+            event,
+            name=single,
+            args={"round": event.args["round"], "participant": participant, hash_name: digest},
+            item=index,
+        )
+        for index, (participant, digest) in enumerate(zip(participants, digests, strict=True))
+    ]
 
 
 class EventLog:
@@ -43,15 +77,16 @@ class EventLog:
         self._events = events
         self._errors = errors
 
-    def decode(self, log: Log) -> LedgerEvent | None:
-        """The ledger's or the token's event in ``log`` (``None`` for anything else)."""
+    def decode(self, log: Log) -> list[LedgerEvent]:
+        """The ledger's or the token's event in ``log``, a batch event as the single events
+        it stands for (:func:`expand`); empty for anything else."""
         if log.address not in (self.ledger, self.token):
-            return None
+            return []
         decoded = self._events.decode(log)
         if decoded is None:
-            return None
+            return []
         name, args = decoded
-        return LedgerEvent(
+        event = LedgerEvent(
             name=name,
             args=args,
             block_number=log.block_number,
@@ -59,6 +94,7 @@ class EventLog:
             log_index=log.log_index,
             address=log.address,
         )
+        return expand(event)
 
     def find(
         self,
@@ -71,7 +107,8 @@ class EventLog:
     ) -> list[LedgerEvent]:
         """The ledger's ``name`` events whose first indexed arguments are ``topics``
         (:func:`address_topic`, :func:`uint_topic`) — or only the latest — in chain order:
-        one query that a node answers from its index (:meth:`Chain.logs`)."""
+        one query that a node answers from its index (:meth:`Chain.logs`). ``name`` is the
+        event as emitted: a batch event's query returns its items (:func:`expand`)."""
         try:
             logs = self.chain.logs(
                 self.ledger,
@@ -82,7 +119,8 @@ class EventLog:
             )
         except Exception as exc:
             raise translate(exc, "eth_getLogs", self._errors) from exc
-        return [e for e in self._ordered(logs) if e.name == name]
+        wanted = BATCH_EVENTS[name][0] if name in BATCH_EVENTS else name
+        return [e for e in self._ordered(logs) if e.name == wanted]
 
     def pages(
         self,
@@ -93,7 +131,9 @@ class EventLog:
         page_size: int = 2_000,
     ) -> Iterator[LedgerEvent]:
         """Every event of the ledger and its token, in chain order, read in pages of
-        ``page_size`` blocks, so a long history never asks a node for more than one page."""
+        ``page_size`` blocks, so a long history never asks a node for more than one page.
+        ``names`` are matched after expansion: ``UpdateCommitted`` also yields the items of
+        ``UpdatesCommitted`` events."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         try:
@@ -119,4 +159,4 @@ class EventLog:
 
     def _ordered(self, logs: Iterable[Mapping[str, Any]]) -> list[LedgerEvent]:
         ordered = sorted(map(Log.of, logs), key=lambda x: (x.block_number, x.log_index))
-        return [e for e in map(self.decode, ordered) if e is not None]
+        return [e for log in ordered for e in self.decode(log)]

@@ -35,7 +35,14 @@ class RoundInfo:
 
 @dataclass(frozen=True)
 class LedgerEvent:
-    """A decoded contract event with where it happened."""
+    """A decoded contract event with where it happened.
+
+    A relayed batch's one event stands for the single events of its items: the binding
+    presents an ``UpdatesCommitted`` as one ``UpdateCommitted`` per item and a
+    ``ModelsAttested`` as one ``ModelAttested`` per item, with the arguments the direct path's
+    event carries; ``item`` is then the item's position in the batch event (``None``: the
+    event is a log of its own).
+    """
 
     name: str
     args: dict[str, Any]
@@ -43,6 +50,7 @@ class LedgerEvent:
     tx_hash: str
     log_index: int
     address: str
+    item: int | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from fedledger_platform.errors import (
 from fedledger_platform.ledger.abi import ErrorDecoder, Receipt, as_bytes, as_int, revert_data
 from fedledger_platform.ledger.chain import PRIORITY_FEE, Chain, RpcError
 
-__all__ = ["Transactor", "translate"]
+__all__ = ["Transactor", "gas_budget", "translate"]
 
 _GAS_MARGIN = 1.2
 #: Lower bounds of the gas limit (see _gas_limit); measured costs are in docs/contracts.md.
@@ -58,6 +58,12 @@ _DEVNET_GAS = {
     "setRewardPerUpdate": 150_000,
     "grantRole": 200_000,
 }
+
+
+def gas_budget(function: str) -> int:
+    """The most gas a transaction calling ``function`` is given on any chain (its devnet
+    limit, which covers the estimate plus margin elsewhere): what a sender must afford."""
+    return max(_DEVNET_GAS.get(function, 0), _GAS_FLOORS.get(function, 0)) or 500_000
 
 
 class Transactor:

@@ -16,6 +16,7 @@ __all__ = [
     "BadReveal",
     "BadSealedKey",
     "BadSignature",
+    "BadTypedSignature",
     "BaseModelMissing",
     "CommitmentMismatch",
     "DuplicateUpdate",
@@ -31,6 +32,7 @@ __all__ = [
     "NotReady",
     "Rejection",
     "ReplayedNonce",
+    "RoundNotClosed",
     "RoundNotOpen",
     "RoundNotUnmasking",
     "SeedsRevealed",
@@ -141,6 +143,12 @@ class SeedsRevealed(Rejection):
     code = "seeds_revealed"
 
 
+class RoundNotClosed(Rejection):
+    """An attestation for a round that is not closed (nor published)."""
+
+    code = "round_not_closed"
+
+
 class DuplicateUpdate(Rejection):
     """A second, different update (or sealed key) where one is allowed."""
 
@@ -176,6 +184,13 @@ class NotAttested(Rejection):
     """Model bytes whose hash no included participant attested for the round."""
 
     code = "not_attested"
+
+
+class BadTypedSignature(Rejection):
+    """An EIP-712 signature (of a commitment, an attestation or the parameters) that is
+    malformed or not the sender's signature of this message, round and hash."""
+
+    code = "bad_typed_signature"
 
 
 class BadSealedKey(Rejection):

@@ -7,6 +7,7 @@ from fedledger_platform.storage.blobs import BlobStore, BlobStoreError
 from fedledger_platform.storage.db import Database
 from fedledger_platform.storage.queries import latest_round
 from fedledger_platform.storage.tables import (
+    AttestationRecord,
     DroppedRecord,
     ModelRecord,
     NonceRecord,
@@ -18,6 +19,7 @@ from fedledger_platform.storage.tables import (
 )
 
 __all__ = [
+    "AttestationRecord",
     "BlobStore",
     "BlobStoreError",
     "Database",

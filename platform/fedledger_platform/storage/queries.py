@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from fedledger_platform.protocol import RoundPhase
 from fedledger_platform.storage.tables import (
+    AttestationRecord,
     DroppedRecord,
     ModelRecord,
     NonceRecord,
@@ -27,15 +29,23 @@ from fedledger_platform.storage.tables import (
 __all__ = [
     "accepted_count",
     "add_nonce",
+    "attestation",
+    "attestation_held",
+    "attestation_rounds",
+    "attestations_by_hash",
     "dropped_by_round",
     "initial_model",
     "is_published",
     "latest_published",
     "latest_round",
+    "mark_on_chain",
     "model",
+    "model_attester_asked",
     "nonce_used",
     "parameters",
     "participants_by_round",
+    "pending_attestations",
+    "pending_commitments",
     "purge_nonces",
     "reveal",
     "reveals",
@@ -136,6 +146,100 @@ def reveals(session: Session, number: int, *, dropped: str | None = None) -> lis
 def reveal(session: Session, number: int, revealer: str, dropped: str) -> RevealRecord | None:
     """The reveal ``revealer`` gave for ``dropped`` in round ``number``, if any."""
     return session.get(RevealRecord, (number, revealer, dropped))
+
+
+def pending_commitments(
+    session: Session, number: int, limit: int | None = None
+) -> list[UpdateRecord]:
+    """Round ``number``'s accepted updates whose signed commitment is not on chain yet, oldest
+    first (at most ``limit``)."""
+    query = (
+        select(UpdateRecord)
+        .where(UpdateRecord.round_number == number, UpdateRecord.commitment_on_chain.is_(False))
+        .order_by(UpdateRecord.received_at, UpdateRecord.participant)
+    )
+    return list(session.scalars(query.limit(limit)).all())
+
+
+def mark_on_chain(
+    session: Session,
+    table: type[UpdateRecord] | type[AttestationRecord],
+    number: int,
+    participants: Iterable[str],
+    tx: str | None,
+) -> None:
+    """Record that the ledger holds the commitments (``UpdateRecord``) or attestations
+    (``AttestationRecord``) of ``participants`` in round ``number``; ``tx``: the batch that
+    put them there, when the aggregator's own."""
+    who = list(participants)
+    if table is UpdateRecord:
+        statement = (
+            sql_update(UpdateRecord)
+            .where(UpdateRecord.round_number == number, UpdateRecord.participant.in_(who))
+            .values(commitment_on_chain=True, relay_tx=tx)
+        )
+    else:
+        statement = (
+            sql_update(AttestationRecord)
+            .where(AttestationRecord.round_number == number, AttestationRecord.participant.in_(who))
+            .values(on_chain=True, relay_tx=tx)
+        )
+    session.execute(statement)
+
+
+# ---------------------------------------------------------------------- attestations
+
+
+def attestation(session: Session, number: int, participant: str) -> AttestationRecord | None:
+    """``participant``'s signed attestation held for round ``number``, if any."""
+    return session.get(AttestationRecord, (number, participant))
+
+
+def pending_attestations(
+    session: Session, number: int, limit: int | None = None
+) -> list[AttestationRecord]:
+    """Round ``number``'s held attestations not on chain yet, oldest first (at most ``limit``)."""
+    query = (
+        select(AttestationRecord)
+        .where(AttestationRecord.round_number == number, AttestationRecord.on_chain.is_(False))
+        .order_by(AttestationRecord.received_at, AttestationRecord.participant)
+    )
+    return list(session.scalars(query.limit(limit)).all())
+
+
+def attestation_rounds(session: Session) -> list[int]:
+    """The rounds that hold attestations not on chain yet, oldest first."""
+    query = select(AttestationRecord.round_number).where(AttestationRecord.on_chain.is_(False))
+    return sorted(set(session.scalars(query.distinct()).all()))
+
+
+def attestations_by_hash(session: Session, number: int) -> dict[str, int]:
+    """How many attestations round ``number`` holds per model hash (on chain or not)."""
+    query = (
+        select(AttestationRecord.model_hash, func.count())
+        .where(AttestationRecord.round_number == number)
+        .group_by(AttestationRecord.model_hash)
+    )
+    return {model_hash: int(count) for model_hash, count in session.execute(query)}
+
+
+def attestation_held(session: Session, number: int, model_hash: str) -> bool:
+    """Whether some included participant's verified attestation of ``model_hash`` for round
+    ``number`` is held."""
+    query = select(AttestationRecord.participant).where(
+        AttestationRecord.round_number == number, AttestationRecord.model_hash == model_hash
+    )
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def model_attester_asked(session: Session, number: int, model_hash: str) -> bool:
+    """Whether an attester of ``model_hash`` in round ``number`` was asked for its bytes."""
+    query = select(AttestationRecord.participant).where(
+        AttestationRecord.round_number == number,
+        AttestationRecord.model_hash == model_hash,
+        AttestationRecord.asked_for_model.is_(True),
+    )
+    return session.scalars(query.limit(1)).first() is not None
 
 
 # ---------------------------------------------------------------------- models

@@ -4,10 +4,11 @@ addresses checksummed, times as Unix seconds. The schema is created by Alembic m
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AttestationRecord",
     "Base",
     "DroppedRecord",
     "ModelRecord",
@@ -50,7 +51,13 @@ class RoundRecord(Base):
 
 
 class UpdateRecord(Base):
-    """An accepted encrypted update (its bytes are in the blob store under ``blob_hash``)."""
+    """An accepted encrypted update (its bytes are in the blob store under ``blob_hash``).
+
+    ``commitment_signature`` is the participant's EIP-712 signature of its commitment, which
+    the aggregator relays (``None``: the participant committed on chain itself before the
+    upload); ``commitment_on_chain`` says the ledger holds the commitment (``relay_tx``: the
+    batch that put it there, when the aggregator's own).
+    """
 
     __tablename__ = "updates"
 
@@ -59,6 +66,29 @@ class UpdateRecord(Base):
     blob_hash: Mapped[str] = mapped_column(HASH)
     size: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[int] = mapped_column(BigInteger)
+    commitment_signature: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    commitment_on_chain: Mapped[bool] = mapped_column(Boolean, default=True)
+    relay_tx: Mapped[str | None] = mapped_column(HASH, nullable=True)
+
+
+class AttestationRecord(Base):
+    """An included participant's signed model attestation, held for relaying.
+
+    ``on_chain``: the ledger holds the participant's attestation (``relay_tx``: the batch
+    that put it there, when the aggregator's own); ``asked_for_model``: the answer asked this
+    attester to upload the model's bytes.
+    """
+
+    __tablename__ = "attestations"
+
+    round_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    participant: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    model_hash: Mapped[str] = mapped_column(HASH)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    on_chain: Mapped[bool] = mapped_column(Boolean, default=False)
+    relay_tx: Mapped[str | None] = mapped_column(HASH, nullable=True)
+    asked_for_model: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DroppedRecord(Base):

@@ -3,15 +3,22 @@ and the admitted participants with their public keys (read from the chain)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from starlette.concurrency import run_in_threadpool
 
 import fedledger_crypto as fc
 from fedledger_platform.aggregator.deps import ParametersUpload, ServiceDep
 from fedledger_platform.aggregator.openapi import refusals, signed_operation
 from fedledger_platform.aggregator.routers._common import octet_stream_body
-from fedledger_platform.aggregator.schemas import FederationPublic, ParticipantPublic
+from fedledger_platform.aggregator.schemas import (
+    TYPED_SIGNATURE_PATTERN,
+    FederationPublic,
+    ParticipantPublic,
+)
 from fedledger_platform.aggregator.service import AggregatorService
+from fedledger_platform.protocol import PARAMS_SIGNATURE_HEADER
 from fedledger_platform.protocol import rejections as r
 
 router = APIRouter(tags=["federation"])
@@ -84,6 +91,7 @@ async def parameters(service: ServiceDep) -> Response:
         r.NotAllowed,
         r.WrongParameters,
         r.CommitmentMismatch,
+        r.BadTypedSignature,
         body=True,
         chain=True,
         ok={200: {"description": "already published"}},
@@ -92,11 +100,26 @@ async def parameters(service: ServiceDep) -> Response:
     openapi_extra=signed_operation(**octet_stream_body(non_empty=False)),
 )
 async def publish_parameters(
-    upload: ParametersUpload, service: ServiceDep, response: Response
+    upload: ParametersUpload,
+    service: ServiceDep,
+    response: Response,
+    params_signature: Annotated[
+        str | None,
+        Header(
+            alias=PARAMS_SIGNATURE_HEADER,
+            pattern=TYPED_SIGNATURE_PATTERN,
+            description="the key dealer's EIP-712 signature of `EncryptionParams(keccak256("
+            "body))`, 65 bytes 0x-hex: relayed to commit the hash when none is on chain yet",
+        ),
+    ] = None,
 ) -> dict[str, str]:
-    """Signed by the key dealer; the body must hash to the on-chain parameters hash and must
-    not carry a secret key."""
-    new = await run_in_threadpool(service.keys.publish_parameters, upload.sender, upload.read())
+    """Signed by the key dealer; the body must hash to the on-chain parameters hash — which
+    the aggregator first commits from the dealer's signature in the header when the chain has
+    none — and must not carry a secret key."""
+    signature = bytes.fromhex(params_signature[2:]) if params_signature else None
+    new = await run_in_threadpool(
+        service.keys.publish_parameters, upload.sender, upload.read(), signature
+    )
     response.status_code = 201 if new else 200
     return {"hash": fc.hash_hex(upload.digest)}
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -22,8 +22,18 @@ from fedledger_platform.aggregator.deps import (
 from fedledger_platform.aggregator.openapi import blob_ok, refusals, signed_operation
 from fedledger_platform.aggregator.routers._common import blob_response, octet_stream_body
 from fedledger_platform.aggregator.routers.round_views import round_view, rounds_view, updates_view
-from fedledger_platform.aggregator.schemas import RoundPublic, UpdatePublic, UpdateReceiptPublic
-from fedledger_platform.protocol import RoundPhase, parse_position, position
+from fedledger_platform.aggregator.schemas import (
+    TYPED_SIGNATURE_PATTERN,
+    RoundPublic,
+    UpdatePublic,
+    UpdateReceiptPublic,
+)
+from fedledger_platform.protocol import (
+    COMMITMENT_SIGNATURE_HEADER,
+    RoundPhase,
+    parse_position,
+    position,
+)
 from fedledger_platform.protocol import rejections as r
 from fedledger_platform.protocol.rejections import NotFound
 
@@ -123,6 +133,7 @@ async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPubl
         r.SeedsRevealed,
         r.DuplicateUpdate,
         r.CommitmentMismatch,
+        r.BadTypedSignature,
         r.WrongParameters,
         r.WrongSchema,
         r.NotReady,
@@ -136,13 +147,32 @@ async def get_round(round_number: RoundNumber, service: ServiceDep) -> RoundPubl
     openapi_extra=signed_operation(**octet_stream_body(non_empty=True)),
 )
 async def upload_update(
-    round_number: RoundNumber, upload: UpdateUpload, response: Response, service: ServiceDep
+    round_number: RoundNumber,
+    upload: UpdateUpload,
+    response: Response,
+    service: ServiceDep,
+    commitment_signature: Annotated[
+        str | None,
+        Header(
+            alias=COMMITMENT_SIGNATURE_HEADER,
+            pattern=TYPED_SIGNATURE_PATTERN,
+            description="the participant's EIP-712 signature of `UpdateCommitment(round, "
+            "keccak256(body))`, 65 bytes 0x-hex; the aggregator relays it to the ledger",
+        ),
+    ] = None,
 ) -> UpdateReceiptPublic:
-    """The body is the encrypted update blob; the request is signed by the participant, and
-    keccak256 of the body must equal the participant's on-chain commitment for the round."""
+    """The body is the encrypted update blob; the request is signed by the participant. Its
+    commitment is the signed `UpdateCommitment` in the header (the aggregator relays it: the
+    participant needs no ether) or, without the header, the participant's own on-chain
+    commitment for the round, which keccak256 of the body must equal."""
+    signature = bytes.fromhex(commitment_signature[2:]) if commitment_signature else None
     receipt, new = await run_in_threadpool(
         lambda: service.intake.accept(
-            upload.sender, round_number=round_number, pending=upload.pending, digest=upload.digest
+            upload.sender,
+            round_number=round_number,
+            pending=upload.pending,
+            digest=upload.digest,
+            commitment_signature=signature,
         )
     )
     response.status_code = 201 if new else 200

@@ -95,9 +95,9 @@ def _facts(h: Html, r: RoundRow) -> str:
 def _gas(h: Html, r: RoundRow) -> str:
     labels = {
         "open": "openRound",
-        "commits": "commitUpdate (all)",
+        "commits": "commitments (relayed batches and direct commitUpdate)",
         "close": "closeRound (mints the rewards)",
-        "attestations": "attestModel (all; the quorum-reaching one publishes)",
+        "attestations": "attestations (relayed batches and direct attestModel; one publishes)",
         "fail": "abandonRound",
         "total": "total",
     }
