@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from fedledger_app.simulation import plaintext_aggregate
 from fedledger_clients.data.tweets import TOPICS
-from fedledger_clients.simulation import plaintext_aggregate
 from fedledger_clients.tasks.fairness import (
     accuracy_bin,
     fairness_figures,
