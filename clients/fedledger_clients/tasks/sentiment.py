@@ -182,6 +182,7 @@ class SentimentTask(Task):
     )
     headline_metric = "accuracy"
     higher_is_better = True
+    supports_proximal_term = True
 
     def __init__(
         self,
