@@ -18,7 +18,7 @@ BENCHMARKS = {
     "crypto": "CKKS codec against NVFlare's HE setting (bytes, encrypt, aggregate, decrypt)",
     "gas": "gas per ledger operation on the embedded chain",
     "aggregator": "ingest throughput and latency of the aggregator service",
-    "quality": "federated vs. plaintext FedAvg vs. centralized, per task",
+    "quality": "federated vs. plaintext FedAvg vs. centralized vs. a standard baseline, per task",
     "audit": "time to audit rounds × participants × model size",
     "round": "wall time per round against Flower's simulation",
 }
@@ -30,7 +30,8 @@ ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crypto", ("--params", "1000000", "--repeats", "3")),
     ("gas", ()),
     ("aggregator", ()),
-    ("quality", ("--task", "sentiment")),
+    ("quality", ("--task", "sentiment", "--seeds", "0,1,2")),
+    ("quality", ("--task", "sentiment", "--partition", "topic")),
     ("quality", ("--task", "recommendation")),
     ("quality", ("--task", "hashtags")),
     ("audit", ()),
