@@ -6,6 +6,9 @@ them into figures, and the two baselines on small data with a known answer.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -101,3 +104,33 @@ def test_bad_options_are_refused_before_training(
     # Assert
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_every_way_of_a_seed_trains_with_that_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: record the seeds the three ways are given (the trainings themselves are stubbed)
+    seen: dict[str, int] = {}
+    metrics = {"top50_overlap": 1.0}
+
+    def federation(spec: Any, **_: Any) -> Any:
+        seen["federated"] = spec.seed
+        return SimpleNamespace(rounds=[SimpleNamespace(test_metrics=metrics)])
+
+    def plaintext(*_: Any, config: Any, seed: int, **__: Any) -> Any:
+        seen["plaintext_fedavg"], seen["plaintext_init"] = config.seed, seed
+        return SimpleNamespace(final_test_metrics=metrics)
+
+    def centralized(*_: Any, config: Any, **__: Any) -> Any:
+        seen["centralized"] = config.seed
+        return SimpleNamespace(test_metrics=metrics)
+
+    monkeypatch.setattr(quality, "run_federation", federation)
+    monkeypatch.setattr(quality, "run_plaintext_fedavg", plaintext)
+    monkeypatch.setattr(quality, "run_centralized", centralized)
+
+    # Execute
+    figures = quality.run_seed("hashtags", clients=2, rounds=1, seed=2)
+
+    # Assert
+    assert figures["seed"] == 2
+    assert set(seen.values()) == {2}
+    assert len(seen) == 4

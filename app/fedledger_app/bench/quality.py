@@ -25,6 +25,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast, get_args
 
@@ -62,7 +63,9 @@ def run_seed(
 ) -> dict[str, Any]:
     """One seed's federated, plaintext FedAvg and centralized figures (and per-round metric)."""
     task = _task(task_name, partition)
-    config = task.default_config()
+    # The federation's daemons train with the run's seed (ClientConfig's task seed): so do the
+    # plaintext and centralized runs, or seeds other than 0 would compare different training.
+    config = replace(task.default_config(), seed=seed)
     shards = task.load_clients(num_clients=clients, seed=seed)
     test_set = task.load_test_set(seed=seed)
     metric = task.headline_metric
