@@ -182,7 +182,7 @@ def document(result: dict[str, Any], command: str) -> None:
     metric, seeds = result["metric"], result["seeds"]
     ways = [w for w in (*WAYS, "sklearn_baseline", "svd_baseline") if w in result]
     header = ["training", f"test {metric} (mean)", *(f"seed {s['seed']}" for s in seeds)]
-    header += ["gap of federated", "wall time (s)"]
+    header += ["gap of federated", "wall time (s, all seeds)"]
     rows = []
     for way in ways:
         per = [f"{s[way]:.4f}" if way in s else "" for s in seeds]
