@@ -134,3 +134,31 @@ def test_every_way_of_a_seed_trains_with_that_seed(monkeypatch: pytest.MonkeyPat
     assert figures["seed"] == 2
     assert set(seen.values()) == {2}
     assert len(seen) == 4
+
+
+def test_the_documented_section_shows_each_seed_baseline_and_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prepare: two seeds of a recommendation run (lower is better), sections captured
+    sections: dict[str, str] = {}
+    monkeypatch.setattr(quality, "update_section", sections.__setitem__)
+    per_seed = [
+        {"seed": s, "federated": f, "plaintext_fedavg": f, "centralized": 0.93, "per_round": [f]}
+        for s, f in ((0, 0.92), (1, 0.94))
+    ]
+    for s in per_seed:
+        s["wall_s"] = dict.fromkeys(quality.WAYS, 1.5)
+    result = quality.summarize("recommendation", "rmse", False, per_seed)
+    result.update(svd_baseline=0.9219, baseline_wall_s=5.0, rounds=1, clients=2)
+    result.update(partition="dirichlet", target="t", target_met=False)
+    result["gap"] = quality.gaps(result, ("centralized", "svd_baseline"))
+
+    # Execute
+    quality.document(result, "fedledger bench quality --task recommendation")
+
+    # Assert
+    text = sections["quality-recommendation"]
+    assert "(rmse, 2 clients, 1 rounds)" in text
+    assert "| federated | 0.9300 | 0.9200 | 0.9400 |  | 3.0 |" in text
+    assert "| svd_baseline | 0.9219 |  |  | +0.0081 | 5.0 |" in text
+    assert "**NOT met**" in text

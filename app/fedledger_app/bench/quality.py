@@ -179,7 +179,7 @@ def run(
 
 def document(result: dict[str, Any], command: str) -> None:
     """Write (or replace) this task's (and partition's) quality section of docs/benchmarks.md."""
-    metric, seeds = result["metric"], result["seeds"]
+    metric, seeds, higher = result["metric"], result["seeds"], result["higher_is_better"]
     ways = [w for w in (*WAYS, "sklearn_baseline", "svd_baseline") if w in result]
     header = ["training", f"test {metric} (mean)", *(f"seed {s['seed']}" for s in seeds)]
     header += ["gap of federated", "wall time (s, all seeds)"]
@@ -188,16 +188,16 @@ def document(result: dict[str, Any], command: str) -> None:
         per = [f"{s[way]:.4f}" if way in s else "" for s in seeds]
         gap = result["gap"].get(way)
         wall = sum(s["wall_s"][way] for s in seeds) if way in WAYS else result["baseline_wall_s"]
-        rows.append(
-            [way, f"{result[way]:.4f}", *per, "" if gap is None else f"{gap:+.2f}", f"{wall:.1f}"]
-        )
-    unit = "points" if result["higher_is_better"] else "RMSE"
+        shown = "" if gap is None else f"{gap:+.2f}" if higher else f"{gap:+.4f}"
+        rows.append([way, f"{result[way]:.4f}", *per, shown, f"{wall:.1f}"])
+    unit = "points" if higher else metric
     note = "met" if result.get("target_met") else "NOT met"
     suffix = "" if result["partition"] == "dirichlet" else f"-{result['partition']}"
+    partition = f", {result['partition']} partition" if result["task"] == "sentiment" else ""
     update_section(
         f"quality-{result['task']}{suffix}",
         f"## Quality: `{result['task']}` ({metric}, {result['clients']} clients, "
-        f"{result['rounds']} rounds, {result['partition']} partition)\n\n"
+        f"{result['rounds']} rounds{partition})\n\n"
         f"Command: `{command}`\n\n"
         + table(rows, header)
         + f"\n\nGap of federated: how far it is behind each baseline ({unit}). "
