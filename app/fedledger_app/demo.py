@@ -10,7 +10,12 @@ it prints a per-round table, the token balances and the audit verdict, and write
 
 * ``audit.html`` — the self-contained audit report;
 * ``metric.png`` — the test metric per round;
+* ``fairness.png`` — accuracy per topic and the participants' accuracy histogram per round
+  (tasks with fairness figures: sentiment);
 * ``summary.json`` — everything above as JSON (also written to ``--json-report``).
+
+The fairness figures (:mod:`fedledger_app.fairness_report`) are sums the participants decrypted;
+the audit report shows them in a section of their own, since the auditor cannot verify them.
 
 With ``serve`` the aggregator and its dashboard stay up after the report until Ctrl-C.
 """
@@ -28,6 +33,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fedledger_app.fairness_report import (
+    NOTE,
+    fairness_tables,
+    plot_fairness,
+    rich_table,
+    round_fairness,
+)
 from fedledger_app.federation import FederationRun, FederationSpec, check_spec, run_federation
 from fedledger_clients.tasks import get_task
 from fedledger_platform.audit import AuditReport, render_table, run_audit, write_html
@@ -74,7 +86,9 @@ def plot_metric(run: FederationRun, path: Path) -> None:
 
 
 def summary(run: FederationRun, audit: AuditReport, files: dict[str, str]) -> dict[str, Any]:
-    """The JSON summary of a demo run."""
+    """The JSON summary of a demo run; a round's ``fairness`` holds the figures the participants
+    decrypted (see :mod:`fedledger_app.fairness_report`), for tasks that have them."""
+    fairness = dict(round_fairness(run))
     return {
         "task": run.spec.task,
         "clients": run.spec.clients,
@@ -95,9 +109,11 @@ def summary(run: FederationRun, audit: AuditReport, files: dict[str, str]) -> di
                 "model_hash": r.model_hash,
                 "gas": r.gas,
                 "seconds": r.seconds,
+                **({"fairness": fairness[r.number].to_json()} if r.number in fairness else {}),
             }
             for r in run.rounds
         ],
+        **({"fairness_note": NOTE} if fairness else {}),
         "balances": run.balances,
         "audit": {"ok": audit.ok, "failures": [f.line() for f in audit.failures]},
         "files": files,
@@ -222,8 +238,14 @@ def _report(
         "metric_png": str(out / "metric.png"),
         "summary_json": str(out / "summary.json"),
     }
-    write_html(audit, out / "audit.html")
+    fairness = round_fairness(run)
+    tables = fairness_tables(fairness)
+    write_html(audit, out / "audit.html", decrypted=tables)
     plot_metric(run, out / "metric.png")
+    if fairness:
+        files["fairness_png"] = str(out / "fairness.png")
+        title = f"{run.spec.task}, {run.spec.clients} clients"
+        plot_fairness(fairness, out / "fairness.png", title)
     result = summary(run, audit, files)
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     if json_report is not None:
@@ -231,6 +253,8 @@ def _report(
         json_report.write_text(json.dumps(result, indent=2) + "\n")
 
     console.print(_round_table(run))
+    for table in tables:
+        console.print(rich_table(table))
     balances = Table(title="contribution tokens (FLC)")
     balances.add_column("participant")
     balances.add_column("balance", justify="right")

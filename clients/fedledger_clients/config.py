@@ -19,6 +19,7 @@ Example ``client.toml`` (paths are relative to the file)::
 
     [training]              # omitted keys take the task's defaults
     local_epochs = 2
+    proximal_mu = 0.0       # FedProx: mu/2·|w − w_global|² in the local loss (sentiment only)
     clip_norm = 10.0        # L2 clip of each update (0 disables); MEAN tasks only
     noise_multiplier = 0.0  # local DP: Gaussian noise with std = noise_multiplier × clip_norm
 
@@ -27,6 +28,7 @@ Environment variables ``FEDLEDGER_CLIENT_<KEY>`` override top-level keys.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -38,7 +40,14 @@ from fedledger_clients.tasks.base import TrainConfig
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import EMBEDDED, is_rpc_url
 
-__all__ = ["ClientConfig", "TaskConfig", "TrainingConfig", "load_client_config"]
+__all__ = [
+    "ClientConfig",
+    "TaskConfig",
+    "TrainingConfig",
+    "check_client_config",
+    "check_proximal_mu",
+    "load_client_config",
+]
 
 _ENV_PREFIX = "FEDLEDGER_CLIENT_"
 
@@ -60,6 +69,7 @@ class TrainingConfig:
     local_epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
+    proximal_mu: float = 0.0
     clip_norm: float = 0.0
     noise_multiplier: float = 0.0
     max_clients: int = 256
@@ -74,7 +84,7 @@ class TrainingConfig:
             config = replace(config, batch_size=self.batch_size)
         if self.learning_rate is not None:
             config = replace(config, learning_rate=self.learning_rate)
-        return config
+        return replace(config, proximal_mu=self.proximal_mu)
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,7 @@ class ClientConfig:
             f"seed = {self.task.seed}",
             "",
             "[training]",
+            f"proximal_mu = {self.training.proximal_mu}",
             f"clip_norm = {self.training.clip_norm}",
             f"noise_multiplier = {self.training.noise_multiplier}",
             f"max_clients = {self.training.max_clients}",
@@ -220,6 +231,7 @@ def check_client_config(config: ClientConfig, source: str) -> None:
         raise ConfigurationError(
             f"{source}: task.client_index {task.client_index} must be in 0..{task.num_clients - 1}"
         )
+    check_proximal_mu(task.name, training.proximal_mu, where=f"{source}: [training] proximal_mu")
     if training.clip_norm < 0 or training.noise_multiplier < 0:
         raise ConfigurationError(f"{source}: clip_norm and noise_multiplier must be ≥ 0")
     if training.noise_multiplier > 0 and training.clip_norm == 0:
@@ -229,3 +241,17 @@ def check_client_config(config: ClientConfig, source: str) -> None:
     for key in ("poll_interval_s", "max_backoff_s", "long_poll_s", "relay_timeout_s"):
         if not getattr(config, key) > 0:
             raise ConfigurationError(f"{source}: {key} must be > 0, got {getattr(config, key)}")
+
+
+def check_proximal_mu(task_name: str, mu: object, *, where: str) -> float:
+    """FedProx's ``mu`` for ``task_name``: a finite number ≥ 0, and 0 for a task whose local
+    training has no proximal term. ``where`` names the setting in the error."""
+    if isinstance(mu, bool) or not isinstance(mu, int | float) or not 0 <= mu < math.inf:
+        raise ConfigurationError(f"{where} must be a finite number ≥ 0, got {mu!r}")
+    task = get_task(task_name)
+    if mu > 0 and not task.supports_proximal_term:
+        raise ConfigurationError(
+            f"{where} is {mu}, but the {task_name} task's local training has no FedProx term: "
+            "set it to 0 (FedProx applies to the sentiment task)"
+        )
+    return float(mu)

@@ -19,6 +19,7 @@ from fedledger_platform.audit import (
     tokens,
     validate_explorer,
 )
+from fedledger_platform.audit.report import DecryptedFigures
 from fedledger_platform.protocol import RoundPhase
 
 TX = "0x" + "ab" * 32
@@ -140,3 +141,32 @@ def html_escaped(text: str) -> str:
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     )
+
+
+def test_decrypted_figures_render_in_their_own_labelled_section() -> None:
+    # Prepare: a passing report and a table of figures the participants decrypted
+    hostile = "<img src=x>"
+    report = _report(
+        _round(1, RoundPhase.PUBLISHED, CheckResult("model", CheckStatus.PASS, "ok", 1))
+    )
+    figures = DecryptedFigures(
+        title="accuracy per topic",
+        header=("topic", "round 1"),
+        rows=(("United", "0.7100"), (hostile, "0.5000")),
+        note="held-out posts of the model each round started from",
+    )
+
+    # Execute
+    page = render_html(report, decrypted=[figures])
+    plain = render_html(report)
+
+    # Assert: after the rounds, labelled as not verified, escaped; absent when not given
+    section = page.split('id="decrypted"', 1)[1]
+    assert "Figures the participants decrypted (not verified by this audit)" in page
+    assert "The auditor holds no secret key" in section
+    assert "<h3>accuracy per topic</h3>" in section and "<td>0.7100</td>" in section
+    assert hostile not in page and html_escaped(hostile) in section
+    assert page.index('id="round-1"') < page.index('id="decrypted"')
+    assert 'id="decrypted"' not in plain
+    with pytest.raises(ValueError, match="a row has 1 cells for 2 columns"):
+        DecryptedFigures(title="t", header=("a", "b"), rows=(("x",),))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fedledger_clients.config import load_client_config
+from fedledger_clients.tasks.base import TrainConfig
 from fedledger_platform.accounts import load_keystore, read_passphrase
 from fedledger_platform.errors import ConfigurationError
 
@@ -78,6 +79,23 @@ def test_init_writes_a_config_and_a_keystore_its_passphrase_unlocks(tmp_path: Pa
         ('aggregator = "http://a"\n[task]\nshard = 1', "unexpected keyword argument 'shard'"),
         ('aggregator = "http://a"\npoll_interval_s = 0', "poll_interval_s must be > 0, got 0.0"),
         ('aggregator = "http://a"\n[training]\nclip_norm = -1', "must be ≥ 0"),
+        (
+            'aggregator = "http://a"\n[training]\nproximal_mu = -0.1',
+            "[training] proximal_mu must be a finite number ≥ 0, got -0.1",
+        ),
+        (
+            'aggregator = "http://a"\n[training]\nproximal_mu = "a lot"',
+            "[training] proximal_mu must be a finite number ≥ 0, got 'a lot'",
+        ),
+        (
+            'aggregator = "http://a"\n[training]\nproximal_mu = nan',
+            "[training] proximal_mu must be a finite number ≥ 0, got nan",
+        ),
+        (
+            'aggregator = "http://a"\n[task]\nname = "recommendation"\n[training]\n'
+            "proximal_mu = 0.01",
+            "the recommendation task's local training has no FedProx term: set it to 0",
+        ),
     ],
 )
 def test_a_bad_config_file_is_refused_naming_the_key(
@@ -88,3 +106,19 @@ def test_a_bad_config_file_is_refused_naming_the_key(
     with pytest.raises(ConfigurationError) as caught:
         load_client_config(path)
     assert message in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_proximal_mu_reaches_local_training_and_survives_the_written_file(tmp_path: Path) -> None:
+    # Prepare: a config with FedProx's mu, written and read back as `client.toml`
+    path = tmp_path / "client.toml"
+    path.write_text('aggregator = "http://a"\n[training]\nproximal_mu = 0.05\nlocal_epochs = 3\n')
+    config = load_client_config(path)
+    (tmp_path / "again.toml").write_text(config.to_toml(tmp_path))
+
+    # Execute
+    again = load_client_config(tmp_path / "again.toml")
+    train = again.training.train_config(TrainConfig(learning_rate=0.5), seed=7)
+
+    # Assert: the task's defaults with the file's overrides, mu included
+    assert config.training.proximal_mu == again.training.proximal_mu == 0.05
+    assert train == TrainConfig(local_epochs=3, learning_rate=0.5, seed=7, proximal_mu=0.05)

@@ -15,6 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from fedledger_app.simulation import run_plaintext_fedavg
+from fedledger_clients.tasks import SentimentTask
+from fedledger_clients.tasks.fairness import figures_from_metrics
+
 
 def _demo(
     out: Path, report: Path, *, rounds: int, timeout_s: float, task: str = "sentiment"
@@ -40,6 +44,7 @@ def _demo(
         text=True,
         timeout=timeout_s,
         check=False,
+        env={**os.environ, "COLUMNS": "200"},  # the tables' rows stay on one line each
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "audit PASSED" in result.stdout
@@ -52,6 +57,16 @@ def _demo(
     return summary
 
 
+def _plaintext_fairness(*, clients: int, rounds: int) -> list[dict[str, Any]]:
+    """Each round's fairness figures from the same task code and shards, without encryption."""
+    task = SentimentTask()
+    history = run_plaintext_fedavg(
+        task, task.load_clients(num_clients=clients, seed=0), rounds=rounds, seed=0
+    )
+    found = [figures_from_metrics(r.round_metrics) for r in history.rounds]
+    return [f.to_json() for f in found if f is not None]
+
+
 @pytest.mark.slow
 def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
     out, report = tmp_path / "out", tmp_path / "report.json"
@@ -61,8 +76,28 @@ def test_demo_command_runs_an_audited_federation(tmp_path: Path) -> None:
     assert set(summary["balances"].values()) == {2.0}
     assert 0.5 < summary["per_round"][-1]["test"]["accuracy"] <= 1.0
     assert (out / "metric.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "fairness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (out / "audit.html").read_text()
     assert "<html" in html.lower() and "http://" not in html.split("<body", 1)[0]
+
+    # The fairness figures the participants decrypted equal the plaintext computation on the
+    # same shards: the summary, the printed table and the audit report's labelled section.
+    expected = _plaintext_fairness(clients=3, rounds=2)
+    assert [r["fairness"] for r in summary["per_round"]] == expected
+    assert "not verified by this audit" in html
+    decrypted = html.split('id="decrypted"', 1)[1]
+    for figures in expected:
+        worst = figures["worst_group"]
+        assert f"{worst['group']} ({worst['accuracy']:.4f} of" in decrypted
+        assert f"{worst['group']} ({worst['accuracy']:.4f} of" in summary["stdout"]
+        low, high = figures["worst_decile"]["low"], figures["worst_decile"]["high"]
+        assert f"<td>{low:.2f}–{high:.2f}</td>" in decrypted
+    united = [f"{r['groups']['united']['accuracy']:.4f}" for r in expected]
+    assert (
+        f"<tr><td>united</td><td>{expected[-1]['groups']['united']['total']}</td>"
+        + "".join(f"<td>{a}</td>" for a in united)
+        in decrypted
+    )
 
     # Again into the same folder: a new federation on a fresh chain, not the old one's state
     # (its database, blobs and client keys); anything else in the folder is left alone.
@@ -90,6 +125,10 @@ def test_demo_runs_the_recommendation_and_hashtag_tasks(tmp_path: Path) -> None:
     assert tags_round["test"]["exact"] == 1.0  # encrypted counting is exact
     assert "loss" not in tags_round["federation"] and "n/a" in tags["stdout"]
     assert all((d / "metric.png").is_file() for d in (tmp_path / "rec", tmp_path / "tags"))
+    # Neither task has fairness slots: no fairness figures, plot or section.
+    assert "fairness" not in rec_round and "fairness" not in tags_round
+    assert not (tmp_path / "rec" / "fairness.png").exists()
+    assert 'id="decrypted"' not in (tmp_path / "tags" / "audit.html").read_text()
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,9 @@ from fedledger_app.commands.common import (
     resolve_account,
     write_secret,
 )
-from fedledger_app.initial_model import initial_model_bytes
-from fedledger_clients.config import ClientConfig, TaskConfig
+from fedledger_app.initial_model import initial_model_bytes, server_optimizer_choice
+from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig, check_proximal_mu
+from fedledger_clients.tasks.server_optimizer import ServerOptimizer
 from fedledger_platform.accounts import create_keystore, read_passphrase
 from fedledger_platform.ledger import Deployment, Ledger, connect
 from fedledger_platform.ledger.deployment import ADMISSION_BATCH, deploy_federation
@@ -40,6 +41,44 @@ federation_app = typer.Typer(
     help="Operate a federation: admit participants, appoint the key dealer, inspect it.",
     no_args_is_help=True,
 )
+
+_RULE = "Server optimizer"  # the help panel of the next-model rule's options
+ServerOptimizerOption = Annotated[
+    str | None,
+    typer.Option(
+        help="next-model rule every participant applies: fedavg, fedavgm or fedadam "
+        "(default: the task's, FedAvgM η 1 β₁ 0.5 for sentiment and recommendation)",
+        rich_help_panel=_RULE,
+    ),
+]
+ServerLrOption = Annotated[
+    float | None,
+    typer.Option(
+        help="server step η (FedAvgM default 1; FedAdam: required)", rich_help_panel=_RULE
+    ),
+]
+ServerBeta1Option = Annotated[
+    float | None,
+    typer.Option(
+        help="momentum / first-moment decay β₁ in [0, 1) (default 0.9)", rich_help_panel=_RULE
+    ),
+]
+ServerBeta2Option = Annotated[
+    float | None,
+    typer.Option(
+        help="FedAdam's second-moment decay β₂ in [0, 1) (default 0.99)", rich_help_panel=_RULE
+    ),
+]
+ServerTauOption = Annotated[
+    float | None,
+    typer.Option(help="FedAdam's adaptivity floor τ > 0 (default 0.001)", rich_help_panel=_RULE),
+]
+
+
+def _rule_of(model: bytes) -> dict[str, object]:
+    from fedledger_platform.modelfile import decode_model
+
+    return ServerOptimizer.of_state(decode_model(model).state).to_json()
 
 
 def _operator_ledger(
@@ -161,11 +200,34 @@ def federation_init_model(
     task: Annotated[str, typer.Option(help="task name")] = "sentiment",
     seed: Annotated[int, typer.Option(help="model initialization seed")] = 0,
     out: Annotated[Path, typer.Option(help="model file to write")] = Path("initial.safetensors"),
+    server_optimizer: ServerOptimizerOption = None,
+    server_lr: ServerLrOption = None,
+    server_beta1: ServerBeta1Option = None,
+    server_beta2: ServerBeta2Option = None,
+    server_tau: ServerTauOption = None,
 ) -> None:
-    """Write a task's initial model (round 0) for the aggregator's `initial_model` setting."""
-    data = initial_model_bytes(task, seed)
+    """Write a task's initial model (round 0) for the aggregator's `initial_model` setting.
+
+    The round-0 model fixes the federation's next-model rule: every participant applies the
+    server optimizer it records (docs/tasks.md, Server optimizers)."""
+    rule = server_optimizer_choice(
+        task,
+        server_optimizer,
+        learning_rate=server_lr,
+        beta1=server_beta1,
+        beta2=server_beta2,
+        tau=server_tau,
+    )
+    data = initial_model_bytes(task, seed, rule)
     out.write_bytes(data)
-    emit_json({"model": str(out), "hash": fc.hash_hex(fc.keccak256(data)), "bytes": len(data)})
+    emit_json(
+        {
+            "model": str(out),
+            "hash": fc.hash_hex(fc.keccak256(data)),
+            "bytes": len(data),
+            "server_optimizer": _rule_of(data),
+        }
+    )
 
 
 @federation_app.command("bootstrap")
@@ -186,6 +248,14 @@ def federation_bootstrap(
         int | None, typer.Option(help="grant AUDITOR_ROLE to this devnet account")
     ] = 1,
     scrypt_n: ScryptNOption = 2**18,
+    proximal_mu: Annotated[
+        float, typer.Option(help="FedProx's mu in every client.toml ([training] proximal_mu)")
+    ] = 0.0,
+    server_optimizer: ServerOptimizerOption = None,
+    server_lr: ServerLrOption = None,
+    server_beta1: ServerBeta1Option = None,
+    server_beta2: ServerBeta2Option = None,
+    server_tau: ServerTauOption = None,
 ) -> None:
     """Devnet convenience: deploy, create the aggregator's and N clients' keystores and configs,
     admit the clients and appoint client 1 as key dealer. Only the aggregator (which relays
@@ -193,6 +263,16 @@ def federation_bootstrap(
     deployed."""
     from fedledger_platform.accounts import development_accounts
 
+    # Options first: a bad one must not leave a half-bootstrapped folder behind.
+    rule = server_optimizer_choice(
+        task,
+        server_optimizer,
+        learning_rate=server_lr,
+        beta1=server_beta1,
+        beta2=server_beta2,
+        tau=server_tau,
+    )
+    check_proximal_mu(task, proximal_mu, where="--proximal-mu")
     chain = connect(rpc_url)
     if (out / "deployment.json").exists():
         existing = Deployment.load(out / "deployment.json")
@@ -240,6 +320,7 @@ def federation_bootstrap(
             passphrase_file=(directory / "passphrase").resolve(),
             state_dir=(directory / "state").resolve(),
             task=TaskConfig(name=task, client_index=index, num_clients=clients, seed=seed),
+            training=TrainingConfig(proximal_mu=proximal_mu),
         )
         (directory / "client.toml").write_text(config.to_toml(directory.resolve()))
         participants.append(account)
@@ -250,7 +331,8 @@ def federation_bootstrap(
             deployer, [a.address for a in batch], [fc.public_key_of(a) for a in batch]
         )
     ledger.appoint_key_dealer(deployer, participants[0].address)
-    (agg_dir / "initial.safetensors").write_bytes(initial_model_bytes(task, seed))
+    initial = initial_model_bytes(task, seed, rule)
+    (agg_dir / "initial.safetensors").write_bytes(initial)
     database = database_url or f"sqlite:///{(agg_dir / 'aggregator.db').resolve()}"
     (agg_dir / "aggregator.toml").write_text(
         "\n".join(
@@ -289,5 +371,6 @@ def federation_bootstrap(
                 for i, a in enumerate(participants)
             ],
             "key_dealer": participants[0].address,
+            "server_optimizer": _rule_of(initial),
         }
     )

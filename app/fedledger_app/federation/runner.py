@@ -184,7 +184,7 @@ def run_federation(
             settings,
             ledger=ledger,
             account=aggregator_account,
-            initial_model=initial_model_bytes(spec.task, spec.seed),
+            initial_model=initial_model_bytes(spec.task, spec.seed, spec.server_optimizer),
             freeze_heap=spec.freeze_heap,
             dashboard=DashboardConfig(
                 from_block=deployment.block_number,
@@ -211,7 +211,9 @@ def run_federation(
                             name=spec.task, client_index=i, num_clients=spec.clients, seed=spec.seed
                         ),
                         training=TrainingConfig(
-                            clip_norm=spec.clip_norm, local_epochs=spec.local_epochs
+                            clip_norm=spec.clip_norm,
+                            local_epochs=spec.local_epochs,
+                            proximal_mu=spec.proximal_mu,
                         ),
                         poll_interval_s=0.05,
                     ),

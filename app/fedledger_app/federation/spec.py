@@ -9,8 +9,10 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from fedledger_clients.config import check_proximal_mu
 from fedledger_clients.tasks import get_task
-from fedledger_clients.tasks.base import State
+from fedledger_clients.tasks.base import Aggregation, State
+from fedledger_clients.tasks.server_optimizer import ServerOptimizer
 from fedledger_platform.errors import ConfigurationError
 from fedledger_platform.ledger import EMBEDDED, Deployment, Ledger, is_rpc_url
 
@@ -34,6 +36,10 @@ class FederationSpec:
     round_timeout_s: int = 600
     clip_norm: float = 0.0
     local_epochs: int | None = None
+    #: The next-model rule the round-0 model fixes for the federation (None: the task's default).
+    server_optimizer: ServerOptimizer | None = None
+    #: FedProx's ``mu`` in every participant's local training (0: plain local SGD).
+    proximal_mu: float = 0.0
     evaluate: bool = True  # evaluate each published model on the task's test split
     #: Run each client daemon in its own process (not on the embedded chain, which lives in
     #: this process): no shared interpreter lock, as separate machines would be.
@@ -106,4 +112,10 @@ def check_spec(spec: FederationSpec) -> None:
         )
     if spec.out.exists() and not spec.out.is_dir():
         raise ConfigurationError(f"output folder {spec.out} exists and is not a folder")
-    get_task(spec.task)  # an unknown task is named with the valid ones
+    task = get_task(spec.task)  # an unknown task is named with the valid ones
+    if spec.server_optimizer is not None and task.aggregation is not Aggregation.MEAN:
+        raise ConfigurationError(
+            f"the {spec.task} task sums statistics and has no model to optimize: leave "
+            "server_optimizer unset"
+        )
+    check_proximal_mu(spec.task, spec.proximal_mu, where="proximal_mu")

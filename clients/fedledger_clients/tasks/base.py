@@ -123,6 +123,9 @@ class Task(ABC):
     headline_metric: str
     #: whether a larger headline metric is better
     higher_is_better: bool
+    #: whether local training honours ``TrainConfig.proximal_mu`` (FedProx); for a task that
+    #: does not, the client configuration and the federation spec refuse ``proximal_mu > 0``
+    supports_proximal_term: bool = False
 
     def default_config(self) -> TrainConfig:
         """The task's recommended local training settings (the measured defaults)."""

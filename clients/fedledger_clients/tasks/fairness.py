@@ -13,6 +13,9 @@ Both ride in a round's metric slots, which the platform only ever reveals summed
 the accuracy bin holding the participant at the 10th percentile (the ``⌈N/10⌉``-th lowest of the
 ``N`` participants that reported), i.e. at least 90 % of the participants score at or above its
 lower edge. Sums carry CKKS noise, so counts are rounded to integers first.
+
+A round's metrics (``FairnessFigures.as_metrics``) carry the rounded sums beside the figures, so
+:func:`figures_from_metrics` rebuilds the same figures from them without knowing the task.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "ACCURACY_BINS",
     "FairnessFigures",
     "accuracy_bin",
     "fairness_figures",
+    "figures_from_metrics",
     "group_metric_names",
     "histogram_metric_names",
     "one_hot_histogram",
@@ -77,10 +82,10 @@ def one_hot_histogram(correct: float, total: float, bins: int = ACCURACY_BINS) -
 class FairnessFigures:
     """The federation's fairness figures of one round.
 
-    ``group_accuracy`` maps each group with held-out posts to its accuracy (``group_total``
-    to its post count); ``histogram`` counts participants per accuracy bin (lowest first);
-    ``worst_decile`` is ``(low, high)``, the bounds of the bin holding the participant at the
-    10th percentile (None when no participant reported).
+    ``group_accuracy`` maps each group with held-out posts to its accuracy (``group_correct``
+    and ``group_total`` to its counts); ``histogram`` counts participants per accuracy bin
+    (lowest first); ``worst_decile`` is ``(low, high)``, the bounds of the bin holding the
+    participant at the 10th percentile (None when no participant reported).
     """
 
     group_accuracy: dict[str, float]
@@ -88,6 +93,7 @@ class FairnessFigures:
     histogram: tuple[int, ...]
     participants: int
     worst_decile: tuple[float, float] | None
+    group_correct: dict[str, int]
 
     @property
     def worst_group(self) -> tuple[str, float] | None:
@@ -97,8 +103,15 @@ class FairnessFigures:
         name = min(self.group_accuracy, key=lambda g: (self.group_accuracy[g], g))
         return name, self.group_accuracy[name]
 
+    @property
+    def bins(self) -> int:
+        """The number of accuracy bins of the histogram."""
+        return len(self.histogram)
+
     def as_metrics(self) -> dict[str, float]:
-        """Flat figures for a round's metrics (``accuracy@<group>``, ``worst_decile_*``)."""
+        """Flat figures for a round's metrics: ``accuracy@<group>``, ``worst_group_accuracy``,
+        ``worst_decile_accuracy_low``/``_high``, ``participants_reporting``, and the rounded sums
+        they come from (``correct@<group>``, ``total@<group>``, the histogram's slots)."""
         out = {f"accuracy@{g}": a for g, a in self.group_accuracy.items()}
         worst = self.worst_group
         out["worst_group_accuracy"] = worst[1] if worst else math.nan
@@ -106,7 +119,34 @@ class FairnessFigures:
         out["worst_decile_accuracy_low"] = low
         out["worst_decile_accuracy_high"] = high
         out["participants_reporting"] = float(self.participants)
+        for group, total in self.group_total.items():
+            out[f"correct@{group}"] = float(self.group_correct[group])
+            out[f"total@{group}"] = float(total)
+        names = histogram_metric_names(self.bins)
+        out.update((name, float(n)) for name, n in zip(names, self.histogram, strict=True))
         return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as a JSON object (the demo's ``summary.json``)."""
+        worst = self.worst_group
+        return {
+            "groups": {
+                g: {
+                    "accuracy": self.group_accuracy[g],
+                    "correct": self.group_correct[g],
+                    "total": self.group_total[g],
+                }
+                for g in self.group_accuracy
+            },
+            "worst_group": {"group": worst[0], "accuracy": worst[1]} if worst else None,
+            "participants": self.participants,
+            "histogram": {"bin_width": 1 / self.bins, "counts": list(self.histogram)},
+            "worst_decile": (
+                {"low": self.worst_decile[0], "high": self.worst_decile[1]}
+                if self.worst_decile
+                else None
+            ),
+        }
 
 
 def fairness_figures(
@@ -115,11 +155,13 @@ def fairness_figures(
     """Fairness figures from summed metric slots (as decrypted: noisy, so counts are rounded)."""
     accuracy: dict[str, float] = {}
     totals: dict[str, int] = {}
+    corrects: dict[str, int] = {}
     for group in groups:
         total = round(metrics.get(f"total@{group}", 0.0))
         if total > 0:
             totals[group] = total
-            accuracy[group] = round(metrics.get(f"correct@{group}", 0.0)) / total
+            corrects[group] = min(total, max(0, round(metrics.get(f"correct@{group}", 0.0))))
+            accuracy[group] = corrects[group] / total
     histogram = tuple(
         max(0, round(metrics.get(name, 0.0))) for name in histogram_metric_names(bins)
     )
@@ -133,4 +175,16 @@ def fairness_figures(
             if seen >= rank:
                 worst = (k / bins, (k + 1) / bins)
                 break
-    return FairnessFigures(accuracy, totals, histogram, participants, worst)
+    return FairnessFigures(accuracy, totals, histogram, participants, worst, corrects)
+
+
+def figures_from_metrics(metrics: Mapping[str, float]) -> FairnessFigures | None:
+    """The fairness figures in a round's metrics (see ``FairnessFigures.as_metrics``), or None
+    when they carry none (a task without fairness slots). Groups and bins are read from the
+    metric names, so the caller needs no knowledge of the task."""
+    prefix = "participants@accuracy_bin_"
+    bins = sum(1 for name in metrics if name.startswith(prefix))
+    if bins == 0 or set(histogram_metric_names(bins)) - set(metrics):
+        return None
+    groups = [name.removeprefix("total@") for name in metrics if name.startswith("total@")]
+    return fairness_figures(metrics, groups, bins)

@@ -65,7 +65,7 @@ from fedledger_clients.tasks.server_optimizer import (
     model_tensors,
 )
 
-__all__ = ["EncodedPosts", "SentimentTask", "feature_values", "featurize", "tokenize"]
+__all__ = ["EncodedPosts", "Partition", "SentimentTask", "feature_values", "featurize", "tokenize"]
 
 Partition = Literal["topic", "dirichlet", "iid"]
 
@@ -182,6 +182,7 @@ class SentimentTask(Task):
     )
     headline_metric = "accuracy"
     higher_is_better = True
+    supports_proximal_term = True
 
     def __init__(
         self,

@@ -38,9 +38,11 @@ import torch
 from fedledger_clients.tasks.base import State
 from fedledger_platform.modelfile import SERVER_STATE_PREFIX, is_server_state
 
-__all__ = ["ServerOptimizer", "apply_server_rule", "model_tensors"]
+__all__ = ["KINDS", "Kind", "ServerOptimizer", "apply_server_rule", "model_tensors"]
 
 Kind = Literal["fedavg", "fedavgm", "fedadam"]
+#: every next-model rule, by name
+KINDS: tuple[Kind, ...] = ("fedavg", "fedavgm", "fedadam")
 _HYPER = ("learning_rate", "beta1", "beta2", "tau")
 _M = f"{SERVER_STATE_PREFIX}m/"
 _V = f"{SERVER_STATE_PREFIX}v/"
@@ -61,7 +63,7 @@ class ServerOptimizer:
     tau: float = 1e-3
 
     def __post_init__(self) -> None:
-        if self.kind not in ("fedavg", "fedavgm", "fedadam"):
+        if self.kind not in KINDS:
             raise ValueError(
                 f"server optimizer must be 'fedavg', 'fedavgm' or 'fedadam', not {self.kind!r}"
             )
@@ -74,6 +76,22 @@ class ServerOptimizer:
             )
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
+
+    @classmethod
+    def of_state(cls, state: Mapping[str, torch.Tensor]) -> ServerOptimizer:
+        """The rule a state's ``server/`` tensors record (FedAvg when it has none), with each
+        hyperparameter as the shortest decimal of its float32 value."""
+        server = [key for key in state if is_server_state(key)]
+        if not server:
+            return cls("fedavg")
+        hyper = {name: float(str(_scalar(state, SERVER_STATE_PREFIX + name))) for name in _HYPER}
+        adam = any(key.startswith(_V) for key in server)
+        return cls("fedadam" if adam else "fedavgm", **hyper)
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule and the hyperparameters it uses."""
+        used = {"fedavg": (), "fedavgm": _HYPER[:2], "fedadam": _HYPER}[self.kind]
+        return {"kind": self.kind, **{name: getattr(self, name) for name in used}}
 
     def initial_state(self, model: Mapping[str, torch.Tensor]) -> State:
         """``model`` plus this optimizer's ``server/`` tensors (zero moments), for round 0."""
