@@ -21,6 +21,7 @@ BENCHMARKS = {
     "quality": "federated vs. plaintext FedAvg vs. centralized, per task",
     "audit": "time to audit rounds × participants × model size",
     "round": "wall time per round against Flower's simulation",
+    "scale": "round time, memory, gas and bytes against N participants on Ray, beside Flower",
 }
 
 
@@ -36,6 +37,7 @@ ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("audit", ()),
     ("round", ()),
     ("round", ("--local-epochs", "5")),  # the same comparison with heavier local training
+    ("scale", ("--participants", "10,100,1000", "--plot", "docs/images/bench-scale.png")),
 )
 
 
