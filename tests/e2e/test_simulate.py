@@ -58,7 +58,7 @@ def test_a_ray_hosted_federation_completes_and_its_audit_passes(
     assert first["aggregate_bytes"] > 0
     assert first["bytes_moved"] == first["uploaded_bytes"] + 2 * first["aggregate_bytes"]
     assert first["gas"]["commits"] > 0
-    assert set(first["phase_cpu_s"]) == {"train", "encrypt_commit_upload", "decrypt_attest"}
+    assert set(first["phase_s"]) == {"train", "encrypt_commit_upload", "decrypt_attest"}
     assert result.audit_passed is True
     assert result.extra["audit_counts"]["rounds"]["pass"] == 1
 

@@ -17,7 +17,8 @@ For each N, in the same invocation:
 Round 1 is warm-up on both sides: ``round_s_median`` is the median of rounds 2..R. The
 aggregator serves from this process (the chain is a separate node): its memory is this
 process's, read from ``/proc/self/status``: the resident size once round 1 is open, then the
-peak (``VmHWM``, reset at that moment through ``/proc/self/clear_refs``) at the end;
+peak (``VmHWM``, reset at that moment through ``/proc/self/clear_refs``) once the last round
+is done, before the audit;
 ``aggregator_peak_increase_over_update`` is that increase divided by one encrypted update's
 size (the running sum keeps it O(1) in N). Nothing is downloaded: Ray's usage reports and
 Flower's telemetry are off and Ray is bound to 127.0.0.1.
@@ -68,15 +69,19 @@ def run_one(participants: int, rounds: int, chain: str, work: Path) -> dict[str,
     spec = SimulationSpec(
         participants=participants, rounds=rounds, chain=chain, out=work / f"n{participants}"
     )
-    result = simulate(spec, on_round=at_round)
-    peak = _status("VmHWM")
+
+    def at_end() -> None:  # before the accounting and the audit, which download every update
+        memory["peak"] = _status("VmHWM")
+
+    result = simulate(spec, on_round=at_round, on_rounds_done=at_end)
+    peak = memory["peak"]
     rows = result.rounds
     update = max(r["uploaded_bytes"] / max(1, r["participants"]) for r in rows)
     round_s = [float(r["round_s"]) for r in rows]
     steady = round_s[1:] if len(round_s) > 1 else round_s
     phases: dict[str, float] = {}
     for row in rows[1:] or rows:
-        for name, seconds in row["phase_cpu_s"].items():
+        for name, seconds in row["phase_s"].items():
             phases[name] = phases.get(name, 0.0) + seconds / len(rows[1:] or rows)
     increase = peak - memory["baseline"]
     return {
@@ -85,7 +90,7 @@ def run_one(participants: int, rounds: int, chain: str, work: Path) -> dict[str,
         "round_s_median": statistics.median(steady),
         "collect_s": [r["collect_s"] for r in rows],
         "attest_s": [r["attest_s"] for r in rows],
-        "phase_cpu_s_per_round": phases,
+        "phase_s_per_round": phases,
         "gas_per_round": statistics.median([r["gas"].get("total", 0) for r in rows]),
         "gas_per_round_by_operation": rows[-1]["gas"],
         "bytes_moved_per_round": statistics.median([r["bytes_moved"] for r in rows]),
@@ -136,7 +141,7 @@ def document(result: dict[str, Any], command: str) -> None:
     rows = []
     for r in result["runs"]:
         flower = r.get("flower_round_s_median")
-        phases = r["phase_cpu_s_per_round"]
+        phases = r["phase_s_per_round"]
         rows.append(
             [
                 r["participants"],
@@ -161,7 +166,7 @@ def document(result: dict[str, Any], command: str) -> None:
         "aggregator peak increase (× one update)",
         "gas per round",
         "bytes moved per round",
-        "CPU-s per round by phase (all participants)",
+        "participant-seconds per round by phase (summed)",
         "set-up (s)",
         "audit (s)",
         "total (s)",

@@ -16,8 +16,11 @@ task's code and the public data set loaded once (each daemon is handed only its 
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +55,15 @@ class HostSpec:
     participants: tuple[tuple[int, bytes], ...]
     local_epochs: int | None = None
     clip_norm: float = 0.0
+    #: Participants a host steps at once: one's chain and HTTP waits overlap another's work.
+    concurrency: int = 4
 
 
 @dataclass
 class StepReport:
     """What a host's participants did in one step, for the driver's per-round accounting.
 
-    ``phases`` maps ``(round, phase)`` to summed seconds over the participants, with phases
+    ``phases`` maps ``(round, phase)`` to wall seconds summed over the participants, with phases
     ``train``, ``encrypt_commit_upload`` and ``decrypt_attest``; ``uploaded_bytes`` and
     ``attested`` count per round.
     """
@@ -78,14 +83,20 @@ class StepReport:
 
 
 class _Timer:
-    """Receives one daemon's events during a step and splits the step's time into phases."""
+    """Receives one daemon's events during a step and splits the step's time into phases
+    (wall time of that participant's step; ``lock`` guards the shared report)."""
 
-    def __init__(self, report: StepReport) -> None:
+    def __init__(self, report: StepReport, lock: threading.Lock) -> None:
         self.report = report
+        self.lock = lock
         self.mark = time.perf_counter()
         self.trained_s = 0.0
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        with self.lock:
+            self._record(kind, data)
+
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
         now = time.perf_counter()
         report = self.report
         if kind == "key":
@@ -128,9 +139,10 @@ class ParticipantHost:
         scope = fc.RequestScope(chain.chain_id, spec.ledger)
         task = get_task(spec.task)
         shards = task.load_clients(num_clients=spec.num_clients, seed=spec.seed)
-        self._timer: _Timer | None = None
+        self._timers: list[_Timer | None] = [None] * len(spec.participants)
+        self._pool = ThreadPoolExecutor(max(1, spec.concurrency), thread_name_prefix="participant")
         self.daemons: list[ClientDaemon] = []
-        for index, key in spec.participants:
+        for position, (index, key) in enumerate(spec.participants):
             account = Account.from_key(key)
             config = ClientConfig(
                 aggregator=spec.aggregator,
@@ -154,41 +166,47 @@ class ParticipantHost:
                     client=AggregatorClient(spec.aggregator, account=account, scope=scope),
                     task=task,
                     data=shards[index],
-                    on_event=self._on_event,
+                    on_event=functools.partial(self._on_event, position),
                 )
             )
         del shards  # each daemon keeps its own shard only
         self._done = [False] * len(self.daemons)
 
-    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
-        if self._timer is not None:
-            self._timer(kind, data)
+    def _on_event(self, position: int, kind: str, data: dict[str, Any]) -> None:
+        timer = self._timers[position]
+        if timer is not None:
+            timer(kind, data)
 
     def size(self) -> int:
         """How many participants this host runs."""
         return len(self.daemons)
 
     def step(self, first: int | None = None) -> StepReport:
-        """Step every hosted participant not yet done once (only the first ``first`` of them
-        when given: the key dealer goes before everyone else). A participant whose step fails
-        is reported and stepped again next time, as its daemon's loop would retry."""
+        """Step every hosted participant not yet done once, ``concurrency`` at a time (only
+        the first ``first`` of them when given: the key dealer goes before everyone else). A
+        participant whose step fails is reported and stepped again next time, as its daemon's
+        loop would retry."""
         report = StepReport()
+        lock = threading.Lock()
         chosen = range(len(self.daemons)) if first is None else range(first)
-        for i in chosen:
-            if self._done[i]:
-                continue
-            self._timer = _Timer(report)
+
+        def one(i: int) -> None:
+            self._timers[i] = _Timer(report, lock)
             try:
                 self._done[i] = work(self.daemons[i])
             except Exception as exc:  # one participant's failure is not its host's
                 log.warning("%s: %s", self.daemons[i].account.address[:10], exc)
-                report.errors.append(f"{type(exc).__name__}: {exc}")
+                with lock:
+                    report.errors.append(f"{type(exc).__name__}: {exc}")
             finally:
-                self._timer = None
+                self._timers[i] = None
+
+        list(self._pool.map(one, [i for i in chosen if not self._done[i]]))
         report.done = all(self._done)
         return report
 
     def close(self) -> None:
         """Close every participant's connections."""
+        self._pool.shutdown()
         for daemon in self.daemons:
             daemon.client.close()

@@ -152,7 +152,7 @@ def _chunks(count: int, parts: int) -> list[range]:
 def _take(totals: dict[int, Any], report: StepReport, emit: Progress, host: int) -> None:
     """Add one host's step report into the run's per-round totals and report its progress."""
     for (number, phase), seconds in report.phases.items():
-        per = totals.setdefault(number, {}).setdefault("phase_cpu_s", {})
+        per = totals.setdefault(number, {}).setdefault("phase_s", {})
         per[phase] = per.get(phase, 0.0) + seconds
     for name in ("uploaded_bytes", "uploads", "attested"):
         for number, value in getattr(report, name).items():
@@ -169,10 +169,12 @@ def simulate(
     *,
     progress: Progress | None = None,
     on_round: RoundHook | None = None,
+    on_rounds_done: Callable[[], Any] | None = None,
     on_complete: Callable[[SimulationResult], Any] | None = None,
 ) -> SimulationResult:
-    """Run the simulation (see the module docstring); ``on_complete`` runs while the
-    aggregator still serves, its answer kept in ``result.extra["on_complete"]``."""
+    """Run the simulation (see the module docstring). ``on_rounds_done`` runs as soon as every
+    participant is done, before the accounting and the audit; ``on_complete`` at the end while
+    the aggregator still serves, its answer kept in ``result.extra["on_complete"]``."""
     emit = progress or (lambda _kind, _data: None)
     check_simulation(spec)
     spec.out.mkdir(parents=True, exist_ok=True)
@@ -242,6 +244,8 @@ def simulate(
                 on_round=on_round,
                 totals=totals,
             )
+            if on_rounds_done is not None:
+                on_rounds_done()
             clock.stop()
             rounds = _round_table(spec, fed, reader, clock, totals)
             result = SimulationResult(
@@ -401,7 +405,7 @@ def _round_table(
                 "round_s": _span(opened, published),
                 "collect_s": _span(opened, closed),
                 "attest_s": _span(closed, published),
-                "phase_cpu_s": per.get("phase_cpu_s", {}),
+                "phase_s": per.get("phase_s", {}),
                 "uploaded_bytes": int(per.get("uploaded_bytes", 0)),
                 "aggregate_bytes": aggregate_bytes,
                 "bytes_moved": int(per.get("uploaded_bytes", 0)) + attested * aggregate_bytes,
