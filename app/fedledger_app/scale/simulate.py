@@ -125,7 +125,7 @@ class SimulationResult:
 def _ray(spec: SimulationSpec) -> Iterator[int]:
     """Start Ray here (``num_cpus``) or join ``ray_address``; yields the CPUs it offers."""
     os.environ.update(OFFLINE_ENV)
-    import ray
+    import ray  # installed: check_simulation made sure
 
     if spec.ray_address is not None:
         ray.init(address=spec.ray_address, logging_level=logging.ERROR)

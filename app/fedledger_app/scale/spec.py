@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,3 +74,8 @@ def check_simulation(spec: SimulationSpec) -> None:
     if spec.out.exists() and not spec.out.is_dir():
         raise ConfigurationError(f"output folder {spec.out} exists and is not a folder")
     get_task(spec.task)  # an unknown task is named with the valid ones
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigurationError(
+            "fedledger simulate runs its participants on Ray, which is not installed: "
+            "pip install 'fedledger[scale]' (or `make setup` in a checkout)"
+        )
