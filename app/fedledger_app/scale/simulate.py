@@ -184,7 +184,8 @@ def simulate(
     with open_chain(spec.chain, spec.out) as chain, _served_chain(chain) as chain_url:
         mark = time.perf_counter()
         emit("stage", {"stage": f"admitting {spec.participants} participants"})
-        fed = create_devnet_federation(chain, participants=spec.participants)
+        # 1 ether each: a devnet faucet (Hardhat's: 10,000 ether) funds a thousand accounts.
+        fed = create_devnet_federation(chain, participants=spec.participants, fund_wei=10**18)
         setup["deploy_fund_admit_s"] = time.perf_counter() - mark
         setup["admission_transactions"] = -(-spec.participants // ADMISSION_BATCH)
         fed.deployment.save(spec.out / "deployment.json")
