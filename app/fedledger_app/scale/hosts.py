@@ -154,7 +154,12 @@ class ParticipantHost:
                 task=TaskConfig(
                     name=spec.task, client_index=index, num_clients=spec.num_clients, seed=spec.seed
                 ),
-                training=TrainingConfig(clip_norm=spec.clip_norm, local_epochs=spec.local_epochs),
+                training=TrainingConfig(
+                    clip_norm=spec.clip_norm,
+                    local_epochs=spec.local_epochs,
+                    # CKKS headroom for a sum of every participant's update (default 256)
+                    max_clients=max(256, spec.num_clients),
+                ),
                 poll_interval_s=0.05,
                 long_poll_s=0,
             )
