@@ -21,6 +21,7 @@ from fedledger_app.commands.dashboard import dashboard
 from fedledger_app.commands.federation import federation_app
 from fedledger_app.commands.model import model_app
 from fedledger_app.commands.protocol import protocol_app
+from fedledger_app.commands.simulate import simulate_command
 from fedledger_clients.tasks import UnknownTaskError
 from fedledger_platform.errors import FedledgerError
 
@@ -107,6 +108,7 @@ def demo(
 platform_commands.register(app)
 app.command("audit")(audit)
 app.command("dashboard")(dashboard)
+app.command("simulate")(simulate_command)
 app.add_typer(client_app, name="client")
 app.add_typer(federation_app, name="federation")
 app.add_typer(model_app, name="model")

@@ -22,6 +22,7 @@ BENCHMARKS = {
     "audit": "time to audit rounds × participants × model size",
     "round": "wall time per round against Flower's simulation",
     "masking": "a masked round of many members (k-regular graph) and a dropout round",
+    "scale": "round time, memory, gas and bytes against N participants on Ray, beside Flower",
 }
 
 
@@ -39,6 +40,7 @@ ALL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("round", ()),
     ("round", ("--local-epochs", "5")),  # the same comparison with heavier local training
     ("masking", ()),
+    ("scale", ("--participants", "10,100", "--plot", "docs/images/bench-scale.png")),
 )
 
 

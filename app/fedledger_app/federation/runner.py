@@ -54,7 +54,7 @@ from fedledger_platform.ledger.devnet import HardhatNode, free_port
 from fedledger_platform.modelfile import decode_model
 from fedledger_platform.protocol import RoundPhase
 
-__all__ = ["run_federation"]
+__all__ = ["clear_previous_run", "gas_by_round", "open_chain", "run_federation"]
 
 log = logging.getLogger("fedledger.federation")
 
@@ -71,7 +71,7 @@ _RUN_STATE = (
 )
 
 
-def _clear_previous_run(out: Path) -> list[str]:
+def clear_previous_run(out: Path) -> list[str]:
     """Remove the state an earlier run left in ``out``; returns what was removed.
 
     Every run deploys a new federation on a fresh chain, so an earlier run's database, blobs,
@@ -93,7 +93,9 @@ def _clear_previous_run(out: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _chain(target: str, out: Path) -> Iterator[Chain]:
+def open_chain(target: str, out: Path) -> Iterator[Chain]:
+    """The chain ``target`` names: a fresh embedded chain, a Hardhat node started for the run
+    (its log in ``out/hardhat.log``), or a devnet URL (refused unless it is a devnet)."""
     if target == "hardhat":
         out.mkdir(parents=True, exist_ok=True)
         with (
@@ -111,7 +113,7 @@ def _chain(target: str, out: Path) -> Iterator[Chain]:
     yield chain
 
 
-def _gas_by_round(ledger: Ledger, from_block: int) -> dict[int, dict[str, int]]:
+def gas_by_round(ledger: Ledger, from_block: int) -> dict[int, dict[str, int]]:
     """Gas used per round and operation, from the receipts of the round's events."""
     names = {
         "RoundOpened": "open",
@@ -150,7 +152,7 @@ def run_federation(
     check_spec(spec)
     out = spec.out
     out.mkdir(parents=True, exist_ok=True)
-    removed = _clear_previous_run(out)
+    removed = clear_previous_run(out)
     if removed:
         log.info("removed the previous run's state from %s: %s", out, ", ".join(removed))
     started = time.perf_counter()
@@ -158,7 +160,7 @@ def run_federation(
     emit("stage", {"stage": "loading data", "task": spec.task})
     data = clients_data or task.load_clients(num_clients=spec.clients, seed=spec.seed)
     test_set = task.load_test_set(seed=spec.seed) if spec.evaluate else None
-    with _chain(spec.chain, out) as chain:
+    with open_chain(spec.chain, out) as chain:
         emit("stage", {"stage": "deploying contracts", "chain": chain.target})
         fed = create_devnet_federation(chain, participants=spec.clients)
         ledger, deployment, auditor = fed.ledger, fed.deployment, fed.auditor
@@ -246,7 +248,7 @@ def run_federation(
                 timings = run_daemons(daemons, reader, spec, emit)
             summaries = []
             final_state: State = {}
-            gas = _gas_by_round(ledger, deployment.block_number)
+            gas = gas_by_round(ledger, deployment.block_number)
             for number in range(1, spec.rounds + 1):
                 info = ledger.get_round(number)
                 if info.status is not RoundPhase.PUBLISHED:

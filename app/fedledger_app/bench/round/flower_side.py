@@ -54,6 +54,7 @@ def _client_fn(context: Any) -> Any:
 
     from fedledger_clients.tasks import get_task
     from fedledger_clients.tasks._training import add_state
+    from fedledger_clients.tasks.server_optimizer import model_tensors
 
     called_at = time.time()  # wall clock: comparable with the driver's across processes
     torch.set_num_threads(1)
@@ -66,7 +67,7 @@ def _client_fn(context: Any) -> Any:
         cache[key] = (task, task.load_clients(num_clients=clients, seed=SEED))
     task, shards = cache[key]
     data = shards[partition]
-    keys = list(task.initial_state(seed=SEED))
+    keys = list(model_tensors(task.initial_state(seed=SEED)))  # Flower keeps the server's state
 
     class SentimentClient(NumPyClient):  # type: ignore[misc]
         def fit(
@@ -98,21 +99,33 @@ def run_flower(
     from flwr.client import ClientApp
     from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
     from flwr.server import ServerApp, ServerAppComponents, ServerConfig
-    from flwr.server.strategy import FedAvg
+    from flwr.server.strategy import FedAvg, FedAvgM
     from flwr.simulation import run_simulation
 
     from fedledger_clients.tasks import get_task
+    from fedledger_clients.tasks.server_optimizer import model_tensors
 
     task = get_task(TASK)
-    initial = task.initial_state(seed=SEED)
+    initial = model_tensors(task.initial_state(seed=SEED))
     keys = list(initial)
     epochs = train_config(local_epochs).local_epochs
+    # The task's next-model rule, as Flower's stock strategy: FedAvgM (server momentum) or FedAvg.
+    rule = getattr(task, "server_optimizer", None)
+    momentum = rule is not None and rule.kind == "fedavgm"
+    base = FedAvgM if momentum else FedAvg
+    server_rule: dict[str, Any] = (
+        {"server_learning_rate": rule.learning_rate, "server_momentum": rule.beta1}
+        if momentum and rule is not None
+        else {}
+    )
 
-    class TimedFedAvg(FedAvg):  # type: ignore[misc]
-        """Stock FedAvg (weights = num_examples) that records when each round starts and ends."""
+    class TimedFedAvg(base):  # type: ignore[misc,valid-type]
+        """Stock FedAvg(M) (weights = num_examples) that records when each round starts and
+        ends."""
 
         def __init__(self) -> None:
             super().__init__(
+                **server_rule,
                 fraction_fit=1.0,
                 fraction_evaluate=0.0,
                 min_fit_clients=clients,
@@ -200,7 +213,8 @@ def run_flower(
         "accuracy": float(accuracy),
         "participants": [strategy.results[n] for n in numbers],
         "config": {
-            "api": "flwr.simulation.run_simulation(ServerApp(server_fn→FedAvg), ClientApp)",
+            "api": "flwr.simulation.run_simulation("
+            f"ServerApp(server_fn→{base.__name__}), ClientApp)",
             "backend": "ray",
             "client_resources": backend_config["client_resources"],
             "concurrent_clients": int((os.cpu_count() or 1) // client_cpus),

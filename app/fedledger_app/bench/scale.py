@@ -1,0 +1,239 @@
+"""Cost curve in the number of participants: ``fedledger simulate`` against Flower's simulation.
+
+    fedledger bench scale --json [--participants 10,100] [--rounds 3] [--chain hardhat]
+                                 [--plot FILE] [--no-flower] [--update-docs]
+
+For each N, in the same invocation:
+
+* **fedledger**: :func:`fedledger_app.scale.simulate` — N ``sentiment`` participants (its
+  Dirichlet partition over N, seed 0, the task's local training) hosted by one Ray actor per
+  CPU, a Hardhat node (``--chain``), the aggregator on a loopback port with SQLite; every
+  update encrypted (CKKS), committed on chain, summed under encryption, decrypted and attested
+  by every participant; then every round audited. A round is timed from its opening to its
+  publication, as the aggregator's long-poll reports them.
+* **Flower** (``flwr[simulation]``, plaintext, no chain): the ``run_simulation`` of ``fedledger
+  bench round`` with the same N, task, seeds and local training, on Ray with one CPU per client.
+
+N = 1,000 is out of the sentiment task's reach as it is: its Dirichlet(0.5) partition of the
+30,515 training posts finds no split giving 1,000 participants 10 posts each (the task refuses
+with a clear error); it needs a larger alpha or another partition.
+
+Round 1 is warm-up on both sides: ``round_s_median`` is the median of rounds 2..R. The
+aggregator serves from this process (the chain is a separate node): its memory is this
+process's, read from ``/proc/self/status``: the resident size once round 1 is open, then the
+peak (``VmHWM``, reset at that moment through ``/proc/self/clear_refs``) once the last round
+is done, before the audit;
+``aggregator_peak_increase_over_update`` is that increase divided by one encrypted update's
+size (the running sum keeps it O(1) in N). Nothing is downloaded: Ray's usage reports and
+Flower's telemetry are off and Ray is bound to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fedledger_app.bench._report import (
+    emit,
+    machine,
+    native_stdout_to_stderr,
+    require_checkout,
+    table,
+    update_section,
+)
+
+__all__ = ["main", "run_one"]
+
+_MIB = 2**20
+
+
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` size in bytes (``VmRSS``, ``VmHWM``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def run_one(participants: int, rounds: int, chain: str, work: Path) -> dict[str, Any]:
+    """One fedledger simulation of ``participants``; its figures for the cost curve."""
+    from fedledger_app.scale import SimulationSpec, simulate
+
+    memory: dict[str, int] = {}
+
+    def at_round(number: int, _hosts: list[Any]) -> None:
+        if number == 1 and not memory:
+            memory["baseline"] = _status("VmRSS")
+            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS from here on
+
+    spec = SimulationSpec(
+        participants=participants, rounds=rounds, chain=chain, out=work / f"n{participants}"
+    )
+
+    def at_end() -> None:  # before the accounting and the audit, which download every update
+        memory["peak"] = _status("VmHWM")
+
+    result = simulate(spec, on_round=at_round, on_rounds_done=at_end)
+    peak = memory["peak"]
+    rows = result.rounds
+    update = max(r["uploaded_bytes"] / max(1, r["participants"]) for r in rows)
+    round_s = [float(r["round_s"]) for r in rows]
+    steady = round_s[1:] if len(round_s) > 1 else round_s
+    phases: dict[str, float] = {}
+    for row in rows[1:] or rows:
+        for name, seconds in row["phase_s"].items():
+            phases[name] = phases.get(name, 0.0) + seconds / len(rows[1:] or rows)
+    increase = peak - memory["baseline"]
+    return {
+        "participants": participants,
+        "round_s": round_s,
+        "round_s_median": statistics.median(steady),
+        "collect_s": [r["collect_s"] for r in rows],
+        "attest_s": [r["attest_s"] for r in rows],
+        "phase_s_per_round": phases,
+        "gas_per_round": statistics.median([r["gas"].get("total", 0) for r in rows]),
+        "gas_per_round_by_operation": rows[-1]["gas"],
+        "bytes_moved_per_round": statistics.median([r["bytes_moved"] for r in rows]),
+        "update_bytes": update,
+        "aggregate_bytes": rows[-1]["aggregate_bytes"],
+        "aggregator_rss_baseline_mib": memory["baseline"] / _MIB,
+        "aggregator_peak_increase_mib": increase / _MIB,
+        "aggregator_peak_increase_over_update": increase / update,
+        "setup_s": result.setup,
+        "audit_s": result.extra.get("audit_s"),
+        "audit_passed": result.audit_passed,
+        "total_s": result.total_s,
+    }
+
+
+def _flower(participants: int, rounds: int) -> dict[str, Any]:
+    from fedledger_app.bench.round.flower_side import run_flower
+
+    return run_flower(rounds, participants, 1.0)
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    """Round time (both systems) and the aggregator's peak memory increase against N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["participants"] for r in runs]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(n, [r["round_s_median"] for r in runs], "o-", label="fedledger (CKKS + chain)")
+    if all(r.get("flower_round_s_median") for r in runs):
+        left.plot(n, [r["flower_round_s_median"] for r in runs], "s--", label="Flower (plaintext)")
+    left.set(xscale="log", yscale="log", xlabel="participants", ylabel="round time (s)")
+    left.legend()
+    right.plot(n, [r["aggregator_peak_increase_mib"] for r in runs], "o-", label="peak increase")
+    right.plot(n, [r["update_bytes"] / _MIB for r in runs], ":", label="one encrypted update")
+    right.set(xscale="log", xlabel="participants", ylabel="aggregator memory (MiB)")
+    right.legend()
+    fig.suptitle("fedledger simulate: cost against the number of participants")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def document(result: dict[str, Any], command: str) -> None:
+    """The ``scale`` section of docs/benchmarks.md."""
+    rows = []
+    for r in result["runs"]:
+        flower = r.get("flower_round_s_median")
+        phases = r["phase_s_per_round"]
+        rows.append(
+            [
+                r["participants"],
+                f"{r['round_s_median']:.2f}",
+                f"{flower:.2f}" if flower else "—",
+                f"{r['ratio']:.2f}×" if r.get("ratio") else "—",
+                f"{r['aggregator_peak_increase_mib']:.1f} MiB "
+                f"({r['aggregator_peak_increase_over_update']:.2f}×)",
+                f"{r['gas_per_round']:,.0f}",
+                f"{r['bytes_moved_per_round'] / _MIB:,.0f} MiB",
+                ", ".join(f"{k} {v:.1f}" for k, v in phases.items()),
+                f"{r['setup_s']['total_s']:.0f}",
+                f"{r['audit_s']:.1f}" if r["audit_s"] is not None else "—",
+                f"{r['total_s']:.0f}",
+            ]
+        )
+    header = [
+        "N",
+        "round (s)",
+        "Flower round (s)",
+        "ratio",
+        "aggregator peak increase (× one update)",
+        "gas per round",
+        "bytes moved per round",
+        "participant-seconds per round by phase (summed)",
+        "set-up (s)",
+        "audit (s)",
+        "total (s)",
+    ]
+    text = (
+        f"## Scale: sentiment, N participants on Ray, {result['rounds']} rounds\n\n"
+        f"Command: `{command}` — fedledger: `fedledger simulate` (participants hosted by one Ray "
+        f"actor per CPU, {result['chain']} chain, the aggregator in the driver process, SQLite); "
+        "Flower: `run_simulation` of the same task, N, seeds and local training (plaintext, no "
+        "chain), in the same run. Round times are medians of rounds 2..R. Memory: the driver "
+        "process (the aggregator, with Ray's driver and the round clock) from round 1's opening "
+        "to the last round's publication, before the audit. Set-up: deployment, funding and "
+        "batched admission, Ray hosts, key dealing. Machine: "
+        f"{result['machine']['cpus']} CPUs, Python {result['machine']['python']}.\n\n"
+        + table(rows, header)
+        + f"\n\nPlot: `{result['plot']}`.\n"
+    )
+    update_section("scale", text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="fedledger bench scale", description=__doc__)
+    parser.add_argument("--participants", default="10,100", help="comma-separated N")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chain", default="hardhat", help="embedded, hardhat or a devnet URL")
+    parser.add_argument("--plot", type=Path, default=Path("bench-scale.png"))
+    parser.add_argument("--no-flower", action="store_true", help="skip Flower's side")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--update-docs", action="store_true")
+    args = parser.parse_args(argv)
+    if args.update_docs:
+        require_checkout(parser)
+    try:
+        sizes = [int(n) for n in args.participants.split(",")]
+    except ValueError:
+        parser.error(f"--participants takes comma-separated integers, got {args.participants!r}")
+    if min(sizes) < 2 or args.rounds < 2:
+        parser.error("every N must be at least 2 and --rounds at least 2 (round 1 is warm-up)")
+    if not args.no_flower and importlib.util.find_spec("flwr") is None:
+        parser.error("Flower's simulation is not installed: `make bench` installs it")
+    runs = []
+    with native_stdout_to_stderr(), tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
+        for n in sizes:
+            run = run_one(n, args.rounds, args.chain, Path(work))
+            if not args.no_flower:
+                flower = _flower(n, args.rounds)
+                run["flower_round_s_median"] = flower["round_s_median"]
+                run["flower_round_s"] = flower["round_s"]
+                run["ratio"] = run["round_s_median"] / flower["round_s_median"]
+            runs.append(run)
+    plot(runs, args.plot)
+    result = {
+        "benchmark": "scale",
+        "task": "sentiment",
+        "rounds": args.rounds,
+        "chain": args.chain,
+        "runs": runs,
+        "plot": str(args.plot),
+        "machine": machine(),
+    }
+    emit(result, as_json=args.json)
+    if args.update_docs:
+        command = f"fedledger bench scale --participants {args.participants}"
+        command += f" --rounds {args.rounds} --json"
+        document(result, command)
