@@ -82,12 +82,16 @@ export default defineConfig({
       chainId: CHAIN_ID,
       hardfork: HARDFORK,
     },
-    // Used by `hardhat node` (the devnet).
+    // Used by `hardhat node` (the devnet). Besides a block per transaction, a block every
+    // second, as a live chain makes them: round deadlines are in chain time, and without
+    // traffic an automine-only node's clock would stand still (ahead of the wall clock after
+    // a burst of transactions, one second per block).
     node: {
       type: "edr-simulated",
       chainType: "l1",
       chainId: CHAIN_ID,
       hardfork: HARDFORK,
+      mining: { auto: true, interval: 1000 },
     },
   },
   test: {
