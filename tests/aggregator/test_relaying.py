@@ -317,3 +317,40 @@ def test_signed_messages_the_ledger_would_skip_are_refused(relayed: Relayed) -> 
         (409, "round_not_closed"),
     ]
     assert relayed.fed.client(relayed.server).round(4)["accepted"] == 0
+
+
+def test_a_commitment_skipped_when_the_round_would_close_reopens_the_decision(
+    relayed: Relayed,
+) -> None:
+    # Prepare: every participant uploads round 4 with a signed commitment; participant 5's is
+    # held back by the relayer until everyone has uploaded, while participant 5 commits other
+    # bytes directly. The round is masked: an update left out after the decision to close
+    # would need reveals nobody was asked for.
+    fed, participants = relayed.fed, relayed.participants
+    p5 = participants[5]
+    bases = relayed.bases(4)
+    signed_blob, direct_blob = (relayed.blob(5, 4, bases[5], salt=s) for s in (0, 1))
+    relayed.censor.dropped.add((COMMITMENTS, p5.address))
+    assert p5.submit(4, signed_blob).relayed
+    relayed.fund(p5)
+    p5.commit(4, fc.keccak256(direct_blob), on_chain=bytes(32))
+    for i, p in enumerate(participants):
+        if i != 5:
+            p.submit(4, relayed.blob(i, 4, bases[i]))
+    client = relayed.fed.client(relayed.server)
+
+    # Execute: everyone submitted, so the round would close; settling its commitments first
+    # finds participant 5's direct one, which is not the accepted upload's
+    relayed.censor.dropped.clear()
+    wait_for(lambda: client.round(4)["accepted"] == PARTICIPANTS - 1, what="the upload left out")
+
+    # Assert: the round is still open (the decision is taken again), so the bytes participant
+    # 5 committed are accepted and the round closes with everyone, its masks cancelling
+    assert client.round(4)["phase"] == RoundPhase.OPEN
+    assert p5.submit(4, direct_blob).relayed is False
+    relayed.closed(4)
+    assert fed.ledger.get_round(4).included_count == PARTICIPANTS
+    relayed.finish_all(4, bases)
+    relayed.published(4)
+    report = run_audit(relayed.fed.ledger, relayed.server.url, relayed.fed.auditor, rounds="4")
+    assert report.ok, [f.line() for f in report.failures]

@@ -266,6 +266,8 @@ class Coordinator:
                 self._adopt(number)
             case OpenRound():
                 self._open(action)
+            case StartUnmasking(number) | CloseRound(number) if not self._settled(number):
+                pass  # the round's facts changed or wait: the policy decides again next tick
             case StartUnmasking(number):
                 self._start_unmasking(number)
             case CloseRound(number):
@@ -402,6 +404,18 @@ class Coordinator:
         self.signal.notify()
         self.sums.drop(number)
         log.info("round %d closed with %d updates", number, len(included))
+
+    def _settled(self, number: int) -> bool:
+        """Settle an open round's pending signed commitments before it stops taking updates.
+        One the ledger skips leaves its update out; in a masked round that member must then be
+        unmasked like any dropped one, which only the policy, asked again with the new facts,
+        can arrange. ``False`` while commitments are on their way or after one was left out."""
+        with self.db.session() as s:
+            record = queries.round_record(s, number)
+        if record is None or RoundPhase(record.phase) is not RoundPhase.OPEN:
+            return True  # decided already: a resumed unmasking or close
+        before = self.sums.included(record)
+        return self._commitments_settled(record) and self.sums.included(record) == before
 
     def _commitments_settled(self, record: RoundRecord) -> bool:
         """Relay the round's signed commitments still pending: ``closeRound`` refuses an
