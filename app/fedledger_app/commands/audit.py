@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from fedledger_app.commands.common import console, emit_json, fail, resolve_account
+from fedledger_app.commands.common import (
+    AggregatorUrlOption,
+    ChainUrlOption,
+    ReadDeploymentOption,
+    console,
+    emit_json,
+    fail,
+    resolve_account,
+)
 
 if TYPE_CHECKING:
     from fedledger_platform.audit import AuditReport, ProgressCallback
@@ -23,16 +31,9 @@ __all__ = ["audit"]
 
 
 def audit(
-    deployment: Annotated[
-        Path, typer.Option(help="deployment file written by `fedledger deploy`")
-    ] = Path("deployment.json"),
-    aggregator: Annotated[
-        str, typer.Option(help="base URL of the aggregator's REST API")
-    ] = "http://127.0.0.1:8000",
-    rpc_url: Annotated[
-        str | None,
-        typer.Option(help="JSON-RPC URL of the chain (default: the deployment file's)"),
-    ] = None,
+    deployment: ReadDeploymentOption = Path("deployment.json"),
+    aggregator: AggregatorUrlOption = "http://127.0.0.1:8000",
+    rpc_url: ChainUrlOption = None,
     key: Annotated[
         Path | None,
         typer.Option(

@@ -47,6 +47,15 @@ PassphraseFileOption = Annotated[Path | None, typer.Option(help="operator passph
 DevAccountOption = Annotated[
     int | None, typer.Option(help="Hardhat development account (devnets only)")
 ]
+#: The options of the commands that read a federation from outside (audit, dashboard, model
+#: fetch): its deployment file, its aggregator, and its chain (default: the deployment's).
+ReadDeploymentOption = Annotated[
+    Path, typer.Option(help="deployment file written by `fedledger deploy`")
+]
+AggregatorUrlOption = Annotated[str, typer.Option(help="base URL of the aggregator's REST API")]
+ChainUrlOption = Annotated[
+    str | None, typer.Option(help="JSON-RPC URL of the chain (default: the deployment file's)")
+]
 #: ``--scrypt-n`` (hidden): a cheaper keystore work factor for tests and throwaway devnets.
 ScryptNOption = Annotated[int, typer.Option(hidden=True, help="keystore scrypt work factor")]
 

@@ -10,22 +10,22 @@ from typing import Annotated
 
 import typer
 
-from fedledger_app.commands.common import console, fail, resolve_account
+from fedledger_app.commands.common import (
+    AggregatorUrlOption,
+    ChainUrlOption,
+    ReadDeploymentOption,
+    console,
+    fail,
+    resolve_account,
+)
 
 __all__ = ["dashboard"]
 
 
 def dashboard(
-    deployment: Annotated[
-        Path, typer.Option(help="deployment file written by `fedledger deploy`")
-    ] = Path("deployment.json"),
-    aggregator: Annotated[
-        str, typer.Option(help="base URL of the aggregator's REST API")
-    ] = "http://127.0.0.1:8000",
-    rpc_url: Annotated[
-        str | None,
-        typer.Option(help="JSON-RPC URL of the chain (default: the deployment file's)"),
-    ] = None,
+    deployment: ReadDeploymentOption = Path("deployment.json"),
+    aggregator: AggregatorUrlOption = "http://127.0.0.1:8000",
+    rpc_url: ChainUrlOption = None,
     key: Annotated[
         Path | None,
         typer.Option(

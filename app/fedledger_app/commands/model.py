@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from fedledger_app.commands.common import console, emit_json, fail
+from fedledger_app.commands.common import (
+    AggregatorUrlOption,
+    ChainUrlOption,
+    ReadDeploymentOption,
+    console,
+    emit_json,
+    fail,
+)
 
 __all__ = ["model_app"]
 
@@ -18,16 +25,9 @@ model_app = typer.Typer(help="Published global models.", no_args_is_help=True)
 @model_app.command("fetch")
 def fetch(
     out: Annotated[Path, typer.Option(help="where to write the model (safetensors)")],
-    deployment: Annotated[
-        Path, typer.Option(help="deployment file written by `fedledger deploy`")
-    ] = Path("deployment.json"),
-    aggregator: Annotated[
-        str, typer.Option(help="base URL of the aggregator's REST API")
-    ] = "http://127.0.0.1:8000",
-    rpc_url: Annotated[
-        str | None,
-        typer.Option(help="JSON-RPC URL of the chain (default: the deployment file's)"),
-    ] = None,
+    deployment: ReadDeploymentOption = Path("deployment.json"),
+    aggregator: AggregatorUrlOption = "http://127.0.0.1:8000",
+    rpc_url: ChainUrlOption = None,
     round_number: Annotated[
         int | None,
         typer.Option("--round", min=1, help="the round whose model to fetch (default: latest)"),
