@@ -317,7 +317,9 @@ class Participant:
         # Flooded: what is published must not give away the decryption noise (docs/crypto.md,
         # "Published models and key recovery"); every key holder derives the same noise.
         context = RoundContext(self.ledger.chain.chain_id, self.ledger.address, round_number)
-        decrypted = self.encryptor.decrypt(blob.data, schema, flood=context)
+        decrypted = self.encryptor.decrypt(
+            blob.data, schema, flood=context, blob_hash=info.aggregate_hash
+        )
         if decrypted.contributors != info.included_count:
             raise ProtocolError(
                 f"round {round_number}: the aggregate sums {decrypted.contributors} updates, the "

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from fedledger_crypto.blob import BlobKind, assemble_blob, load_blob
 from fedledger_crypto.chunk import SealCodec
+from fedledger_crypto.commitments import keccak256
 from fedledger_crypto.context import Context, context_params
 from fedledger_crypto.errors import ContextError, SchemaMismatchError
 from fedledger_crypto.flooding import flood_noise
@@ -155,20 +156,28 @@ class UpdateEncryptor:
         )
 
     def decrypt(
-        self, blob: bytes, schema: UpdateSchema, *, flood: RoundContext | None = None
+        self,
+        blob: bytes,
+        schema: UpdateSchema,
+        *,
+        flood: RoundContext | None = None,
+        blob_hash: bytes | None = None,
     ) -> DecryptedSum:
         """Validate and decrypt an update or aggregate blob of ``schema``.
 
         With ``flood`` (the round the blob belongs to) every decrypted value carries flooding
         noise (:mod:`fedledger_crypto.flooding`) that every holder of the shared key derives
-        identically: decrypt this way whatever will be published.
+        identically: decrypt this way whatever will be published. The noise is keyed by the blob's
+        keccak256: pass it as ``blob_hash`` when it is at hand (a caller that just checked the
+        blob against the chain), else it is computed here.
         """
         header, vectors = load_blob(blob, self._ctx, self.params, schema=schema)
         pairs = np.concatenate([self._seal.decrypt(v) for v in vectors])
         flat = pairs.view(np.float64)
         if flood is not None:
             secret = self._seal.secret_residues().tobytes()
-            flat = flat + flood_noise(secret, flood, blob, len(flat))
+            digest = keccak256(blob) if blob_hash is None else blob_hash
+            flat = flat + flood_noise(secret, flood, digest, len(flat))
         n = header.value_count
         metrics = {name: float(flat[n + 1 + i]) for i, name in enumerate(schema.metric_names)}
         return DecryptedSum(flat[:n].copy(), float(flat[n]), metrics, header.contributors)

@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from fedledger_crypto.commitments import keccak256
 from fedledger_crypto.masking.seeds import RoundContext
 
 __all__ = ["FLOOD_STD", "flood_noise"]
@@ -44,13 +43,16 @@ _SCALE = FLOOD_STD * math.sqrt(12) / 2**33
 
 
 def flood_noise(
-    secret: bytes, context: RoundContext, blob: bytes, count: int
+    secret: bytes, context: RoundContext, blob_hash: bytes, count: int
 ) -> npt.NDArray[np.float64]:
-    """``count`` flooding values for the decryption of ``blob`` in ``context``.
+    """``count`` flooding values for the decryption, in ``context``, of the blob whose
+    keccak256 is ``blob_hash``.
 
     ``secret`` is the shared secret key's residues (only participants hold it).
     """
-    info = context.encode() + keccak256(blob)
+    if len(blob_hash) != 32:
+        raise ValueError(f"blob_hash is a 32-byte keccak256, got {len(blob_hash)} bytes")
+    info = context.encode() + blob_hash
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=info).derive(secret)
     encryptor = Cipher(algorithms.AES256(key), modes.CTR(bytes(16))).encryptor()
     words = np.frombuffer(encryptor.update(bytes(16 * count)), dtype="<i4").astype(np.int64)
