@@ -43,6 +43,16 @@ def simulate_command(
     ] = None,
     round_timeout_s: Annotated[int, typer.Option(min=1, help="deadline of a round")] = 600,
     local_epochs: Annotated[int | None, typer.Option(min=1, help="local epochs")] = None,
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="sentiment's partition of the posts: iid, dirichlet or topic (default: "
+            "dirichlet, alpha 0.5, which cannot give 1,000 participants 10 posts each)"
+        ),
+    ] = None,
+    dirichlet_alpha: Annotated[
+        float | None, typer.Option(help="concentration of --partition dirichlet (default 0.5)")
+    ] = None,
     audit: Annotated[bool, typer.Option(help="audit every round at the end")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="summary on stdout")] = False,
 ) -> None:
@@ -64,6 +74,8 @@ def simulate_command(
         min_updates=min_updates,
         round_timeout_s=round_timeout_s,
         local_epochs=local_epochs,
+        partition=partition,
+        dirichlet_alpha=dirichlet_alpha,
         audit=audit,
     )
     check_simulation(spec)  # a bad option fails before the progress display starts

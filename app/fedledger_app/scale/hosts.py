@@ -29,9 +29,9 @@ import torch
 from eth_account import Account
 
 import fedledger_crypto as fc
+from fedledger_app.scale.spec import build_task
 from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig
 from fedledger_clients.daemon import ClientDaemon
-from fedledger_clients.tasks import get_task
 from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.ledger import Ledger, connect
 
@@ -55,6 +55,8 @@ class HostSpec:
     participants: tuple[tuple[int, bytes], ...]
     local_epochs: int | None = None
     clip_norm: float = 0.0
+    partition: str | None = None  # the sentiment task's partition (None: the task's)
+    dirichlet_alpha: float | None = None
     #: Participants a host steps at once: one's chain and HTTP waits overlap another's work.
     concurrency: int = 4
 
@@ -137,7 +139,7 @@ class ParticipantHost:
         chain = connect(spec.chain)
         ledger = Ledger(chain, spec.ledger)
         scope = fc.RequestScope(chain.chain_id, spec.ledger)
-        task = get_task(spec.task)
+        task = build_task(spec.task, spec.partition, spec.dirichlet_alpha)
         shards = task.load_clients(num_clients=spec.num_clients, seed=spec.seed)
         self._timers: list[_Timer | None] = [None] * len(spec.participants)
         self._pool = ThreadPoolExecutor(max(1, spec.concurrency), thread_name_prefix="participant")
@@ -185,6 +187,10 @@ class ParticipantHost:
     def size(self) -> int:
         """How many participants this host runs."""
         return len(self.daemons)
+
+    def train_sizes(self) -> list[int]:
+        """Each hosted participant's number of training examples (its shard), in order."""
+        return [daemon.data.num_train for daemon in self.daemons]
 
     def step(self, first: int | None = None) -> StepReport:
         """Step every hosted participant not yet done once, ``concurrency`` at a time (only

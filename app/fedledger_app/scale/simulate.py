@@ -33,7 +33,12 @@ from fedledger_app.federation.spec import Progress
 from fedledger_app.initial_model import initial_model_bytes
 from fedledger_app.scale.hosts import HostSpec, ParticipantHost, StepReport
 from fedledger_app.scale.rpc import EmbeddedRpcServer
-from fedledger_app.scale.spec import RoundHook, SimulationSpec, check_simulation
+from fedledger_app.scale.spec import (
+    RoundHook,
+    SimulationSpec,
+    check_partition,
+    check_simulation,
+)
 from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, create_app
 from fedledger_platform.aggregator.server import ServerThread
 from fedledger_platform.api_client import AggregatorClient
@@ -177,6 +182,7 @@ def simulate(
     the aggregator still serves, its answer kept in ``result.extra["on_complete"]``."""
     emit = progress or (lambda _kind, _data: None)
     check_simulation(spec)
+    check_partition(spec)
     spec.out.mkdir(parents=True, exist_ok=True)
     clear_previous_run(spec.out)
     started = time.perf_counter()
@@ -205,7 +211,7 @@ def simulate(
             settings,
             ledger=fed.ledger,
             account=fed.aggregator,
-            initial_model=initial_model_bytes(spec.task, spec.seed),
+            initial_model=initial_model_bytes(spec.task, spec.seed, spec.server_optimizer),
         )
         scope = fc.RequestScope(chain.chain_id, fed.ledger.address)
         with ServerThread(app) as server, _ray(spec) as cpus:
@@ -329,6 +335,8 @@ def _start_hosts(
             participants=tuple((i, keys[i]) for i in share),
             local_epochs=spec.local_epochs,
             clip_norm=spec.clip_norm,
+            partition=spec.partition,
+            dirichlet_alpha=spec.dirichlet_alpha,
         )
         hosts.append(actor.remote(host_spec))
         members[position] = [fed.participants[i].address for i in share]
