@@ -10,7 +10,7 @@ from fedledger_app.scale.aggregator import AggregatorProcess
 from fedledger_app.scale.hosts import HostSpec, ParticipantHost, StepReport, work
 from fedledger_app.scale.rpc import EmbeddedRpcServer
 from fedledger_app.scale.simulate import SimulationResult, simulate
-from fedledger_app.scale.spec import RoundHook, SimulationSpec, check_simulation
+from fedledger_app.scale.spec import RoundHook, SimulationSpec, check_partition, check_simulation
 
 __all__ = [
     "AggregatorProcess",
@@ -21,6 +21,7 @@ __all__ = [
     "SimulationResult",
     "SimulationSpec",
     "StepReport",
+    "check_partition",
     "check_simulation",
     "simulate",
     "work",
