@@ -28,7 +28,7 @@ pytestmark = [
 ]
 
 
-Run = tuple[SimulationResult, list[int], list[int]]
+Run = tuple[SimulationResult, list[int], list[int], list[int]]
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     killed: list[int] = []
     train_sizes: list[int] = []
+    readers: list[int] = []
 
     def kill_second_host(number: int, hosts: list[Any]) -> None:
         if number == 1 and not killed:
             for sizes in ray.get([host.train_sizes.remote() for host in hosts]):
                 train_sizes.extend(sizes)
+            readers.extend(ray.get([host.membership_readers.remote() for host in hosts]))
             ray.kill(hosts[1], no_restart=True)
             killed.append(number)
 
@@ -60,11 +62,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     )
     result = simulate(spec, on_round=kill_second_host)
     gc.collect()  # Ray's leftover handles are reported here, under this module's filter
-    return result, killed, train_sizes
+    return result, killed, train_sizes, readers
 
 
 def test_a_ray_hosted_federation_completes_and_its_audit_passes(run: Run) -> None:
-    result, _, _ = run
+    result, _, _, _ = run
     (first,) = result.rounds
     assert first["uploaded_bytes"] > 0
     assert first["aggregate_bytes"] > 0
@@ -76,7 +78,7 @@ def test_a_ray_hosted_federation_completes_and_its_audit_passes(run: Run) -> Non
 
 
 def test_killing_a_host_mid_federation_drops_its_participants(run: Run) -> None:
-    result, killed, _ = run
+    result, killed, _, _ = run
     assert killed == [1]
     assert len(result.dropped) == 2
     (first,) = result.rounds
@@ -86,13 +88,18 @@ def test_killing_a_host_mid_federation_drops_its_participants(run: Run) -> None:
 
 
 def test_the_hosts_train_on_the_partition_asked_for(run: Run) -> None:
-    _, _, train_sizes = run
+    _, _, train_sizes, _ = run
     expected = build_task("sentiment", "iid").load_clients(num_clients=4, seed=0)
     assert train_sizes == [shard.num_train for shard in expected]
 
 
+def test_the_participants_of_a_host_share_one_membership_reader(run: Run) -> None:
+    _, _, _, readers = run
+    assert readers == [1, 1]  # each host: one read of the round's members, graph and keys
+
+
 def test_the_aggregator_serves_from_its_own_process_whose_peak_is_measured(run: Run) -> None:
-    result, _, _ = run
+    result, _, _, _ = run
     pid = result.extra["aggregator_pid"]
     (first,) = result.extra["aggregator_memory"]
     assert pid != os.getpid()

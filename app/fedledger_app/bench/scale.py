@@ -56,6 +56,7 @@ from fedledger_platform.errors import ConfigurationError
 __all__ = ["main", "run_one"]
 
 _MIB = 2**20
+_ROUND_TIMEOUT_S = 4 * 3600
 
 
 def run_one(
@@ -70,6 +71,9 @@ def run_one(
         rounds=rounds,
         chain=chain,
         out=work / f"n{participants}",
+        # Deadlines are in chain time, and a Hardhat node's clock runs ahead of the wall clock
+        # under a thousand participants' transactions: a round is not cut short by it.
+        round_timeout_s=_ROUND_TIMEOUT_S,
         **partition,
     )
 
