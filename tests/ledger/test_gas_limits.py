@@ -38,12 +38,12 @@ def test_devnets_use_the_fixed_limit_without_estimating() -> None:
     assert _gas_limit(_Node(30_000, devnet=True), CALL, "grantRole", None) == 46_000
 
 
-def test_a_close_of_a_thousand_participants_is_estimated_within_a_block() -> None:
-    from fedledger_platform.ledger.binding import _close_gas_hint
-
-    assert _close_gas_hint(8) == 680_000  # small closes keep the fixed devnet limit
-    assert _close_gas_hint(1000) is None  # 60.2M would exceed Hardhat's 60M block gas limit
+def test_a_devnet_hint_beyond_half_a_block_is_estimated() -> None:
+    close_of_1000 = 200_000 + 60_000 * 1000  # closeRound's hint: above Hardhat's 60M block
     node: Any = _Node(31_000_000, devnet=True)  # about what 1,000 included cost
-    limit = _gas_limit(node, CALL, "closeRound", _close_gas_hint(1000))
+
+    limit = _gas_limit(node, CALL, "closeRound", close_of_1000)
+
     assert node.requests[0][0] == "eth_estimateGas"
     assert limit < 60_000_000
+    assert _gas_limit(_Node(10**9, devnet=True), CALL, "closeRound", 680_000) == 680_000
