@@ -1,11 +1,14 @@
 """``fedledger simulate``: participants hosted by real Ray actors (a local Ray instance) against
 the real aggregator on a loopback port and the embedded chain, served to the actors over
-JSON-RPC. One run serves the tests below: 4 participants in 2 hosts for 1 round; when the round
-opens the host without the key dealer is killed before its participants act, so the round
-closes at its deadline with the 2 participants left (``min_updates`` = 2), and is audited."""
+JSON-RPC. One run serves the tests below: 4 participants (the IID partition) in 2 hosts for 1
+round, the aggregator in its own process; when the round opens the hosts' shard sizes are read
+and the host without the key dealer is killed before its participants act, so the round closes
+at its deadline with the 2 participants left (``min_updates`` = 2), and is audited."""
 
 from __future__ import annotations
 
+import gc
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 from fedledger_app.scale import SimulationResult, SimulationSpec, simulate
 from fedledger_app.scale.rpc import to_json_rpc
 from fedledger_app.scale.simulate import _chunks
+from fedledger_app.scale.spec import build_task
 from fedledger_platform.errors import ConfigurationError
 
 pytestmark = [
@@ -24,15 +28,24 @@ pytestmark = [
 ]
 
 
+Run = tuple[SimulationResult, list[int], list[int], list[int]]
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationResult, list[int]]:
-    """Prepare and execute: the simulation, killing host 1 when round 1 opens."""
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Prepare and execute: the simulation, killing host 1 when round 1 opens (after reading
+    every host's shard sizes)."""
     import ray
 
     killed: list[int] = []
+    train_sizes: list[int] = []
+    readers: list[int] = []
 
     def kill_second_host(number: int, hosts: list[Any]) -> None:
         if number == 1 and not killed:
+            for sizes in ray.get([host.train_sizes.remote() for host in hosts]):
+                train_sizes.extend(sizes)
+            readers.extend(ray.get([host.membership_readers.remote() for host in hosts]))
             ray.kill(hosts[1], no_restart=True)
             killed.append(number)
 
@@ -44,15 +57,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationResult, lis
         min_updates=2,
         round_timeout_s=20,
         local_epochs=1,
+        partition="iid",
         out=tmp_path_factory.mktemp("simulate"),
     )
-    return simulate(spec, on_round=kill_second_host), killed
+    result = simulate(spec, on_round=kill_second_host)
+    gc.collect()  # Ray's leftover handles are reported here, under this module's filter
+    return result, killed, train_sizes, readers
 
 
-def test_a_ray_hosted_federation_completes_and_its_audit_passes(
-    run: tuple[SimulationResult, list[int]],
-) -> None:
-    result, _ = run
+def test_a_ray_hosted_federation_completes_and_its_audit_passes(run: Run) -> None:
+    result, _, _, _ = run
     (first,) = result.rounds
     assert first["uploaded_bytes"] > 0
     assert first["aggregate_bytes"] > 0
@@ -63,16 +77,38 @@ def test_a_ray_hosted_federation_completes_and_its_audit_passes(
     assert result.extra["audit_counts"]["rounds"]["pass"] == 1
 
 
-def test_killing_a_host_mid_federation_drops_its_participants(
-    run: tuple[SimulationResult, list[int]],
-) -> None:
-    result, killed = run
+def test_killing_a_host_mid_federation_drops_its_participants(run: Run) -> None:
+    result, killed, _, _ = run
     assert killed == [1]
     assert len(result.dropped) == 2
     (first,) = result.rounds
     assert first["participants"] == 2
     assert first["attestations"] == 2
     assert first["collect_s"] >= 15  # closed at its deadline, not by the killed participants
+
+
+def test_the_hosts_train_on_the_partition_asked_for(run: Run) -> None:
+    _, _, train_sizes, _ = run
+    expected = build_task("sentiment", "iid").load_clients(num_clients=4, seed=0)
+    assert train_sizes == [shard.num_train for shard in expected]
+
+
+def test_the_participants_of_a_host_share_one_membership_reader(run: Run) -> None:
+    _, _, _, readers = run
+    assert readers == [1, 1]  # each host: one read of the round's members, graph and keys
+
+
+def test_the_aggregator_serves_from_its_own_process_whose_peak_is_measured(run: Run) -> None:
+    result, _, _, _ = run
+    pid = result.extra["aggregator_pid"]
+    (first,) = result.extra["aggregator_memory"]
+    assert pid != os.getpid()
+    assert not Path(f"/proc/{pid}").exists()  # ended with the simulation
+    assert first["round"] == 1
+    assert first["rss_at_opening_bytes"] > 50 * 2**20  # a Python process serving FastAPI
+    # The round summed two updates: its peak is above the size it opened with.
+    assert first["peak_increase_bytes"] == first["peak_bytes"] - first["rss_at_opening_bytes"]
+    assert first["peak_increase_bytes"] > 0
 
 
 def test_participants_are_spread_evenly_over_hosts() -> None:

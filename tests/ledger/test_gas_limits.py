@@ -36,3 +36,15 @@ def test_devnets_use_the_fixed_limit_without_estimating() -> None:
     assert _gas_limit(node, CALL, "commitUpdate", 150_000) == 150_000
     assert node.requests == []
     assert _gas_limit(_Node(30_000, devnet=True), CALL, "grantRole", None) == 46_000
+
+
+def test_a_devnet_hint_beyond_half_a_block_is_estimated() -> None:
+    close_of_1000 = 200_000 + 60_000 * 1000  # closeRound's hint: above Hardhat's 60M block
+    node: Any = _Node(31_000_000, devnet=True)  # about what 1,000 included cost
+
+    limit = _gas_limit(node, CALL, "closeRound", close_of_1000)
+
+    assert node.requests[0][0] == "eth_estimateGas"
+    assert limit < 60_000_000
+    small: Any = _Node(10**9, devnet=True)
+    assert _gas_limit(small, CALL, "closeRound", 680_000) == 680_000  # a small close is kept

@@ -10,6 +10,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fedledger_app.commands.common import console, emit_json
+from fedledger_app.commands.federation import (
+    ServerBeta1Option,
+    ServerBeta2Option,
+    ServerLrOption,
+    ServerOptimizerOption,
+    ServerTauOption,
+)
 
 __all__ = ["simulate_command"]
 
@@ -43,13 +50,37 @@ def simulate_command(
     ] = None,
     round_timeout_s: Annotated[int, typer.Option(min=1, help="deadline of a round")] = 600,
     local_epochs: Annotated[int | None, typer.Option(min=1, help="local epochs")] = None,
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="sentiment's partition of the posts: iid, dirichlet or topic (default: "
+            "dirichlet, alpha 0.5, which cannot give 1,000 participants 10 posts each)"
+        ),
+    ] = None,
+    dirichlet_alpha: Annotated[
+        float | None, typer.Option(help="concentration of --partition dirichlet (default 0.5)")
+    ] = None,
+    server_optimizer: ServerOptimizerOption = None,
+    server_lr: ServerLrOption = None,
+    server_beta1: ServerBeta1Option = None,
+    server_beta2: ServerBeta2Option = None,
+    server_tau: ServerTauOption = None,
     audit: Annotated[bool, typer.Option(help="audit every round at the end")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="summary on stdout")] = False,
 ) -> None:
     """Run a federation of many participants hosted by Ray actors, against the real
     aggregator, chain and database; per round: time, time per phase, bytes moved and gas."""
-    from fedledger_app.scale import SimulationSpec, check_simulation, simulate
+    from fedledger_app.initial_model import server_optimizer_choice
+    from fedledger_app.scale import SimulationSpec, check_partition, check_simulation, simulate
 
+    rule = server_optimizer_choice(
+        task,
+        server_optimizer,
+        learning_rate=server_lr,
+        beta1=server_beta1,
+        beta2=server_beta2,
+        tau=server_tau,
+    )
     spec = SimulationSpec(
         participants=participants,
         rounds=rounds,
@@ -64,9 +95,13 @@ def simulate_command(
         min_updates=min_updates,
         round_timeout_s=round_timeout_s,
         local_epochs=local_epochs,
+        partition=partition,
+        dirichlet_alpha=dirichlet_alpha,
+        server_optimizer=rule,
         audit=audit,
     )
     check_simulation(spec)  # a bad option fails before the progress display starts
+    check_partition(spec)
     columns = [
         TextColumn("{task.description:<34}"),
         BarColumn(),

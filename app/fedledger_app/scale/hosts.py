@@ -11,7 +11,11 @@ key, train, encrypt, commit, upload, decrypt the aggregate, attest — is the da
 commitments or pairwise masking reach the daemon, the host runs them unchanged.
 
 What the hosted participants share is what co-located real ones could share: the process, the
-task's code and the public data set loaded once (each daemon is handed only its own shard).
+task's code and the public data set loaded once (each daemon is handed only its own shard), and
+their reads of public chain state: one :class:`~fedledger_platform.ledger.Membership` (a round's
+members, neighbour graph and registered keys, read from the chain) serves all of them. Without
+it every participant read the whole membership itself: a thousand participants made a million
+admission-block calls to the node in round 1.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import torch
 from eth_account import Account
 
 import fedledger_crypto as fc
+from fedledger_app.scale.spec import build_task
 from fedledger_clients.config import ClientConfig, TaskConfig, TrainingConfig
 from fedledger_clients.daemon import ClientDaemon
-from fedledger_clients.tasks import get_task
 from fedledger_platform.api_client import AggregatorClient
-from fedledger_platform.ledger import Ledger, connect
+from fedledger_platform.ledger import Ledger, Membership, connect
 
 __all__ = ["HostSpec", "ParticipantHost", "StepReport", "work"]
 
@@ -55,6 +59,8 @@ class HostSpec:
     participants: tuple[tuple[int, bytes], ...]
     local_epochs: int | None = None
     clip_norm: float = 0.0
+    partition: str | None = None  # the sentiment task's partition (None: the task's)
+    dirichlet_alpha: float | None = None
     #: Participants a host steps at once: one's chain and HTTP waits overlap another's work.
     concurrency: int = 4
 
@@ -137,8 +143,9 @@ class ParticipantHost:
         chain = connect(spec.chain)
         ledger = Ledger(chain, spec.ledger)
         scope = fc.RequestScope(chain.chain_id, spec.ledger)
-        task = get_task(spec.task)
+        task = build_task(spec.task, spec.partition, spec.dirichlet_alpha)
         shards = task.load_clients(num_clients=spec.num_clients, seed=spec.seed)
+        membership = Membership(ledger)  # public chain state, read once for the host
         self._timers: list[_Timer | None] = [None] * len(spec.participants)
         self._pool = ThreadPoolExecutor(max(1, spec.concurrency), thread_name_prefix="participant")
         self.daemons: list[ClientDaemon] = []
@@ -174,6 +181,7 @@ class ParticipantHost:
                     on_event=functools.partial(self._on_event, position),
                 )
             )
+            self.daemons[-1].participant.masking.membership = membership
         del shards  # each daemon keeps its own shard only
         self._done = [False] * len(self.daemons)
 
@@ -185,6 +193,14 @@ class ParticipantHost:
     def size(self) -> int:
         """How many participants this host runs."""
         return len(self.daemons)
+
+    def membership_readers(self) -> int:
+        """How many chain readers of round membership serve the hosted participants (one)."""
+        return len({id(d.participant.masking.membership) for d in self.daemons})
+
+    def train_sizes(self) -> list[int]:
+        """Each hosted participant's number of training examples (its shard), in order."""
+        return [daemon.data.num_train for daemon in self.daemons]
 
     def step(self, first: int | None = None) -> StepReport:
         """Step every hosted participant not yet done once, ``concurrency`` at a time (only

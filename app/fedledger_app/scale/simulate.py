@@ -3,13 +3,15 @@ real aggregator (HTTP on a loopback port), the real chain and the aggregator's d
 
 The driver (this process) sets the federation up — deploys the contracts, funds and admits the
 participants in batches (:data:`~fedledger_platform.ledger.deployment.ADMISSION_BATCH` per
-transaction), serves the aggregator exactly as :func:`~fedledger_app.federation.run_federation`
-does — then starts Ray (or joins ``--ray-address``) and spreads the participants over
+transaction), starts the aggregator in its own process
+(:class:`~fedledger_app.scale.aggregator.AggregatorProcess`, so that its memory is measured
+apart from the driver's: its peak from round 1's opening to the last publication is in the
+result) — then starts Ray (or joins ``--ray-address``) and spreads the participants over
 :class:`~fedledger_app.scale.hosts.ParticipantHost` actors. Each pass asks every host to step
 its participants; between passes the driver long-polls the aggregator for the next change. A
 :class:`RoundClock` thread follows the rounds through the same long-poll to time them.
 
-The embedded chain lives in this process; the hosts reach it through
+The embedded chain lives in this process; the aggregator and the hosts reach it through
 :class:`~fedledger_app.scale.rpc.EmbeddedRpcServer` (JSON-RPC on a loopback port). A host
 that dies (its Ray actor killed, its node lost) is dropped with its participants; the rounds
 go on with the others as far as ``min_updates`` allows.
@@ -31,11 +33,16 @@ from fedledger_app.bench.round.flower_side import OFFLINE_ENV
 from fedledger_app.federation.runner import clear_previous_run, gas_by_round, open_chain
 from fedledger_app.federation.spec import Progress
 from fedledger_app.initial_model import initial_model_bytes
+from fedledger_app.scale.aggregator import AggregatorProcess, RoundPeaks
 from fedledger_app.scale.hosts import HostSpec, ParticipantHost, StepReport
 from fedledger_app.scale.rpc import EmbeddedRpcServer
-from fedledger_app.scale.spec import RoundHook, SimulationSpec, check_simulation
-from fedledger_platform.aggregator import AggregatorSettings, RoundSettings, create_app
-from fedledger_platform.aggregator.server import ServerThread
+from fedledger_app.scale.spec import (
+    RoundHook,
+    SimulationSpec,
+    check_partition,
+    check_simulation,
+)
+from fedledger_platform.aggregator import AggregatorSettings, RoundSettings
 from fedledger_platform.api_client import AggregatorClient
 from fedledger_platform.audit import run_audit
 from fedledger_platform.errors import ConfigurationError
@@ -50,12 +57,16 @@ log = logging.getLogger("fedledger.scale")
 
 class RoundClock(threading.Thread):
     """Follows the rounds through the aggregator's long-poll; records when each round was
-    first seen in each phase (``perf_counter`` seconds)."""
+    first seen in each phase (``perf_counter`` seconds) and calls ``on_round(number)`` when it
+    first sees a round."""
 
-    def __init__(self, reader: AggregatorClient, emit: Progress) -> None:
+    def __init__(
+        self, reader: AggregatorClient, emit: Progress, on_round: Callable[[int], None]
+    ) -> None:
         super().__init__(name="round-clock", daemon=True)
         self.reader = reader
         self.emit = emit
+        self.on_round = on_round
         self.seen: dict[tuple[int, str], float] = {}
         self.latest: tuple[int, RoundPhase] = (0, RoundPhase.NONE)
         self._stop_event = threading.Event()
@@ -72,6 +83,8 @@ class RoundClock(threading.Thread):
             if latest is None:
                 continue
             now = time.perf_counter()
+            if int(latest["number"]) > self.latest[0]:
+                self.on_round(int(latest["number"]))
             self.latest = (int(latest["number"]), RoundPhase(latest["phase"]))
             key = (self.latest[0], self.latest[1].value)
             if key not in self.seen:
@@ -177,6 +190,7 @@ def simulate(
     the aggregator still serves, its answer kept in ``result.extra["on_complete"]``."""
     emit = progress or (lambda _kind, _data: None)
     check_simulation(spec)
+    check_partition(spec)
     spec.out.mkdir(parents=True, exist_ok=True)
     clear_previous_run(spec.out)
     started = time.perf_counter()
@@ -189,10 +203,13 @@ def simulate(
         setup["deploy_fund_admit_s"] = time.perf_counter() - mark
         setup["admission_transactions"] = -(-spec.participants // ADMISSION_BATCH)
         fed.deployment.save(spec.out / "deployment.json")
+        initial_model = spec.out / "initial-model.safetensors"
+        initial_model.write_bytes(initial_model_bytes(spec.task, spec.seed, spec.server_optimizer))
         settings = AggregatorSettings(
-            chain=chain.target,
+            chain=chain_url,
             database_url=spec.database_url or f"sqlite:///{(spec.out / 'aggregator.db').resolve()}",
-            blob_dir=spec.out / "blobs",
+            blob_dir=(spec.out / "blobs").resolve(),
+            initial_model=initial_model.resolve(),
             poll_interval_s=0.25,
             rounds=RoundSettings(
                 count=spec.rounds,
@@ -201,16 +218,20 @@ def simulate(
                 attestation_timeout_s=spec.round_timeout_s,
             ),
         )
-        app = create_app(
-            settings,
-            ledger=fed.ledger,
-            account=fed.aggregator,
-            initial_model=initial_model_bytes(spec.task, spec.seed),
-        )
         scope = fc.RequestScope(chain.chain_id, fed.ledger.address)
-        with ServerThread(app) as server, _ray(spec) as cpus:
+        # The aggregator serves from its own process: its memory is measured apart from the
+        # driver's (the embedded chain, Ray's driver, the round clock).
+        aggregator = AggregatorProcess(
+            settings,
+            chain_url=chain_url,
+            ledger=fed.ledger.address,
+            key=bytes(fed.aggregator.key),
+        )
+        with aggregator as server, _ray(spec) as cpus:
             reader = AggregatorClient(server.url, scope=scope)
-            clock = RoundClock(AggregatorClient(server.url, scope=scope), emit)
+            # The aggregator's memory per round: its size at the opening, its peak until the next.
+            peaks = RoundPeaks(server.pid)
+            clock = RoundClock(AggregatorClient(server.url, scope=scope), emit, peaks.opened)
             clock.start()
             mark = time.perf_counter()
             count = spec.hosts or min(cpus, spec.participants)
@@ -245,6 +266,7 @@ def simulate(
                 on_round=on_round,
                 totals=totals,
             )
+            peaks.end()  # the last round is published: before the accounting and the audit
             if on_rounds_done is not None:
                 on_rounds_done()
             clock.stop()
@@ -255,6 +277,7 @@ def simulate(
                 rounds=rounds,
                 dropped=dropped,
                 total_s=time.perf_counter() - started,
+                extra={"aggregator_pid": server.pid, "aggregator_memory": peaks.rounds},
             )
             if spec.audit:
                 emit("stage", {"stage": "auditing"})
@@ -329,6 +352,8 @@ def _start_hosts(
             participants=tuple((i, keys[i]) for i in share),
             local_epochs=spec.local_epochs,
             clip_norm=spec.clip_norm,
+            partition=spec.partition,
+            dirichlet_alpha=spec.dirichlet_alpha,
         )
         hosts.append(actor.remote(host_spec))
         members[position] = [fed.participants[i].address for i in share]

@@ -31,7 +31,7 @@ OFFLINE_ENV = {
 _ACTOR_CACHE = "_fedledger_bench_round_actor_cache"
 
 
-def _actor_cache() -> dict[tuple[str, int, int], Any]:
+def _actor_cache() -> dict[tuple[Any, ...], Any]:
     """A dict that lives as long as the Ray worker process it is called in.
 
     Functions that reach the actors pickled by value see a fresh copy of their module globals on
@@ -43,16 +43,27 @@ def _actor_cache() -> dict[tuple[str, int, int], Any]:
         module = types.ModuleType(_ACTOR_CACHE)
         module.__dict__["cache"] = {}
         sys.modules[_ACTOR_CACHE] = module
-    cache: dict[tuple[str, int, int], Any] = module.__dict__["cache"]
+    cache: dict[tuple[Any, ...], Any] = module.__dict__["cache"]
     return cache
 
 
-def _client_fn(context: Any) -> Any:
+class _ClientFn:
+    """Flower ``client_fn`` of a sentiment task built with ``options`` (its partition); a
+    callable object, not a partial, since Flower reads the signature: ``(context)``."""
+
+    def __init__(self, options: tuple[tuple[str, Any], ...] = ()) -> None:
+        self.options = options
+
+    def __call__(self, context: Any) -> Any:
+        return _client_fn(context, self.options)
+
+
+def _client_fn(context: Any, options: tuple[tuple[str, Any], ...] = ()) -> Any:
     """Flower ``client_fn``: the sentiment client for this virtual node's partition."""
     import torch
     from flwr.client import NumPyClient
 
-    from fedledger_clients.tasks import get_task
+    from fedledger_clients.tasks import SentimentTask
     from fedledger_clients.tasks._training import add_state
     from fedledger_clients.tasks.server_optimizer import model_tensors
 
@@ -61,9 +72,9 @@ def _client_fn(context: Any) -> Any:
     partition = int(context.node_config["partition-id"])
     clients = int(context.node_config["num-partitions"])
     cache = _actor_cache()
-    key = (TASK, clients, SEED)
+    key = (TASK, clients, SEED, options)
     if key not in cache:  # once per actor: every round after the first reuses it
-        task = get_task(TASK)
+        task = SentimentTask(**dict(options))
         cache[key] = (task, task.load_clients(num_clients=clients, seed=SEED))
     task, shards = cache[key]
     data = shards[partition]
@@ -91,9 +102,14 @@ def _client_fn(context: Any) -> Any:
 
 
 def run_flower(
-    rounds: int, clients: int, client_cpus: float, local_epochs: int | None = None
+    rounds: int,
+    clients: int,
+    client_cpus: float,
+    local_epochs: int | None = None,
+    task_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Flower's simulation (Ray backend) of the same task; server-side per-round wall time."""
+    """Flower's simulation (Ray backend) of the same task; server-side per-round wall time.
+    ``task_options`` are the sentiment task's constructor arguments (its partition)."""
     os.environ.update(OFFLINE_ENV)  # before flwr and ray are imported: they read it then
     import torch
     from flwr.client import ClientApp
@@ -183,7 +199,7 @@ def run_flower(
     started, started_wall = time.perf_counter(), time.time()
     run_simulation(
         server_app=server_app,
-        client_app=ClientApp(client_fn=_client_fn),
+        client_app=ClientApp(client_fn=_ClientFn(tuple(sorted((task_options or {}).items())))),
         num_supernodes=clients,
         backend_config=backend_config,
     )
