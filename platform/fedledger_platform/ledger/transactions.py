@@ -44,8 +44,6 @@ _GAS_FLOORS = {"attestModel": 150_000}
 #: Gas limits used on devnets without estimating (generous: only gas used is charged). Batches
 #: (admitParticipants, relayCommitments, relayAttestations) are not here: their gas grows with
 #: the batch, so it is estimated on every chain.
-#: The largest devnet gas hint used as given (half a Hardhat block: 60M gas).
-_DEVNET_HINT_MAX = 30_000_000
 _DEVNET_GAS = {
     "commitUpdate": 150_000,
     "attestModel": 200_000,
@@ -167,6 +165,10 @@ def _rpc_call(call: Mapping[str, Any]) -> dict[str, Any]:
 def _eth_call(chain: Chain, call: Mapping[str, Any], block: int) -> bytes:
     """``eth_call`` of ``call`` at ``block``; a revert raises."""
     return as_bytes(chain.request("eth_call", [_rpc_call(call), hex(block)]))
+
+
+#: The largest devnet gas hint used as given (half a Hardhat block: 60M gas).
+_DEVNET_HINT_MAX = 30_000_000
 
 
 def _gas_limit(chain: Chain, call: Mapping[str, Any], function: str, hint: int | None) -> int:
