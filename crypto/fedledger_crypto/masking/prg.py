@@ -40,9 +40,11 @@ def _keystream_words(seed: bytes, counter: bytes, words: int) -> ResidueArray:
     encryptor = Cipher(algorithms.AES256(seed), modes.CTR(counter)).encryptor()
     size = 8 * words
     zeros = memoryview(_ZEROS)[:size] if size <= len(_ZEROS) else bytes(size)
-    out = bytearray(size + 15)  # update_into wants room for one more block
-    encryptor.update_into(zeros, out)
-    return np.frombuffer(out, dtype="<u8", count=words).astype(np.uint64, copy=False)
+    # Written in place into an uninitialised array (update_into wants room for one more
+    # block): no zero-filled buffer and no copy per neighbour.
+    out = np.empty(words + 2, dtype="<u8")
+    encryptor.update_into(zeros, memoryview(out).cast("B"))
+    return out[:words]
 
 
 def _counter(prime_index: int, stream: int, block: int) -> bytes:
