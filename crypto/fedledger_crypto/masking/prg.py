@@ -42,8 +42,8 @@ def _keystream_words(seed: bytes, counter: bytes, words: int) -> ResidueArray:
     zeros = memoryview(_ZEROS)[:size] if size <= len(_ZEROS) else bytes(size)
     # Written in place into an uninitialised array (update_into wants room for one more
     # block): no zero-filled buffer and no copy per neighbour.
-    out = np.empty(words + 2, dtype="<u8")
-    encryptor.update_into(zeros, memoryview(out).cast("B"))
+    out = np.empty(words + 2, dtype=np.uint64)
+    encryptor.update_into(zeros, out.data.cast("B"))
     return out[:words]
 
 
