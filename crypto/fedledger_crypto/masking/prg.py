@@ -42,7 +42,7 @@ def _keystream_words(seed: bytes, counter: bytes, words: int) -> ResidueArray:
     zeros = memoryview(_ZEROS)[:size] if size <= len(_ZEROS) else bytes(size)
     # Written in place into an uninitialised array (update_into wants room for one more
     # block): no zero-filled buffer and no copy per neighbour.
-    out = np.empty(words + 2, dtype=np.uint64)
+    out = np.empty(words + 2, dtype="<u8")  # the keystream read as little-endian words
     encryptor.update_into(zeros, out.data.cast("B"))
     return out[:words]
 
