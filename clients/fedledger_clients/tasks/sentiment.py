@@ -28,7 +28,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -312,10 +312,11 @@ class SentimentTask(Task):
         bias_lr = (
             config.learning_rate if self.bias_learning_rate is None else self.bias_learning_rate
         )
-        optimizer = torch.optim.SGD(
-            [{"params": [params["weight"]]}, {"params": [params["bias"]], "lr": bias_lr}],
-            lr=config.learning_rate,
-        )
+        groups: list[dict[str, Any]] = [
+            {"params": [params["weight"]]},
+            {"params": [params["bias"]], "lr": bias_lr},
+        ]
+        optimizer = torch.optim.SGD(groups, lr=config.learning_rate)
         labels = torch.from_numpy(posts.labels)
         mu = config.proximal_mu
         if mu * config.learning_rate >= 1:
