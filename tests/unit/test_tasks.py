@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from fedledger_app.simulation import plaintext_aggregate
+from fedledger_app.simulation import plaintext_aggregate, run_plaintext_fedavg
 from fedledger_clients.data.tweets import extract_hashtags, load_tweets
 from fedledger_clients.tasks import TASKS, UnknownTaskError, get_task
 from fedledger_clients.tasks.base import AggregateResult, Aggregation, ClientData, TrainConfig
@@ -36,6 +37,7 @@ from fedledger_clients.tasks.sentiment import (
     featurize,
 )
 from fedledger_clients.tasks.server_optimizer import ServerOptimizer, model_tensors
+from fedledger_crypto.params import DEFAULT_PARAMS, HeadroomPolicy
 from fedledger_platform.modelfile import encode_model
 
 
@@ -86,7 +88,7 @@ def test_sentiment_state_is_small_enough_to_encrypt(sentiment: SentimentTask) ->
 
     # Assert: the model, and the default FedAvgM's momentum, which is never encrypted.
     model = model_tensors(state)
-    assert {k: tuple(v.shape) for k, v in model.items()} == {"weight": (2**15, 3), "bias": (3,)}
+    assert {k: tuple(v.shape) for k, v in model.items()} == {"weight": (2**16, 3), "bias": (3,)}
     assert sum(v.numel() for v in model.values()) <= 200_000
     assert {k for k in state if k not in model} == {
         "server/learning_rate",
@@ -164,6 +166,65 @@ def test_sentiment_fedavg_rounds_beat_the_majority_class(
     assert accuracy > 0.6
 
 
+@pytest.mark.slow
+def test_default_recipe_climbs_steadily_past_the_former_recipe(
+    sentiment: SentimentTask, sentiment_clients: list[ClientData]
+) -> None:
+    # Prepare: the default recipe (1 + ln tf at norm 8, weight step 0.25, bias 0.5, FedAvgM).
+    test = sentiment.load_test_set(seed=0)
+
+    # Execute: four rounds over the eight Dirichlet clients.
+    history = run_plaintext_fedavg(sentiment, sentiment_clients, rounds=4, seed=0, test_set=test)
+    accuracy = [r.test_metrics["accuracy"] for r in history.rounds]
+
+    # Assert: no round loses more than half a point, and round 4 beats both the bias stepping
+    # like the weights (0.7339 after 4 rounds, then swings of several points) and the former
+    # recipe (raw counts, step 0.5, 2**15 buckets: 0.7375).
+    assert all(b > a - 0.005 for a, b in itertools.pairwise(accuracy)), accuracy
+    assert accuracy[-1] >= 0.74, accuracy
+
+
+def test_few_participants_weighted_updates_fit_the_encoding_headroom(
+    sentiment: SentimentTask,
+) -> None:
+    # Prepare: two participants, each holding half of the pool (the demo's smallest federation)
+    clients = sentiment.load_clients(num_clients=2, seed=0)
+    state = sentiment.initial_state(seed=0)
+    bound = HeadroomPolicy(DEFAULT_PARAMS, max_clients=256).per_client_bound
+
+    # Execute
+    results = [
+        sentiment.local_update(state, c, round_number=1, config=sentiment.default_config())
+        for c in clients
+    ]
+
+    # Assert: a slot holds two weighted values, so its modulus is at most √2 times the largest;
+    # at unit feature norm the first round's largest weighted change was above the bound.
+    for result in results:
+        largest = max(float(v.abs().max()) for v in result.update.values()) * result.weight
+        assert largest * math.sqrt(2) <= bound, (largest, bound)
+
+
+def test_the_bias_steps_by_its_own_learning_rate(sentiment_clients: list[ClientData]) -> None:
+    # Prepare
+    frozen = SentimentTask(bias_learning_rate=0.0)
+    shared = SentimentTask(bias_learning_rate=None)
+    state = frozen.initial_state(seed=0)
+    config = frozen.default_config()
+    client = sentiment_clients[0]
+
+    # Execute
+    still = frozen.local_update(state, client, round_number=1, config=config).update
+    moved = shared.local_update(state, client, round_number=1, config=config).update
+
+    # Assert: a zero bias step leaves the bias alone but not the weights; None gives the bias
+    # the weights' step.
+    assert float(still["bias"].abs().max()) == 0.0 < float(still["weight"].abs().max())
+    assert float(moved["bias"].abs().max()) > 0.0
+    with pytest.raises(ValueError, match="bias_learning_rate must be >= 0"):
+        SentimentTask(bias_learning_rate=-0.5)
+
+
 def test_sentiment_round_metrics_are_ratios_of_the_summed_metrics(sentiment: SentimentTask) -> None:
     # Prepare
     aggregate = AggregateResult(
@@ -209,9 +270,9 @@ def test_normalized_features_reach_the_posts_and_l2_shrinks_the_weights() -> Non
     free = plain.local_update(state, client, round_number=1, config=config).update["weight"]
     held = shrunk.local_update(state, client, round_number=1, config=config).update["weight"]
 
-    # Assert: every post is a unit vector; the L2 term keeps the weights smaller.
+    # Assert: every post has the feature norm; the L2 term keeps the weights smaller.
     norms = np.sqrt(np.add.reduceat(test.values.astype(np.float64) ** 2, test.starts[:-1]))
-    assert np.allclose(norms[np.diff(test.starts) > 0], 1.0, atol=1e-5)
+    assert np.allclose(norms[np.diff(test.starts) > 0], plain.feature_norm, rtol=1e-5)
     weight = state["weight"]
     assert float((weight + held).norm()) < float((weight + free).norm())
     with pytest.raises(ValueError, match="l2 must be >= 0"):
@@ -224,7 +285,7 @@ def test_fedprox_keeps_the_local_model_nearer_the_global_one(
     # Prepare
     state = sentiment.initial_state(seed=0)
     plain = sentiment.default_config()
-    prox = TrainConfig(**{**plain.__dict__, "proximal_mu": 0.5})
+    prox = TrainConfig(**{**plain.__dict__, "proximal_mu": 0.05})
     client = sentiment_clients[2]
 
     # Execute
@@ -236,6 +297,10 @@ def test_fedprox_keeps_the_local_model_nearer_the_global_one(
     assert 0 < norm(held) < 0.8 * norm(free)
     with pytest.raises(ValueError, match="proximal_mu"):
         TrainConfig(proximal_mu=-1.0)
+    # Prepare / Execute / Assert: a term whose step lr·mu reaches 1 would overshoot the anchor.
+    unstable = TrainConfig(**{**plain.__dict__, "proximal_mu": 1 / plain.learning_rate})
+    with pytest.raises(ValueError, match=r"lower proximal_mu below 4 "):
+        sentiment.local_update(state, client, round_number=1, config=unstable)
 
 
 def test_sentiment_server_optimizer_state_stays_out_of_updates_and_replays_exactly(

@@ -7,13 +7,15 @@ airline for airline tweets: ``partition="topic"``); ``"iid"`` is available for c
 client keeps 10 % of its shard as a held-out split for the round metrics.
 
 Model: a hashed bag of unigrams and bigrams (no vocabulary to download or agree on: a token's
-feature is ``crc32(token) mod num_buckets``, valued by its count, or ``1 + ln count``, optionally
-L2-normalised per post) feeding a linear softmax layer, i.e. multinomial logistic regression over
-``num_buckets`` hashed features, computed as a weighted ``EmbeddingBag``. With 2**15 buckets the
-model holds 98,307 parameters. The next model is computed by the server optimizer recorded in the
-state (default FedAvgM, see :mod:`.server_optimizer`). Besides accuracy and loss, each client's
-metric sums carry per-topic counts and a one-hot accuracy bin (:mod:`.fairness`). Measured
-quality and timings are in ``docs/tasks.md``.
+feature is ``crc32(token) mod num_buckets``) valued by ``1 + ln count`` and scaled to an L2 norm
+of 8 per post (both computed from the post alone; raw counts with ``sublinear_tf=False,
+normalize=False``), feeding a linear softmax layer, i.e. multinomial logistic regression over
+``num_buckets`` hashed features, computed as a weighted ``EmbeddingBag``. With the default 2**16
+buckets the model holds 196,611 parameters. Local training is SGD with a large step for the
+weights and a small one for the bias. The next model is computed by the server optimizer
+recorded in the state (default FedAvgM, see :mod:`.server_optimizer`). Besides accuracy and
+loss, each client's metric sums carry per-topic counts and a one-hot accuracy bin
+(:mod:`.fairness`). Measured quality and timings are in ``docs/tasks.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -85,19 +87,19 @@ def featurize(text: str, num_buckets: int) -> list[int]:
 
 
 def feature_values(
-    indices: list[int], *, sublinear_tf: bool, normalize: bool
+    indices: list[int], *, sublinear_tf: bool, normalize: bool, norm: float = 1.0
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """A post's distinct features (ascending) and their values.
 
     A value is the feature's count in the post (``tf``), or ``1 + ln tf`` with ``sublinear_tf``;
-    ``normalize`` scales the post's vector to unit L2 norm. Both use the post alone, so a
+    ``normalize`` scales the post's vector to the L2 norm ``norm``. Both use the post alone, so a
     participant computes them without any statistic of the others.
     """
     unique, counts = np.unique(np.asarray(indices, dtype=np.int64), return_counts=True)
     tf = counts.astype(np.float64)
     values = 1.0 + np.log(tf) if sublinear_tf else tf
     if normalize and len(values):
-        values /= math.sqrt(float(np.dot(values, values)))
+        values *= norm / math.sqrt(float(np.dot(values, values)))
     return unique, values.astype(np.float32)
 
 
@@ -143,12 +145,15 @@ class EncodedPosts:
 
 @lru_cache(maxsize=4)
 def _encoded_corpus(
-    cache_dir: Path | None, num_buckets: int, sublinear_tf: bool, normalize: bool
+    cache_dir: Path | None, num_buckets: int, sublinear_tf: bool, normalize: bool, norm: float
 ) -> tuple[tuple[Tweet, ...], EncodedPosts]:
     tweets = load_tweets(cache_dir)
     encoded = [
         feature_values(
-            featurize(t.text, num_buckets), sublinear_tf=sublinear_tf, normalize=normalize
+            featurize(t.text, num_buckets),
+            sublinear_tf=sublinear_tf,
+            normalize=normalize,
+            norm=norm,
         )
         for t in tweets
     ]
@@ -166,10 +171,21 @@ def _encoded_corpus(
 
 #: the measured default next-model rule: server momentum damps the clients' label skew
 DEFAULT_SERVER_OPTIMIZER = ServerOptimizer("fedavgm", learning_rate=1.0, beta1=0.5)
+#: The L2 norm of a post's feature vector. Only the product of the step and its square matters
+#: to the model trained (norm 8 at step 0.25 trains what norm 1 at step 16 does), but the weights
+#: and their changes shrink with it: at norm 1 a participant holding a third of the pool changed
+#: a weight by 6.8 in one round, 61,311 once weighted by its 9,000 posts, above what one of 256
+#: contributions may add to a CKKS slot (49,152).
+DEFAULT_FEATURE_NORM = 8.0
+#: The bias's SGD step, independent of the weights' one (and of the feature norm, which the
+#: bias does not see). At unit norm the weights need a step of about 15; the 3 biases take part
+#: in every post, and at that step they swung across a skewed client's label prior with every
+#: minibatch: the federated model oscillated by up to 8 points from round to round.
+DEFAULT_BIAS_LEARNING_RATE = 0.5
 
 
 class SentimentTask(Task):
-    """Hashed bag-of-n-grams logistic regression over tweets, trained with FedAvg."""
+    """Hashed bag-of-n-grams logistic regression over tweets, trained with FedAvgM."""
 
     name = "sentiment"
     aggregation = Aggregation.MEAN
@@ -187,30 +203,41 @@ class SentimentTask(Task):
     def __init__(
         self,
         *,
-        num_buckets: int = 2**15,
+        num_buckets: int = 2**16,
         partition: Partition = "dirichlet",
         dirichlet_alpha: float = 0.5,
         heldout_fraction: float = 0.1,
-        sublinear_tf: bool = False,
-        normalize: bool = False,
+        sublinear_tf: bool = True,
+        normalize: bool = True,
+        feature_norm: float = DEFAULT_FEATURE_NORM,
         l2: float = 0.0,
+        bias_learning_rate: float | None = DEFAULT_BIAS_LEARNING_RATE,
         server_optimizer: ServerOptimizer | None = None,
     ) -> None:
         if partition not in ("topic", "dirichlet", "iid"):
             raise ValueError(f"partition must be 'topic', 'dirichlet' or 'iid', not {partition!r}")
         if not l2 >= 0:
             raise ValueError(f"l2 must be >= 0, got {l2}")
+        if not (feature_norm > 0 and math.isfinite(feature_norm)):
+            raise ValueError(f"feature_norm must be a positive number, got {feature_norm}")
+        if bias_learning_rate is not None and not bias_learning_rate >= 0:
+            raise ValueError(
+                f"bias_learning_rate must be >= 0 (or None for the weights' rate), "
+                f"got {bias_learning_rate}"
+            )
         self.num_buckets = num_buckets
         self.partition: Partition = partition
         self.dirichlet_alpha = dirichlet_alpha
         self.heldout_fraction = heldout_fraction
         self.sublinear_tf = sublinear_tf
         self.normalize = normalize
+        self.feature_norm = feature_norm
         self.l2 = l2
+        self.bias_learning_rate = bias_learning_rate
         self.server_optimizer = server_optimizer or DEFAULT_SERVER_OPTIMIZER
 
     def default_config(self) -> TrainConfig:
-        return TrainConfig(local_epochs=2, batch_size=32, learning_rate=0.5, seed=0)
+        return TrainConfig(local_epochs=2, batch_size=32, learning_rate=0.25, seed=0)
 
     def default_rounds(self) -> int:
         return 10
@@ -239,7 +266,9 @@ class SentimentTask(Task):
     # -- data -------------------------------------------------------------------------------------
 
     def _corpus(self, cache_dir: Path | None) -> tuple[tuple[Tweet, ...], EncodedPosts]:
-        return _encoded_corpus(cache_dir, self.num_buckets, self.sublinear_tf, self.normalize)
+        return _encoded_corpus(
+            cache_dir, self.num_buckets, self.sublinear_tf, self.normalize, self.feature_norm
+        )
 
     def load_clients(
         self, *, num_clients: int, seed: int, cache_dir: Path | None = None
@@ -289,12 +318,30 @@ class SentimentTask(Task):
         config: TrainConfig,
         gen: torch.Generator,
     ) -> State:
-        """Minibatch SGD on the mean cross-entropy + ``l2/2·|W|²`` (+ FedProx's term)."""
+        """Minibatch SGD on the mean cross-entropy + ``l2/2·|W|²`` (+ FedProx's term).
+
+        The weights step by ``config.learning_rate``, the bias by ``bias_learning_rate``.
+        """
         anchor = {k: v.detach() for k, v in state.items()}
         params = {k: v.detach().clone().requires_grad_(True) for k, v in state.items()}
-        optimizer = torch.optim.SGD(params.values(), lr=config.learning_rate)
+        bias_lr = (
+            config.learning_rate if self.bias_learning_rate is None else self.bias_learning_rate
+        )
+        groups: list[dict[str, Any]] = [
+            {"params": [params["weight"]]},
+            {"params": [params["bias"]], "lr": bias_lr},
+        ]
+        optimizer = torch.optim.SGD(groups, lr=config.learning_rate)
         labels = torch.from_numpy(posts.labels)
         mu = config.proximal_mu
+        if mu * config.learning_rate >= 1:
+            # Each SGD step moves w by lr·mu·(w − w_global) back towards the anchor: a factor of
+            # 1 or more overshoots it, and 2 or more diverges.
+            raise ValueError(
+                f"proximal_mu {mu} × learning_rate {config.learning_rate} must be < 1 for the "
+                f"proximal term to stay stable: lower proximal_mu below "
+                f"{1 / config.learning_rate:.4g} (or the learning rate)"
+            )
         for _ in range(epochs):
             for rows in _training.minibatches(len(posts), config.batch_size, gen):
                 optimizer.zero_grad(set_to_none=True)
