@@ -88,7 +88,7 @@ def test_sentiment_state_is_small_enough_to_encrypt(sentiment: SentimentTask) ->
 
     # Assert: the model, and the default FedAvgM's momentum, which is never encrypted.
     model = model_tensors(state)
-    assert {k: tuple(v.shape) for k, v in model.items()} == {"weight": (2**16, 3), "bias": (3,)}
+    assert {k: tuple(v.shape) for k, v in model.items()} == {"weight": (2**15, 3), "bias": (3,)}
     assert sum(v.numel() for v in model.values()) <= 200_000
     assert {k for k in state if k not in model} == {
         "server/learning_rate",

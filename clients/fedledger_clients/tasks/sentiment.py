@@ -10,8 +10,9 @@ Model: a hashed bag of unigrams and bigrams (no vocabulary to download or agree 
 feature is ``crc32(token) mod num_buckets``) valued by ``1 + ln count`` and scaled to an L2 norm
 of 8 per post (both computed from the post alone; raw counts with ``sublinear_tf=False,
 normalize=False``), feeding a linear softmax layer, i.e. multinomial logistic regression over
-``num_buckets`` hashed features, computed as a weighted ``EmbeddingBag``. With the default 2**16
-buckets the model holds 196,611 parameters. Local training is SGD with a large step for the
+``num_buckets`` hashed features, computed as a weighted ``EmbeddingBag``. With the default 2**15
+buckets the model holds 98,307 parameters (2**16 buckets: 196,611 parameters, +0.5 point of
+accuracy for twice every update's bytes and CKKS work; docs/tasks.md). Local training is SGD with a large step for the
 weights and a small one for the bias. The next model is computed by the server optimizer
 recorded in the state (default FedAvgM, see :mod:`.server_optimizer`). Besides accuracy and
 loss, each client's metric sums carry per-topic counts and a one-hot accuracy bin
@@ -203,7 +204,7 @@ class SentimentTask(Task):
     def __init__(
         self,
         *,
-        num_buckets: int = 2**16,
+        num_buckets: int = 2**15,
         partition: Partition = "dirichlet",
         dirichlet_alpha: float = 0.5,
         heldout_fraction: float = 0.1,
