@@ -13,10 +13,10 @@ normalize=False``), feeding a linear softmax layer, i.e. multinomial logistic re
 ``num_buckets`` hashed features, computed as a weighted ``EmbeddingBag``. With the default 2**15
 buckets the model holds 98,307 parameters (2**16 buckets: 196,611 parameters, +0.5 point of
 accuracy for twice every update's bytes and CKKS work; docs/tasks.md). Local training is SGD
-with a large step for the weights and a small one for the bias. The next model is computed by the server optimizer
-recorded in the state (default FedAvgM, see :mod:`.server_optimizer`). Besides accuracy and
-loss, each client's metric sums carry per-topic counts and a one-hot accuracy bin
-(:mod:`.fairness`). Measured quality and timings are in ``docs/tasks.md``.
+with a large step for the weights and a small one for the bias. The next model is computed by
+the server optimizer recorded in the state (default FedAvgM, see :mod:`.server_optimizer`).
+Besides accuracy and loss, each client's metric sums carry per-topic counts and a one-hot
+accuracy bin (:mod:`.fairness`). Measured quality and timings are in ``docs/tasks.md``.
 """
 
 from __future__ import annotations
