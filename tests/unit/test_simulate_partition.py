@@ -73,9 +73,10 @@ def test_flowers_clients_draw_the_same_partition() -> None:
     options = (("partition", "iid"),)
     context = SimpleNamespace(node_config={"partition-id": 3, "num-partitions": 50})
 
-    flower_side._ClientFn(options)(context)
+    task, shard = flower_side._client_shard(context, options)
 
-    task, shards = flower_side._actor_cache()[(TASK, 50, SEED, options)]
+    _, shards = flower_side._actor_cache()[(TASK, 50, SEED, options)]
     expected = build_task("sentiment", "iid").load_clients(num_clients=50, seed=SEED)
     assert task.partition == "iid"
     assert [s.num_train for s in shards] == [s.num_train for s in expected]
+    assert shard.num_train == expected[3].num_train

@@ -58,26 +58,33 @@ class _ClientFn:
         return _client_fn(context, self.options)
 
 
+def _client_shard(context: Any, options: tuple[tuple[str, Any], ...] = ()) -> tuple[Any, Any]:
+    """The sentiment task built with ``options`` and this virtual node's shard of it, drawn
+    once per actor (every round after the first reuses them)."""
+    from fedledger_clients.tasks import SentimentTask
+
+    partition = int(context.node_config["partition-id"])
+    clients = int(context.node_config["num-partitions"])
+    cache = _actor_cache()
+    key = (TASK, clients, SEED, options)
+    if key not in cache:
+        task = SentimentTask(**dict(options))
+        cache[key] = (task, task.load_clients(num_clients=clients, seed=SEED))
+    task, shards = cache[key]
+    return task, shards[partition]
+
+
 def _client_fn(context: Any, options: tuple[tuple[str, Any], ...] = ()) -> Any:
     """Flower ``client_fn``: the sentiment client for this virtual node's partition."""
     import torch
     from flwr.client import NumPyClient
 
-    from fedledger_clients.tasks import SentimentTask
     from fedledger_clients.tasks._training import add_state
     from fedledger_clients.tasks.server_optimizer import model_tensors
 
     called_at = time.time()  # wall clock: comparable with the driver's across processes
     torch.set_num_threads(1)
-    partition = int(context.node_config["partition-id"])
-    clients = int(context.node_config["num-partitions"])
-    cache = _actor_cache()
-    key = (TASK, clients, SEED, options)
-    if key not in cache:  # once per actor: every round after the first reuses it
-        task = SentimentTask(**dict(options))
-        cache[key] = (task, task.load_clients(num_clients=clients, seed=SEED))
-    task, shards = cache[key]
-    data = shards[partition]
+    task, data = _client_shard(context, options)
     keys = list(model_tensors(task.initial_state(seed=SEED)))  # Flower keeps the server's state
 
     class SentimentClient(NumPyClient):  # type: ignore[misc]
